@@ -1,0 +1,1 @@
+"""metpipeline: governed monthly publication of MPS crime statistics."""

@@ -1,0 +1,72 @@
+"""The DataMart SQL layer: engines, and the one loader for the SQL files under `sql/`.
+
+SQL files are written in T-SQL for the production DataMart (tables in schema `dm`, bound parameters as
+`:name`, which SQLAlchemy's `text()` passes to every driver as bound parameters). One translation step,
+`translate_sql`, adapts them to the other dialects the project runs on:
+- SQLite (embedded DataMart): no schemas, so the `dm.` qualifier is removed;
+- PostgreSQL and SQL Server: unchanged (the tables live in schema `dm`).
+Nothing is ever formatted into SQL text: values are bound by the driver.
+"""
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from metpipeline.settings import redact_url
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+DATAMART_SCHEMA = "dm"
+
+_DM_QUALIFIER = re.compile(r"\bdm\.(?=[A-Za-z_\[])")
+
+
+class DataMartUnreachable(RuntimeError):
+    """The DataMart could not be reached. The message names the URL with its password hidden."""
+
+
+def uses_schema(dialect_name: str) -> bool:
+    """SQLite has no schemas: the contract puts the tables in the main database there."""
+    return dialect_name != "sqlite"
+
+
+def translate_sql(sql: str, dialect_name: str) -> str:
+    """Adapt a T-SQL file to `dialect_name` (see module docstring). Tested in metpipeline_tests/test_db.py."""
+    if uses_schema(dialect_name):
+        return sql
+    return _DM_QUALIFIER.sub("", sql)
+
+
+@lru_cache(maxsize=None)
+def _read_sql_file(relative: str) -> str:
+    path = SQL_DIR / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"SQL file {path} is missing from the installation")
+    return path.read_text(encoding="utf-8")
+
+
+def load_sql(relative: str, dialect_name: str) -> sa.TextClause:
+    """`sql/<relative>` as a `text()` clause for the given dialect."""
+    return sa.text(translate_sql(_read_sql_file(relative), dialect_name))
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for `url`. SQLite gets a generous lock timeout: Dagster steps and the CLI may share a file."""
+    kwargs: dict = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 60}
+    return sa.create_engine(url, **kwargs)
+
+
+def check_reachable(engine: sa.Engine, variable: str) -> None:
+    """Open and close one connection, turning driver errors into a message that names the (redacted) URL."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        raise DataMartUnreachable(
+            f"cannot reach the database at {redact_url(str(engine.url.render_as_string(hide_password=False)))} "
+            f"({variable}): {reason}"
+        ) from None

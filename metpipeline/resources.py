@@ -1,0 +1,97 @@
+"""Dagster resources: the DataMart, the pipeline's state database, the work area and the bucket.
+
+Locations and secrets reach these only through configuration (see settings.py); a missing or malformed
+value fails at start-up with a message that names the variable.
+"""
+
+from functools import cached_property
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import PrivateAttr
+
+from metpipeline import settings
+from metpipeline.db import check_reachable, make_engine, uses_schema
+from metpipeline.workarea import WorkArea
+
+
+class DataMartResource(dg.ConfigurableResource):
+    """The MPS DataMart (read only). SQL Server in production, SQLite embedded, PostgreSQL in tests."""
+
+    url: str
+    _engine: sa.Engine | None = PrivateAttr(default=None)
+
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            settings.check_sqlalchemy_url(settings.DATAMART_URL.name, self.url)
+            engine = make_engine(self.url)
+            check_reachable(engine, settings.DATAMART_URL.name)
+            self._engine = engine
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine().dialect.name
+
+    @property
+    def schema(self) -> str | None:
+        return "dm" if uses_schema(self.dialect) else None
+
+
+class StateResource(dg.ConfigurableResource):
+    """The pipeline's own database: approval ledger and release records."""
+
+    url: str
+    _engine: sa.Engine | None = PrivateAttr(default=None)
+
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            settings.check_sqlalchemy_url(settings.STATE_URL.name, self.url)
+            if self.url.startswith("sqlite:///"):
+                from pathlib import Path
+
+                Path(self.url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+            self._engine = make_engine(self.url)
+        return self._engine
+
+
+class WorkAreaResource(dg.ConfigurableResource):
+    """Intermediate files between stages (see workarea.py)."""
+
+    root: str
+
+    @cached_property
+    def area(self) -> WorkArea:
+        return WorkArea(self.root)
+
+
+class BucketResource(dg.ConfigurableResource):
+    """Where releases are published: `s3://bucket/prefix` (boto3) or a local directory with the same layout."""
+
+    url: str
+    endpoint_url: str = ""
+
+    def validated_url(self) -> str:
+        return settings.check_bucket_url(settings.BUCKET_URL.name, self.url)
+
+
+class GovernanceResource(dg.ConfigurableResource):
+    """Files that govern a release: the disclosure policy and the data-owner registry."""
+
+    policy_file: str
+    owners_file: str
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    """Resources wired to the environment (or the embedded defaults)."""
+    return {
+        "datamart": DataMartResource(url=settings.DATAMART_URL.for_resource()),
+        "state": StateResource(url=settings.STATE_URL.for_resource()),
+        "workarea": WorkAreaResource(root=settings.WORK_DIR.for_resource()),
+        "bucket": BucketResource(
+            url=settings.BUCKET_URL.for_resource(), endpoint_url=settings.S3_ENDPOINT_URL.for_resource()
+        ),
+        "governance": GovernanceResource(
+            policy_file=settings.POLICY_FILE.for_resource(), owners_file=settings.OWNERS_FILE.for_resource()
+        ),
+    }

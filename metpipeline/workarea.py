@@ -1,0 +1,80 @@
+"""The work area: intermediate files between stages, one file per month so a re-run replaces exactly that month.
+
+Layout under METPIPELINE_WORK_DIR (default var/work):
+  extract/cris/YYYY-MM.parquet        rows extracted from CRIS for the month (no PII column is ever read)
+  extract/connect/YYYY-MM.parquet     rows extracted from CONNECT for the month
+  extract/watermark.json              latest last-modified time seen, per system (change detection)
+  harmonised/YYYY-MM.parquet          one row per counted crime of the month (no identifiers)
+  reconciliation/YYYY-MM.json         every extracted row counted or excluded with a reason, per system
+  releases/YYYY-MM/counts/            unsuppressed dataset tables for the release month (internal)
+  releases/YYYY-MM/publishable/       the files as they would be published, after disclosure control
+  releases/YYYY-MM/report/            release report (report.html, report.json)
+  candidates/YYYY-MM/<hash>/          staged release candidates (files + report + manifest.json)
+Writes go to a temporary name and are renamed into place, so a reader never sees a half-written file.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+class WorkArea:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    # --- per-month intermediate files -------------------------------------------------------------
+    def extract_path(self, system: str, month: str) -> Path:
+        return self.path("extract", system.lower(), f"{month}.parquet")
+
+    def harmonised_path(self, month: str) -> Path:
+        return self.path("harmonised", f"{month}.parquet")
+
+    def reconciliation_path(self, month: str) -> Path:
+        return self.path("reconciliation", f"{month}.json")
+
+    def release_dir(self, month: str, *parts: str) -> Path:
+        return self.path("releases", month, *parts)
+
+    def candidate_dir(self, month: str, content_hash: str) -> Path:
+        return self.path("candidates", month, content_hash)
+
+    def months_with(self, kind: str) -> list[str]:
+        """Months that have a file of `kind` ('harmonised', 'reconciliation', 'extract/cris', ...)."""
+        folder = self.path(*kind.split("/"))
+        if not folder.is_dir():
+            return []
+        return sorted(p.stem for p in folder.iterdir() if p.suffix in (".parquet", ".json"))
+
+    # --- atomic writers ---------------------------------------------------------------------------
+    def write_parquet(self, path: Path, df: pd.DataFrame) -> None:
+        _atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
+
+    def write_json(self, path: Path, obj: Any) -> None:
+        text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
+        _atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    def write_bytes(self, path: Path, data: bytes) -> None:
+        _atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+
+    @staticmethod
+    def read_json(path: Path) -> Any:
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
