@@ -1,0 +1,40 @@
+"""The `metpipeline` command: seed the embedded DataMart, release a month, back-fill, approve, and the demo.
+
+Runs started here are recorded in the configured Dagster instance (DAGSTER_HOME), so they show in the UI.
+"""
+
+import argparse
+import sys
+
+from metpipeline.settings import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from metpipeline import operate
+    from metpipeline.approval import cli as approval_cli
+    from metpipeline.datamart import cli as datamart_cli
+
+    parser = argparse.ArgumentParser(
+        prog="metpipeline",
+        description="Monthly publication of MPS crime statistics: DataMart → checks → approval → bucket.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    datamart_cli.register(sub)
+    operate.register(sub)
+    approval_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
