@@ -1,0 +1,173 @@
+"""Operator commands: `release`, `backfill`, `demo` and `config`.
+
+Each run is executed in this process against the configured Dagster instance (DAGSTER_HOME), so it is
+recorded there and shows in the UI exactly like a run launched from the Launchpad.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from metpipeline import settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def say(message: str) -> None:
+    """Progress for the operator: one line, flushed at once (runs take minutes)."""
+    print(f"[metpipeline {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def ensure_dagster_home() -> Path:
+    """DAGSTER_HOME defaults to var/dagster with the repository's dagster.yaml (SQLite storage there)."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.var_dir() / "dagster")))
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists() and (REPO_ROOT / "dagster.yaml").exists():
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", target)
+    return home
+
+
+def _instance():
+    import dagster as dg
+
+    ensure_dagster_home()
+    return dg.DagsterInstance.get()
+
+
+def _defs():
+    from metpipeline.definitions import defs
+
+    return defs
+
+
+def _run(job_name: str, *, partition_key: str | None = None, tags: dict | None = None, run_config=None):
+    """Execute a job of the code location in-process against the instance; raise with the failing step."""
+    job = _defs().resolve_job_def(job_name)
+    result = job.execute_in_process(
+        instance=_instance(),
+        partition_key=partition_key,
+        tags=tags or {},
+        run_config=run_config,
+        raise_on_error=False,
+    )
+    if not result.success:
+        failures = [
+            f"{ev.step_key}: {ev.event_specific_data.error.message.strip() if ev.event_specific_data else ''}"
+            for ev in result.all_events
+            if ev.is_step_failure
+        ]
+        detail = "\n  ".join(failures) or "see the run in the Dagster UI"
+        raise SystemExit(f"run {result.run_id} of {job_name} failed:\n  {detail}")
+    return result
+
+
+def latest_complete_month() -> str:
+    from metpipeline.partitions import monthly_partitions
+
+    return monthly_partitions.get_last_partition_key()
+
+
+# --- commands ----------------------------------------------------------------------------------------
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    for s in settings.ALL_SETTINGS:
+        value = s.value()
+        shown = settings.redact_url(value) if value and "URL" in s.name and "://" in value else value
+        source = "env" if os.environ.get(s.name) else "default"
+        print(f"{s.name:32} {source:8} {shown}")
+    print(f"{'DAGSTER_HOME':32} {'env' if os.environ.get('DAGSTER_HOME') else 'default':8} {ensure_dagster_home()}")
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from metpipeline.orchestration import RANGE_END_TAG, RANGE_START_TAG
+
+    say(f"back-filling extraction and harmonisation for {args.start} .. {args.end} in one run")
+    result = _run("backfill_job", tags={RANGE_START_TAG: args.start, RANGE_END_TAG: args.end})
+    say(f"back-fill finished: run {result.run_id}")
+    return 0
+
+
+def refresh_plan(month: str):
+    """Which earlier months need (re-)extraction before `month` can be released."""
+    from metpipeline.extract.changes import months_changed_since_extraction
+    from metpipeline.orchestration import plan_release
+    from metpipeline.resources import default_resources
+
+    resources = default_resources()
+    area = resources["workarea"].area
+    engine = resources["datamart"].engine()
+    extracted = set(area.months_with("harmonised"))
+    changed = months_changed_since_extraction(engine, area)
+    return plan_release(month, extracted, changed)
+
+
+def release_month(month: str) -> None:
+    from metpipeline.orchestration import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG
+
+    plan = refresh_plan(month)
+    if plan.refresh:
+        start, end = plan.backfill_range  # type: ignore[misc]
+        say(
+            f"{len(plan.missing)} earlier month(s) never extracted, {len(plan.changed)} changed at source: "
+            f"back-filling {start} .. {end} first (one run)"
+        )
+        result = _run(
+            "backfill_job", tags={RANGE_START_TAG: start, RANGE_END_TAG: end, RELEASE_MONTH_TAG: month}
+        )
+        say(f"back-fill done: run {result.run_id}")
+    else:
+        say("every earlier month is extracted and unchanged at source")
+    say(f"releasing {month}: extract → harmonise → datasets → checks → disclosure → report → candidates")
+    result = _run("monthly_release_job", partition_key=month)
+    say(f"release run {result.run_id} succeeded: candidates staged, waiting for the data owner's approval")
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    month = args.month or latest_complete_month()
+    release_month(month)
+    from metpipeline.summary import print_release_summary
+
+    print_release_summary(month)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The whole monthly cycle on the embedded default: seed, release, approve as the demo owner, publish."""
+    from metpipeline.demo import run_demo
+
+    return run_demo(say=say, release_month=release_month, run_job=_run, latest_month=latest_complete_month)
+
+
+def _month(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month: expected YYYY-MM")
+    return text
+
+
+def register(sub) -> None:
+    p = sub.add_parser("release", help="build one month's release candidates (back-fills earlier months first)")
+    p.add_argument("month", nargs="?", type=_month, help="YYYY-MM (default: the last complete month)")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("backfill", help="extract and harmonise a range of months in one run")
+    p.add_argument("start", type=_month)
+    p.add_argument("end", type=_month)
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("demo", help="the whole cycle on the embedded default (what `make run` does)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("config", help="show the configuration in force (passwords hidden)")
+    p.set_defaults(func=cmd_config)
+
+
+if __name__ == "__main__":
+    sys.exit(0)
