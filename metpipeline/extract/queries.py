@@ -1,0 +1,189 @@
+"""Extraction from the DataMart: the rows of one London-time month from CRIS and from CONNECT.
+
+The SQL files select a window widened by a day each side (CONNECT stores UTC; drivers store DATETIME text
+differently); the exact counting month (contract rule 1) is assigned here, in Python, and only rows of the
+requested month are kept. No PII column is ever selected (see the SQL files).
+"""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import sqlalchemy as sa
+
+from metpipeline import settings
+from metpipeline.db import check_reachable, load_sql
+
+LONDON = ZoneInfo("Europe/London")
+
+# Columns each contract table must have for the extract queries (the DataMart contract, CONTRACT.md).
+CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cris_crime_report": (
+        "cris_ref", "recorded_ocu", "offence_code", "premises_type", "recorded_at", "crime_status",
+        "lsoa_code", "ward_code", "hate_race", "hate_religion", "hate_sexual_orientation",
+        "hate_disability", "hate_transgender", "domestic_abuse", "last_modified_at",
+    ),
+    "connect_offence": (
+        "offence_id", "occurrence_id", "ho_offence_code", "premises_type", "recorded_at_utc",
+        "offence_status", "legacy_cris_ref", "hate_crime_strands", "domestic_abuse_flag",
+        "last_modified_at_utc",
+    ),
+    "connect_occurrence": ("occurrence_id", "owning_unit_code", "location_id"),
+    "connect_location": ("location_id", "lsoa_code", "ward_code"),
+}  # fmt: skip
+
+CRIS_COLUMNS = [
+    "cris_ref", "recorded_ocu", "offence_code", "premises_type", "recorded_at", "crime_status",
+    "lsoa_code", "ward_code", "hate_race", "hate_religion", "hate_sexual_orientation", "hate_disability",
+    "hate_transgender", "domestic_abuse", "last_modified_at", "migrated_to_connect",
+]  # fmt: skip
+CONNECT_COLUMNS = [
+    "offence_id", "occurrence_id", "owning_unit_code", "ho_offence_code", "premises_type",
+    "recorded_at_utc", "offence_status", "migrated_from_cris", "legacy_ref_duplicate",
+    "hate_crime_strands", "domestic_abuse_flag", "lsoa_code", "ward_code", "last_modified_at_utc",
+]  # fmt: skip
+_CRIS_BITS = ("hate_race", "hate_religion", "hate_sexual_orientation", "hate_disability", "hate_transgender",
+              "domestic_abuse", "migrated_to_connect")  # fmt: skip
+_CONNECT_BOOLS = ("migrated_from_cris", "legacy_ref_duplicate")
+_TEXT_COLUMNS = ("recorded_ocu", "offence_code", "premises_type", "crime_status", "lsoa_code", "ward_code",
+                 "owning_unit_code", "ho_offence_code", "offence_status", "hate_crime_strands",
+                 "domestic_abuse_flag")  # fmt: skip
+
+
+class ContractViolation(RuntimeError):
+    """A DataMart table or column the contract promises is missing. The message names table and column."""
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """First instant of `month` and of the next month, naive (London local)."""
+    start = datetime.strptime(month, "%Y-%m")
+    nxt = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start, nxt
+
+
+def sql_window(month: str) -> dict[str, datetime]:
+    """The widened window bound into the extract SQL: one day either side of the month."""
+    start, nxt = month_bounds(month)
+    return {"window_start": start - timedelta(days=1), "window_end": nxt + timedelta(days=1)}
+
+
+def to_naive_datetime(values: pd.Series) -> pd.Series:
+    """DATETIME values as naive pandas timestamps, whatever text form the driver returned."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("datetime64[us]")
+    return pd.to_datetime(values.astype("string"), format="ISO8601").astype("datetime64[us]")
+
+
+def utc_to_london(values: pd.Series) -> pd.Series:
+    """Naive UTC timestamps as naive London local time (contract rule 1)."""
+    return values.dt.tz_localize("UTC").dt.tz_convert(LONDON).dt.tz_localize(None)
+
+
+def london_month(local: pd.Series) -> pd.Series:
+    """`YYYY-MM` of naive London-time timestamps."""
+    return local.dt.strftime("%Y-%m").astype("string")
+
+
+def check_contract_columns(engine: sa.Engine) -> None:
+    """Fail with a message naming the table and column when the DataMart lacks what the contract promises."""
+    inspector = sa.inspect(engine)
+    schema = "dm" if engine.dialect.name != "sqlite" else None
+    where = f"{schema}." if schema else ""
+    for table, columns in CONTRACT_COLUMNS.items():
+        if not inspector.has_table(table, schema=schema):
+            raise ContractViolation(f"DataMart table {where}{table} is missing (see the DataMart contract)")
+        present = {c["name"].lower() for c in inspector.get_columns(table, schema=schema)}
+        missing = [c for c in columns if c not in present]
+        if missing:
+            raise ContractViolation(
+                f"DataMart table {where}{table} has no column {', '.join(missing)} "
+                "(renamed or dropped? see the DataMart contract)"
+            )
+
+
+def _query(engine: sa.Engine, sql_file: str, params: dict) -> pd.DataFrame:
+    stmt = load_sql(sql_file, engine.dialect.name).bindparams(
+        *(sa.bindparam(name, type_=sa.DateTime()) for name in params)
+    )
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(stmt, params)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    except sa.exc.DBAPIError:
+        # A failing query is most often a contract change: name the table and column if so.
+        check_contract_columns(engine)
+        raise
+
+
+def _prepare(engine: sa.Engine) -> None:
+    check_reachable(engine, settings.DATAMART_URL.name)
+    check_contract_columns(engine)
+
+
+def _normalise_text(df: pd.DataFrame) -> None:
+    for col in _TEXT_COLUMNS:
+        if col in df:
+            df[col] = df[col].astype("string")
+
+
+def extract_cris(engine: sa.Engine, month: str, *, checked: bool = False) -> pd.DataFrame:
+    """CRIS reports whose recording month (London time, as stored) is `month`; columns CRIS_COLUMNS."""
+    if not checked:
+        _prepare(engine)
+    df = _query(engine, "extract/cris_offences.sql", sql_window(month))
+    df = df.reindex(columns=CRIS_COLUMNS)
+    df["recorded_at"] = to_naive_datetime(df["recorded_at"])
+    df["last_modified_at"] = to_naive_datetime(df["last_modified_at"])
+    for col in _CRIS_BITS:
+        df[col] = df[col].astype(int).astype(bool) if len(df) else df[col].astype(bool)
+    df["cris_ref"] = df["cris_ref"].astype("string")
+    _normalise_text(df)
+    keep = london_month(df["recorded_at"]) == month
+    out = df.loc[keep.fillna(False).astype(bool)]
+    return out.sort_values("cris_ref", kind="stable").reset_index(drop=True)
+
+
+def extract_connect(engine: sa.Engine, month: str, *, checked: bool = False) -> pd.DataFrame:
+    """CONNECT offences whose recording month, converted from UTC to London time, is `month`."""
+    if not checked:
+        _prepare(engine)
+    df = _query(engine, "extract/connect_offences.sql", sql_window(month))
+    df = df.reindex(columns=CONNECT_COLUMNS)
+    df["recorded_at_utc"] = to_naive_datetime(df["recorded_at_utc"])
+    df["last_modified_at_utc"] = to_naive_datetime(df["last_modified_at_utc"])
+    for col in _CONNECT_BOOLS:
+        df[col] = df[col].astype(int).astype(bool) if len(df) else df[col].astype(bool)
+    for col in ("offence_id", "occurrence_id"):
+        df[col] = df[col].astype("int64")
+    _normalise_text(df)
+    keep = london_month(utc_to_london(df["recorded_at_utc"])) == month
+    out = df.loc[keep.fillna(False).astype(bool)]
+    return out.sort_values("offence_id", kind="stable").reset_index(drop=True)
+
+
+def current_watermarks(engine: sa.Engine) -> dict[str, str | None]:
+    """Latest last-modified time per system (CRIS London local, CONNECT UTC), ISO text."""
+    with engine.connect() as conn:
+        row = conn.execute(load_sql("extract/watermarks.sql", engine.dialect.name)).one()
+    out: dict[str, str | None] = {}
+    for system, value in (("CRIS", row[0]), ("CONNECT", row[1])):
+        out[system] = None if value is None else to_naive_datetime(pd.Series([value])).iloc[0].isoformat()
+    return out
+
+
+def months_changed_since(engine: sa.Engine, watermarks: dict[str, str | None]) -> set[str]:
+    """Counting months holding a row modified after the given watermarks (revisions to re-extract).
+
+    `watermarks` is what `current_watermarks` returned at the last release; a system with no watermark
+    is treated as never extracted, so every month it holds is reported.
+    """
+    months: set[str] = set()
+    for system, sql_file, to_local in (
+        ("CRIS", "extract/cris_changed_since.sql", lambda s: s),
+        ("CONNECT", "extract/connect_changed_since.sql", utc_to_london),
+    ):
+        since = datetime.fromisoformat(watermarks.get(system) or "1900-01-01T00:00:00")
+        df = _query(engine, sql_file, {"since": since})
+        if len(df):
+            months |= set(london_month(to_local(to_naive_datetime(df.iloc[:, 0]))))
+    return months
