@@ -1,0 +1,67 @@
+"""`metpipeline approve DATASET YYYY-MM --as NAME [--reject] [--comment TEXT] [--hash HASH]`.
+
+Records the same decision, through the same checks, as the Launchpad job `record_approval`. Without
+--hash the current candidate is decided on, and its hash is printed so the user sees what they approved.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from metpipeline import settings
+from metpipeline.approval import decide, ledger
+from metpipeline.approval.registry import DATASETS, RegistryError, load_registry
+from metpipeline.db import make_engine
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "approve",
+        help="approve (or reject) a month's release candidate for one dataset",
+        description="Record the data owner's decision on the current release candidate of a dataset.",
+    )
+    parser.add_argument("dataset", choices=DATASETS)
+    parser.add_argument("month", help="release month, YYYY-MM")
+    parser.add_argument("--as", dest="approver", required=True, help="your name in the owners registry")
+    parser.add_argument("--reject", action="store_true", help="reject instead of approve")
+    parser.add_argument("--comment", default="", help="why; kept in the ledger")
+    parser.add_argument("--hash", dest="candidate_hash", default=None, help="content hash (default: current)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    url = settings.check_sqlalchemy_url(settings.STATE_URL.name, settings.STATE_URL.value() or "")
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    try:
+        registry = load_registry(settings.OWNERS_FILE.value() or "")
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    chash = args.candidate_hash
+    if not chash:
+        current = ledger.current_candidate(engine, args.dataset, args.month)
+        if current is None:
+            print(f"error: no release candidate is staged for {args.dataset} {args.month}", file=sys.stderr)
+            return 1
+        chash = current.content_hash
+        print(f"current candidate for {args.dataset} {args.month}: {chash}")
+    try:
+        decision = decide.record_decision(
+            engine,
+            registry,
+            args.dataset,
+            args.month,
+            "reject" if args.reject else "approve",
+            args.approver,
+            args.comment,
+            chash,
+        )
+    except decide.DecisionRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"recorded: {decision.dataset} {decision.month} candidate {decision.content_hash}: {decision.describe()}"
+    )
+    return 0

@@ -1,0 +1,82 @@
+"""The Launchpad job a data owner runs to approve or reject a month's release candidate for one dataset."""
+
+from enum import Enum
+
+import dagster as dg
+from pydantic import Field, field_validator
+
+from metpipeline.approval import decide
+from metpipeline.approval.registry import RegistryError, load_registry
+from metpipeline.resources import GovernanceResource, StateResource
+
+
+class DatasetSlug(Enum):
+    borough = "borough"
+    ward = "ward"
+    lsoa = "lsoa"
+    flagged = "flagged"
+
+
+class Verdict(Enum):
+    approve = "approve"
+    reject = "reject"
+
+
+class ApprovalConfig(dg.Config):
+    dataset: DatasetSlug = Field(description="Which dataset's candidate you are deciding on.")
+    month: str = Field(description="Release month, YYYY-MM (the release_candidates partition).")
+    decision: Verdict = Field(default=Verdict.approve, description="approve publishes it; reject does not.")
+    approver: str = Field(description="Your name as in the owners registry, e.g. first.last.")
+    comment: str = Field(default="", description="Why; kept with the decision in the ledger.")
+    # Required on purpose: the owner approves exactly the bytes they reviewed, named by the hash shown in
+    # the release_candidates materialization. A default of "whatever is current" could approve a rebuild
+    # the owner never saw.
+    candidate_hash: str = Field(
+        description="The content hash shown on the release_candidates materialization."
+    )
+
+    @field_validator("month")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        if not decide._MONTH.match(value.strip()):
+            raise ValueError(f"month {value!r} must be YYYY-MM, e.g. 2024-03")
+        return value.strip()
+
+
+@dg.op(description="Record the decision in the append-only ledger, or fail saying why it was refused.")
+def record_decision_op(
+    context: dg.OpExecutionContext,
+    config: ApprovalConfig,
+    state: StateResource,
+    governance: GovernanceResource,
+) -> None:
+    try:
+        registry = load_registry(governance.owners_file)
+        decision = decide.record_decision(
+            state.engine(),
+            registry,
+            config.dataset.value,
+            config.month,
+            config.decision.value,
+            config.approver,
+            config.comment,
+            config.candidate_hash,
+        )
+    except (decide.DecisionRefused, RegistryError) as exc:
+        raise dg.Failure(description=f"Decision not recorded: {exc}") from None
+    context.log.info(
+        f"recorded: {decision.dataset} {decision.month} candidate {decision.content_hash}: "
+        f"{decision.describe()}"
+    )
+    context.add_output_metadata(
+        {"decision_id": decision.id, "decision": decision.decision, "content_hash": decision.content_hash}
+    )
+
+
+@dg.job(
+    name="record_approval",
+    description="Data owner: approve or reject a month's release candidate. Approval triggers publication.",
+    tags={"metpipeline/kind": "approval"},
+)
+def record_approval():
+    record_decision_op()

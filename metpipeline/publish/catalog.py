@@ -1,0 +1,72 @@
+"""`catalog.json` at the bucket root: every dataset, its latest version, and when the next release is due."""
+
+import os
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from metpipeline.publish.datapackage import BUCKET_SLUGS, TITLES
+
+LONDON = ZoneInfo("Europe/London")
+RELEASE_CRON_VARIABLE = "METPIPELINE_RELEASE_CRON"
+DEFAULT_RELEASE_CRON = "0 6 5 * *"
+
+
+def release_cron() -> str:
+    return os.environ.get(RELEASE_CRON_VARIABLE) or DEFAULT_RELEASE_CRON
+
+
+def next_release(after: datetime, cron: str = DEFAULT_RELEASE_CRON) -> datetime:
+    """The next monthly release time strictly after `after`, London time.
+
+    Only the monthly form `MIN HOUR DAY * *` is understood: it is the release calendar's only shape.
+    """
+    parts = cron.split()
+    if len(parts) != 5 or parts[3:] != ["*", "*"] or not all(p.isdigit() for p in parts[:3]):
+        raise ValueError(
+            f"{RELEASE_CRON_VARIABLE}={cron!r}: expected a monthly cron 'MIN HOUR DAY * *', e.g. '0 6 5 * *'"
+        )
+    minute, hour, day = (int(p) for p in parts[:3])
+    local = after.astimezone(LONDON)
+    year, month = local.year, local.month
+    for _ in range(3):
+        try:
+            candidate = datetime(year, month, day, hour, minute, tzinfo=LONDON)
+        except ValueError:
+            candidate = None  # this month has no such day (e.g. the 31st)
+        if candidate is not None and candidate > local:
+            return candidate
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    raise ValueError(f"{RELEASE_CRON_VARIABLE}={cron!r} gives no release date in the next months")
+
+
+def catalog_entry(dataset: str, latest: dict, cron: str) -> dict:
+    slug = BUCKET_SLUGS[dataset]
+    current = latest["latest"]
+    released = datetime.fromisoformat(current["released_at"])
+    base = f"datasets/{slug}/{current['month']}/v{current['version']}/"
+    return {
+        "dataset": slug,
+        "title": TITLES[dataset],
+        "latest_version": current["version"],
+        "latest_month": current["month"],
+        "release_date": current["released_at"],
+        "next_scheduled_release": next_release(released + timedelta(seconds=1), cron).isoformat(),
+        "links": {
+            "latest": f"datasets/{slug}/latest.json",
+            "version": base,
+            "datapackage": base + "datapackage.json",
+            "cover_sheet": base + "cover-sheet.html",
+        },
+    }
+
+
+def update_catalog(catalog: dict | None, dataset: str, latest: dict, cron: str) -> dict:
+    """The catalog with `dataset`'s entry replaced; other datasets are left as they are."""
+    entries = {e["dataset"]: e for e in (catalog or {}).get("datasets", [])}
+    entry = catalog_entry(dataset, latest, cron)
+    entries[entry["dataset"]] = entry
+    return {
+        "publisher": "Metropolitan Police Service",
+        "licence": "OGL-UK-3.0",
+        "datasets": [entries[k] for k in sorted(entries)],
+    }

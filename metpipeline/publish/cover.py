@@ -1,0 +1,185 @@
+"""The cover sheet published with every version: what the data is, where it comes from, what was withheld,
+and what changed since the previous version and why. Rendered to HTML from plain data."""
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+import jinja2
+
+from metpipeline.publish.datapackage import LICENCE, SUPPRESSED, TITLES
+from metpipeline.reference import HATE_STRANDS, offence_classification
+
+_MONTH_COLUMN = re.compile(r"^\d{6}$")
+WHY_NEW = "new month"
+WHY_REVISED = "revised source records (e.g. crimes cancelled or reclassified in CONNECT)"
+
+
+@dataclass(frozen=True)
+class MonthChange:
+    month: str  # YYYY-MM
+    cells_changed: int
+    why: str
+
+
+def _wide_cells(files: dict[str, bytes]) -> dict[str, dict[tuple, str]]:
+    """month -> {row key: cell} over all wide CSVs (24-month and historical windows together, so a month
+    moving from one file to the other is not a change)."""
+    cells: dict[str, dict[tuple, str]] = {}
+    for name, data in files.items():
+        if not name.endswith(".csv") or name.endswith("-tidy.csv"):
+            continue
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+        if not rows:
+            continue
+        header = rows[0]
+        month_idx = [(i, f"{c[:4]}-{c[4:]}") for i, c in enumerate(header) if _MONTH_COLUMN.match(c)]
+        key_idx = [i for i, c in enumerate(header) if not _MONTH_COLUMN.match(c)]
+        for row in rows[1:]:
+            key = tuple(row[i] for i in key_idx)
+            for i, month in month_idx:
+                cells.setdefault(month, {})[key] = row[i]
+    return cells
+
+
+def diff_versions(previous: dict[str, bytes] | None, new: dict[str, bytes]) -> list[MonthChange]:
+    """Months that are new or whose cells differ from the previous version (a row absent on one side
+    counts as zero, since the datasets leave out rows that are zero in every month)."""
+    new_cells = _wide_cells(new)
+    old_cells = _wide_cells(previous or {})
+    changes = []
+    for month in sorted(new_cells):
+        if month not in old_cells:
+            changes.append(MonthChange(month, len(new_cells[month]), WHY_NEW))
+            continue
+        old, cur = old_cells[month], new_cells[month]
+        changed = sum(1 for k in set(old) | set(cur) if old.get(k, "0") != cur.get(k, "0"))
+        if changed:
+            changes.append(MonthChange(month, changed, WHY_REVISED))
+    return changes
+
+
+def coverage(files: dict[str, bytes]) -> tuple[str | None, str | None, int]:
+    months = sorted(_wide_cells(files))
+    return (months[0], months[-1], len(months)) if months else (None, None, 0)
+
+
+def category_definitions() -> list[dict]:
+    """Every MPS major/minor category with the Home Office codes counted in it."""
+    c = offence_classification()
+    out = []
+    for (major, minor), grp in c.groupby(["mps_major", "mps_minor"], sort=True):
+        codes = sorted(set(grp["ho_code"]))
+        out.append({"major": major, "minor": minor, "ho_codes": ", ".join(codes)})
+    return out
+
+
+def find_key(obj, key: str):
+    """First value under `key` anywhere in a nested JSON document (report.json's layout is the report's)."""
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        obj = list(obj.values())
+    if isinstance(obj, list):
+        for item in obj:
+            found = find_key(item, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _flatten(value, prefix: str = "") -> list[str]:
+    if isinstance(value, dict):
+        lines = []
+        for k, v in sorted(value.items()):
+            lines.extend(_flatten(v, f"{prefix}{k}: " if not prefix else f"{prefix}{k} / "))
+        return lines
+    if isinstance(value, list):
+        return [f"{prefix}{', '.join(str(v) for v in value) or 'none'}"]
+    return [f"{prefix}{value}"]
+
+
+_TEMPLATE = jinja2.Environment(autoescape=True).from_string(
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }} — version {{ version }}</title></head>
+<body>
+<h1>{{ title }}</h1>
+<p>Version {{ version }}, release for {{ month }}, published {{ released_at }}. Licence:
+<a href="{{ licence.path }}">{{ licence.title }}</a>.</p>
+<h2>Summary</h2>
+<p>Recorded crime in London reported by the Metropolitan Police Service, counted by the month (London
+time) in which each crime was recorded. Two files: the most recent 24 months, and the historical months
+before them; a tidy long form in CSV and Parquet holds the same counts.</p>
+<h2>Coverage</h2>
+<p>{{ first_month }} to {{ last_month }} ({{ n_months }} months).</p>
+<h2>Sources</h2>
+<ul>
+<li>MPS DataMart, CRIS: crimes recorded until 27 February 2024 (inclusive, London time).</li>
+<li>MPS DataMart, CONNECT: crimes recorded from 28 February 2024. Crimes migrated from CRIS at cut-over are
+counted once, in their original month; where the systems disagree CONNECT, the live system, wins.</li>
+</ul>
+<h2>Contact</h2>
+<p>Metropolitan Police Service Data Office, through the dataset's page on the London Datastore.</p>
+<h2>Definitions</h2>
+<table><tr><th>Major category</th><th>Minor category</th><th>Home Office codes</th></tr>
+{% for d in categories %}<tr><td>{{ d.major }}</td><td>{{ d.minor }}</td><td>{{ d.ho_codes }}</td></tr>
+{% endfor %}</table>
+{% if flagged %}<p>Flags: hate crime strands ({{ strands }}) and domestic abuse, as recorded on the
+crime.</p>{% endif %}
+<h2>Disclosure control</h2>
+<p>Disclosure policy version {{ policy_version }}. A cell shown as <code>{{ suppressed_marker }}</code> is
+suppressed to protect the people involved; withheld categories are not published at this level.</p>
+<ul>{% for line in suppressed %}<li>Suppressed: {{ line }}</li>{% endfor %}
+{% for line in withheld %}<li>Withheld: {{ line }}</li>{% else %}<li>Withheld: none</li>{% endfor %}</ul>
+<h2>Quality notes</h2>
+<ul>{% for line in not_geocoded %}<li>Not geocoded (left out of ward and LSOA counts): {{ line }}</li>
+{% else %}<li>Not geocoded: not reported for this release.</li>{% endfor %}
+<li>Ward and LSOA counts therefore do not add up to borough counts.</li></ul>
+<h2>Version history</h2>
+<table><tr><th>Version</th><th>Release month</th><th>Published</th><th>Changes</th></tr>
+{% for v in history %}<tr><td>{{ v.version }}</td><td>{{ v.month }}</td><td>{{ v.released_at }}</td>
+<td>{% for c in v.changes %}{{ c.month }}: {{ c.cells_changed }} cells ({{ c.why }}){% if not loop.last %};
+{% endif %}{% else %}no cell changed{% endfor %}</td></tr>
+{% endfor %}</table>
+</body></html>
+"""
+)
+
+
+def render_cover(
+    dataset: str,
+    month: str,
+    version: int,
+    released_at: str,
+    files: dict[str, bytes],
+    disclosure: dict,
+    report: dict,
+    history: list[dict],
+) -> str:
+    """`history`: newest first, each {version, month, released_at, changes: [{month, cells_changed, why}]}."""
+    first, last, n = coverage(files)
+    suppressed = disclosure.get("suppressed", {})
+    if isinstance(suppressed, dict) and dataset in suppressed:
+        suppressed = {dataset: suppressed[dataset]}
+    withheld = disclosure.get("withheld", [])
+    not_geocoded = find_key(report, "not_geocoded")
+    return _TEMPLATE.render(
+        title=TITLES[dataset],
+        version=version,
+        month=month,
+        released_at=released_at,
+        licence=LICENCE,
+        first_month=first,
+        last_month=last,
+        n_months=n,
+        categories=category_definitions(),
+        flagged=dataset == "flagged",
+        strands=", ".join(s.title() for s in HATE_STRANDS),
+        policy_version=disclosure.get("policy_version", "not stated"),
+        suppressed_marker=SUPPRESSED,
+        suppressed=_flatten(suppressed) if suppressed else ["none"],
+        withheld=[str(w) if not isinstance(w, dict) else "; ".join(_flatten(w)) for w in withheld],
+        not_geocoded=_flatten(not_geocoded) if not_geocoded is not None else [],
+        history=history,
+    )

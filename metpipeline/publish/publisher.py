@@ -1,0 +1,212 @@
+"""Publication of one approved candidate as an immutable version in the bucket.
+
+Order matters, so that the public never sees a partial version:
+1. claim `datasets/<slug>/<M>/v<N>/datapackage.json` create-only (N = latest version + 1; a number already
+   claimed by another candidate's failed attempt is skipped, and our own claim is resumed byte for byte);
+2. write every other file of the version create-only (identical bytes already there are accepted, so a
+   retry after a failure completes);
+3. only then swap `datasets/<slug>/latest.json` by compare-and-swap, and then `catalog.json` likewise.
+A version folder that no pointer references is invisible. Publishing an already published candidate
+changes nothing and returns its version.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from metpipeline.approval.candidates import DISCLOSURE, candidate_path, load_verified_candidate
+from metpipeline.publish import catalog as catalog_mod
+from metpipeline.publish.cover import diff_versions, render_cover
+from metpipeline.publish.datapackage import BUCKET_SLUGS, build_datapackage
+from metpipeline.publish.store import ObjectExists, PreconditionFailed
+from metpipeline.workarea import WorkArea
+
+LONDON = ZoneInfo("Europe/London")
+CATALOG_KEY = "catalog.json"
+COVER = "cover-sheet.html"
+DATAPACKAGE = "datapackage.json"
+MANIFEST = "manifest.json"
+_CAS_ATTEMPTS = 10
+
+
+class PublishError(RuntimeError):
+    """Publication stopped before anything became visible. The message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    dataset: str
+    month: str
+    content_hash: str
+    version: int
+    prefix: str
+    files: tuple[str, ...]
+    already_published: bool
+
+
+def _dumps(obj) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _load(store, key: str):
+    obj = store.get(key)
+    return (json.loads(obj.data), obj.etag) if obj else (None, None)
+
+
+def publish_candidate(
+    store,
+    workarea: WorkArea,
+    dataset: str,
+    month: str,
+    candidate_hash: str,
+    *,
+    now: datetime | None = None,
+    cron: str | None = None,
+) -> PublishResult:
+    cron = cron or catalog_mod.release_cron()
+    slug = BUCKET_SLUGS[dataset]
+    latest_key = f"datasets/{slug}/latest.json"
+
+    manifest = load_verified_candidate(workarea, dataset, month, candidate_hash)
+    folder = candidate_path(workarea, month, dataset, candidate_hash)
+    data = {
+        e["name"]: ((folder / e["name"]).read_bytes(), e["sha256"])
+        for e in manifest["files"]
+        if e["role"] == "data"
+    }
+    disclosure = json.loads((folder / DISCLOSURE).read_text(encoding="utf-8"))
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+
+    latest, _ = _load(store, latest_key)
+    done = _published_entry(latest, month, candidate_hash)
+    if done is not None:
+        _update_catalog(store, dataset, latest, cron)  # a previous run may have stopped before the catalog
+        return PublishResult(
+            dataset, month, candidate_hash, done["version"], done["path"], tuple(done["files"]), True
+        )
+
+    previous = latest["latest"] if latest else None
+    if previous and month < previous["month"]:
+        raise PublishError(
+            f"{slug} already has a release for {previous['month']} (v{previous['version']}), "
+            f"newer than {month}; "
+            "its files already carry revised earlier months. Publish a newer month instead."
+        )
+    prev_files = {}
+    if previous:
+        for name in previous["files"]:
+            if name.endswith(".csv"):
+                obj = store.get(previous["path"] + name)
+                if obj is None:
+                    raise PublishError(
+                        f"previous version file {previous['path']}{name} is missing from the bucket"
+                    )
+                prev_files[name] = obj.data
+    changes = [c.__dict__ for c in diff_versions(prev_files or None, {n: b for n, (b, _) in data.items()})]
+
+    # datapackage.json is written first, by the claim.
+    version, released_at, _ = _claim_version(store, slug, dataset, month, candidate_hash, latest, data, now)
+    prefix = f"datasets/{slug}/{month}/v{version}/"
+    entry = {
+        "version": version,
+        "month": month,
+        "content_hash": candidate_hash,
+        "released_at": released_at,
+        "path": prefix,
+        "files": sorted([*data, COVER, DATAPACKAGE, MANIFEST]),
+        "changes": changes,
+    }
+    history = [entry, *((latest or {}).get("versions", []))]
+    cover = render_cover(
+        dataset,
+        month,
+        version,
+        released_at,
+        {n: b for n, (b, _) in data.items()},
+        disclosure,
+        report,
+        history,
+    ).encode("utf-8")
+    public_manifest = {
+        "dataset": slug,
+        "release_month": month,
+        "version": version,
+        "released_at": released_at,
+        "candidate_hash": candidate_hash,
+        "policy_version": manifest.get("policy_version"),
+        "code_version": manifest.get("code_version"),
+        "files": [{"name": n, "bytes": len(b), "sha256": s} for n, (b, s) in sorted(data.items())],
+    }
+    for name, (payload, _) in sorted(data.items()):
+        store.put_create_only(prefix + name, payload)
+    store.put_create_only(prefix + COVER, cover)
+    store.put_create_only(prefix + MANIFEST, _dumps(public_manifest))
+
+    latest = _swap_latest(store, latest_key, slug, entry)
+    _update_catalog(store, dataset, latest, cron)
+    return PublishResult(dataset, month, candidate_hash, version, prefix, tuple(entry["files"]), False)
+
+
+def _published_entry(latest: dict | None, month: str, chash: str) -> dict | None:
+    for v in (latest or {}).get("versions", []):
+        if v["content_hash"] == chash and v["month"] == month:
+            return v
+    return None
+
+
+def _claim_version(store, slug, dataset, month, chash, latest, data, now) -> tuple[int, str, bytes]:
+    """Claim the first free version number by writing its datapackage.json create-only; resume our own."""
+    version = max((v["version"] for v in (latest or {}).get("versions", [])), default=0) + 1
+    for _ in range(100):
+        key = f"datasets/{slug}/{month}/v{version}/{DATAPACKAGE}"
+        existing = store.get(key)
+        if existing is not None:
+            claimed = json.loads(existing.data)
+            if claimed.get("metpipeline", {}).get("candidate_hash") == chash:
+                return version, claimed["created"], existing.data  # resume our own earlier attempt
+            version += 1  # an unfinished attempt of another candidate: never referenced, so skip it
+            continue
+        released_at = (now or datetime.now(LONDON)).astimezone(LONDON).replace(microsecond=0).isoformat()
+        payload = _dumps(build_datapackage(dataset, month, version, released_at, data, chash))
+        try:
+            store.put_create_only(key, payload)
+        except ObjectExists:
+            continue  # another publisher claimed it between our read and write: look again
+        return version, released_at, payload
+    raise PublishError(f"could not claim a version number under datasets/{slug}/{month}/")
+
+
+def _swap_latest(store, key: str, slug: str, entry: dict) -> dict:
+    for _ in range(_CAS_ATTEMPTS):
+        latest, etag = _load(store, key)
+        if _published_entry(latest, entry["month"], entry["content_hash"]):
+            return latest  # a concurrent run of the same approval swapped it first
+        versions = (latest or {}).get("versions", [])
+        newest = max((v["version"] for v in versions), default=0)
+        if newest > entry["version"]:
+            raise PublishError(
+                f"{key} moved to v{newest} while v{entry['version']} was being written; "
+                "nothing was made visible. Re-run the publish job."
+            )
+        doc = {"dataset": slug, "latest": entry, "versions": [entry, *versions]}
+        try:
+            store.put_if_match(key, _dumps(doc), etag)
+            return doc
+        except PreconditionFailed:
+            continue
+    raise PublishError(f"{key} kept changing during publication; re-run the publish job")
+
+
+def _update_catalog(store, dataset: str, latest: dict, cron: str) -> None:
+    for _ in range(_CAS_ATTEMPTS):
+        current, etag = _load(store, CATALOG_KEY)
+        updated = catalog_mod.update_catalog(current, dataset, latest, cron)
+        if updated == current:
+            return
+        try:
+            store.put_if_match(CATALOG_KEY, _dumps(updated), etag)
+            return
+        except PreconditionFailed:
+            continue
+    raise PublishError(f"{CATALOG_KEY} kept changing; re-run the publish job to finish updating it")

@@ -1,0 +1,215 @@
+"""The bucket: one key layout, two implementations (S3 via boto3, or a local directory).
+
+Only two kinds of write exist, which is what makes publication safe:
+- `put_create_only`: a key is written once. Writing identical bytes again is accepted (so a retried publish
+  completes); different bytes are refused, because a published version is immutable.
+- `put_if_match`: compare-and-swap on a pointer (latest.json, catalog.json) so concurrent publishers
+  never overwrite each other's update.
+Credentials for S3 come from boto3's usual chain (environment, profile, instance role), never from here.
+"""
+
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+CONTENT_TYPES = {
+    ".csv": "text/csv; charset=utf-8",
+    ".json": "application/json",
+    ".parquet": "application/vnd.apache.parquet",
+    ".html": "text/html; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+}
+
+
+class StoreError(RuntimeError):
+    """The bucket refused or failed an operation. The message names the key."""
+
+
+class ObjectExists(StoreError):
+    """A create-only key already holds different bytes."""
+
+
+class PreconditionFailed(StoreError):
+    """A compare-and-swap lost: the object changed since it was read. Re-read and try again."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    data: bytes
+    etag: str
+
+
+def _content_type(key: str) -> str:
+    return CONTENT_TYPES.get(Path(key).suffix.lower(), "application/octet-stream")
+
+
+class S3Store:
+    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None, client=None):
+        import boto3
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = client or boto3.client("s3", endpoint_url=endpoint_url or None)
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    @staticmethod
+    def _code(exc) -> tuple[str, int]:
+        err = getattr(exc, "response", {}) or {}
+        return str(err.get("Error", {}).get("Code", "")), int(
+            err.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
+        )
+
+    def get(self, key: str) -> StoredObject | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            code, status = self._code(exc)
+            if code in ("NoSuchKey", "404") or status == 404:
+                return None
+            raise StoreError(f"cannot read {self.describe()}/{key}: {code or status}") from None
+        return StoredObject(resp["Body"].read(), resp["ETag"])
+
+    def put_create_only(self, key: str, data: bytes) -> bool:
+        """Write `key` if absent. True if written, False if it already held identical bytes."""
+        from botocore.exceptions import ClientError
+
+        for _attempt in range(3):
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    Body=data,
+                    ContentType=_content_type(key),
+                    IfNoneMatch="*",
+                )
+                return True
+            except ClientError as exc:
+                code, status = self._code(exc)
+                if code == "ConditionalRequestConflict" or status == 409:
+                    continue  # a concurrent write to the same key is in flight: S3 asks for a retry
+                if code != "PreconditionFailed" and status != 412:
+                    raise StoreError(f"cannot write {self.describe()}/{key}: {code or status}") from None
+            existing = self.get(key)
+            if existing is not None and existing.data == data:
+                return False
+            raise ObjectExists(
+                f"{self.describe()}/{key} already exists with different bytes; published files are immutable"
+            )
+        raise StoreError(f"cannot write {self.describe()}/{key}: repeated conflicting concurrent writes")
+
+    def put_if_match(self, key: str, data: bytes, etag: str | None) -> str:
+        """Replace `key` only if its ETag is still `etag` (None: only if the key does not exist yet)."""
+        from botocore.exceptions import ClientError
+
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            resp = self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=_content_type(key), **condition
+            )
+        except ClientError as exc:
+            code, status = self._code(exc)
+            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
+                raise PreconditionFailed(f"{self.describe()}/{key} changed since it was read") from None
+            raise StoreError(f"cannot write {self.describe()}/{key}: {code or status}") from None
+        return resp["ETag"]
+
+
+class LocalStore:
+    """The same layout in a directory (the embedded default and tests). Safe between processes on one host."""
+
+    LOCK_TIMEOUT_S = 30.0
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise StoreError(f"key {key!r} escapes the bucket directory {self.root}")
+        return path
+
+    @staticmethod
+    def _etag(data: bytes) -> str:
+        return '"' + hashlib.sha256(data).hexdigest() + '"'
+
+    def get(self, key: str) -> StoredObject | None:
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return StoredObject(data, self._etag(data))
+
+    def _temp(self, path: Path, data: bytes) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # mkstemp opens with O_CREAT|O_EXCL: the temporary name is ours alone.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return Path(tmp)
+
+    def put_create_only(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        tmp = self._temp(path, data)
+        try:
+            # link() fails if the name exists, and readers see either nothing or the complete file.
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            if path.read_bytes() == data:
+                return False
+            raise ObjectExists(
+                f"{path} already exists with different bytes; published files are immutable"
+            ) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def put_if_match(self, key: str, data: bytes, etag: str | None) -> str:
+        path = self._path(key)
+        lock = path.with_name(f".{path.name}.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.LOCK_TIMEOUT_S
+        while True:
+            try:
+                os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                break
+            except FileExistsError:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"{lock} has been held for {self.LOCK_TIMEOUT_S:.0f} s; if no publish is running, "
+                        "a crashed one left it: delete it and retry"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            current = self.get(key)
+            current_etag = current.etag if current else None
+            if current_etag != etag:
+                raise PreconditionFailed(f"{path} changed since it was read")
+            tmp = self._temp(path, data)
+            os.replace(tmp, path)
+            return self._etag(data)
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+def open_store(bucket_url: str, endpoint_url: str | None = None):
+    """`s3://bucket/prefix` → S3Store; anything else is a local directory → LocalStore."""
+    if bucket_url.startswith("s3://"):
+        bucket, _, prefix = bucket_url[len("s3://") :].partition("/")
+        return S3Store(bucket, prefix, endpoint_url=endpoint_url or None)
+    return LocalStore(bucket_url)
