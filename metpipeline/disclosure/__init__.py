@@ -1,0 +1,1 @@
+"""Disclosure control: suppression, withholding, differencing audit and allow-list scan of published files."""

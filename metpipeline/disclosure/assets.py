@@ -1,0 +1,67 @@
+"""Disclosure control asset: the month's counts become the files that could be published."""
+
+import dagster as dg
+
+from metpipeline.disclosure.files import known_from_previous, not_geocoded, previous_publishable, read_counts
+from metpipeline.disclosure.policy import load_policy
+from metpipeline.disclosure.render import publishable_files
+from metpipeline.disclosure.suppress import apply_policy
+from metpipeline.partitions import monthly_partitions
+from metpipeline.reference import category_sensitivity
+from metpipeline.resources import GovernanceResource, WorkAreaResource
+
+DATASET_ASSETS = ("borough_dataset", "ward_dataset", "lsoa_dataset", "flagged_dataset")
+
+
+def disclosure_record(month, policy, outcome, release, ng) -> dict:
+    return {
+        "month": month,
+        "policy_version": policy.version,
+        "marker": policy.marker,
+        "min_interval_width": policy.min_interval_width,
+        "suppressed_cells": outcome.cells(release),
+        "withheld_categories": {
+            slug: [{"major": a, "minor": b} for a, b in cats] for slug, cats in outcome.withheld.items()
+        },
+        "withheld_totals": outcome.withheld_totals,
+        "not_geocoded": ng,
+        "not_geocoded_granularity": policy.not_geocoded_published,
+        "unresolved_blocks": len(outcome.unresolved),
+    }
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[dg.AssetKey(k) for k in DATASET_ASSETS],
+    group_name="disclosure",
+    kinds={"python"},
+)
+def disclosed_datasets(
+    context: dg.AssetExecutionContext, workarea: WorkAreaResource, governance: GovernanceResource
+) -> dg.MaterializeResult:
+    """The month's datasets after disclosure control: suppressed, withheld, ready for the data owner."""
+    month, area = context.partition_key, workarea.area
+    policy = load_policy(governance.policy_file)
+    release = read_counts(area.release_dir(month, "counts"))
+    if not release:
+        raise FileNotFoundError(f"no counts files for {month} under {area.release_dir(month, 'counts')}")
+    ng = not_geocoded(release)
+    previous = previous_publishable(area.path("releases"), month)
+    outcome = apply_policy(release, policy, category_sensitivity(), known_from_previous(previous, policy))
+    out_dir = area.release_dir(month, "publishable")
+    for slug in sorted({s for s, _ in release}):
+        tables = [t for (s, _w), t in sorted(release.items()) if s == slug]
+        for name, data in publishable_files(slug, tables, policy.marker).items():
+            area.write_bytes(out_dir / slug / name, data)
+    record = disclosure_record(month, policy, outcome, release, ng)
+    area.write_json(out_dir / "disclosure.json", record)
+    return dg.MaterializeResult(
+        metadata={
+            "policy_version": policy.version,
+            "suppressed_cells": dg.MetadataValue.json(record["suppressed_cells"]),
+            "withheld_categories": dg.MetadataValue.json(record["withheld_categories"]),
+            "unresolved_blocks": len(outcome.unresolved),
+            "previous_version_considered": previous is not None,
+            "path": dg.MetadataValue.path(str(out_dir)),
+        }
+    )

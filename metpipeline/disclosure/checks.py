@@ -1,0 +1,97 @@
+"""Blocking checks on the publishable files: nothing leaves the work area unless all three pass."""
+
+import dagster as dg
+
+from metpipeline.disclosure.allowlist import scan_publishable
+from metpipeline.disclosure.audit import audit_release, threshold_breaches
+from metpipeline.disclosure.files import known_from_previous, previous_publishable, read_published
+from metpipeline.disclosure.policy import load_policy
+from metpipeline.reference import category_sensitivity
+from metpipeline.resources import GovernanceResource, WorkAreaResource
+
+THRESHOLD = "disclosure_threshold"
+DIFFERENCING = "disclosure_differencing_audit"
+ALLOWLIST = "disclosure_allowlist"
+
+
+def threshold_result(publishable_dir, counts_dir, policy) -> dg.AssetCheckResult:
+    sens = category_sensitivity()
+    breaches = threshold_breaches(read_published(publishable_dir, counts_dir, policy, sens), policy, sens)
+    total = sum(breaches.values())
+    return dg.AssetCheckResult(
+        passed=total == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{total} published protected cells with counts "
+        f"{policy.rule('ward').min_count}-{policy.rule('ward').max_count}",
+        metadata={"breaches_by_dataset": dg.MetadataValue.json(breaches), "policy_version": policy.version},
+    )
+
+
+def differencing_result(publishable_dir, counts_dir, policy, previous_dir=None) -> dg.AssetCheckResult:
+    """Audit this release, and the attacker who also holds the previous version's files (`previous_dir`)."""
+    release = read_published(publishable_dir, counts_dir, policy, category_sensitivity())
+    result = audit_release(release, policy, known_from_previous(previous_dir, policy))
+    summary = result.summary()
+    return dg.AssetCheckResult(
+        passed=result.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{summary['cells_failing']} of {summary['cells_audited']} suppressed cells can be "
+        f"narrowed below a range of {policy.min_interval_width:g}",
+        metadata={
+            "audit": dg.MetadataValue.json(summary),
+            "previous_version": previous_dir is not None,
+            "policy_version": policy.version,
+        },
+    )
+
+
+def allowlist_result(publishable_dir, policy) -> dg.AssetCheckResult:
+    problems = scan_publishable(publishable_dir, policy)
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(problems)} problems" if problems else "every file and value is allowed",
+        # Messages name the file and column and the shape of a value, never the value itself.
+        metadata={"problems": dg.MetadataValue.json(problems[:50]), "problem_count": len(problems)},
+    )
+
+
+def partition_of(context: dg.AssetCheckExecutionContext) -> str:
+    """The month of the run: checks run with their asset, in the same single-partition run."""
+    tag = context.run.tags.get("dagster/partition")
+    if not tag:
+        raise ValueError("this check runs with a single monthly partition of its asset")
+    return tag
+
+
+def _dirs(context, workarea: WorkAreaResource):
+    month, area = partition_of(context), workarea.area
+    return area.release_dir(month, "publishable"), area.release_dir(month, "counts")
+
+
+@dg.asset_check(asset="disclosed_datasets", name=THRESHOLD, blocking=True)
+def disclosure_threshold(
+    context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource, governance: GovernanceResource
+) -> dg.AssetCheckResult:
+    """No protected cell is published with a count the policy suppresses."""
+    return threshold_result(*_dirs(context, workarea), load_policy(governance.policy_file))
+
+
+@dg.asset_check(asset="disclosed_datasets", name=DIFFERENCING, blocking=True)
+def disclosure_differencing_audit(
+    context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource, governance: GovernanceResource
+) -> dg.AssetCheckResult:
+    """No suppressed cell can be recovered from the release's published numbers or the previous version's."""
+    previous = previous_publishable(workarea.area.path("releases"), partition_of(context))
+    return differencing_result(*_dirs(context, workarea), load_policy(governance.policy_file), previous)
+
+
+@dg.asset_check(asset="disclosed_datasets", name=ALLOWLIST, blocking=True)
+def disclosure_allowlist(
+    context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource, governance: GovernanceResource
+) -> dg.AssetCheckResult:
+    """Every publishable file has only allowed columns and values."""
+    return allowlist_result(_dirs(context, workarea)[0], load_policy(governance.policy_file))
+
+
+CHECKS = [disclosure_threshold, disclosure_differencing_audit, disclosure_allowlist]

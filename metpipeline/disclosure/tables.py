@@ -1,0 +1,113 @@
+"""The dataset tables as architecture.md lays them out: key columns, month columns, file names.
+
+A `Table` is one counts file (one dataset, one window) with a status per cell: published, primary or
+secondary suppression. Pure: no Dagster, no file system.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+WINDOWS = ("24m", "historical")
+MONTH_COLUMN = re.compile(r"^(\d{4})(0[1-9]|1[0-2])$")
+
+KEY_COLUMNS = {
+    "borough": ["MajorText", "MinorText", "BoroughName"],
+    "ward": ["MajorText", "MinorText", "WardName", "WardCode", "LookUp_BoroughName"],
+    "lsoa": ["LSOA Code", "LSOA Name", "Borough", "Major Category", "Minor Category"],
+    "flagged": ["FlagType", "FlagText", "BoroughName"],
+}
+# (major, minor) columns; for the flagged file (flag type, flag).
+CATEGORY_COLUMNS = {
+    "borough": ("MajorText", "MinorText"),
+    "ward": ("MajorText", "MinorText"),
+    "lsoa": ("Major Category", "Minor Category"),
+    "flagged": ("FlagType", "FlagText"),
+}
+TITLES = {
+    "borough": "MPS Borough Level Crime",
+    "ward": "MPS Ward Level Crime",
+    "lsoa": "MPS LSOA Level Crime",
+    "flagged": "MPS Flagged Crime by Borough",
+}
+WINDOW_LABELS = {"24m": "(most recent 24 months)", "historical": "(Historical)"}
+# Tidy long form: wide key column -> tidy column.
+TIDY_COLUMNS = {
+    "borough": {"BoroughName": "borough_name", "MajorText": "major", "MinorText": "minor"},
+    "ward": {
+        "WardCode": "ward_code",
+        "WardName": "ward_name",
+        "LookUp_BoroughName": "borough_name",
+        "MajorText": "major",
+        "MinorText": "minor",
+    },
+    "lsoa": {
+        "LSOA Code": "lsoa_code",
+        "LSOA Name": "lsoa_name",
+        "Borough": "borough_name",
+        "Major Category": "major",
+        "Minor Category": "minor",
+    },
+    "flagged": {"BoroughName": "borough_name", "FlagType": "flag_type", "FlagText": "flag"},
+}
+
+PUBLISHED, PRIMARY, SECONDARY = 0, 1, 2
+STATUS_NAMES = {PRIMARY: "primary", SECONDARY: "secondary"}
+
+
+def csv_name(slug: str, window: str) -> str:
+    return f"{TITLES[slug]} {WINDOW_LABELS[window]}.csv"
+
+
+def counts_name(slug: str, window: str) -> str:
+    return f"{slug}__{window}.parquet"
+
+
+def month_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if MONTH_COLUMN.match(str(c))]
+
+
+def yyyymm(month: str) -> str:
+    """'2024-03' -> '202403'."""
+    return month.replace("-", "")
+
+
+@dataclass
+class Table:
+    slug: str
+    window: str
+    frame: pd.DataFrame  # the wide counts table exactly as published (before disclosure control)
+    status: np.ndarray = field(default=None)  # type: ignore[assignment]  # int8, rows x month columns
+
+    def __post_init__(self) -> None:
+        self.frame = self.frame.reset_index(drop=True)
+        if self.status is None:
+            self.status = np.zeros((len(self.frame), len(self.months)), dtype=np.int8)
+
+    @property
+    def months(self) -> list[str]:
+        return month_columns(self.frame)
+
+    def values(self) -> np.ndarray:
+        return (
+            self.frame[self.months].to_numpy(dtype=np.int64)
+            if self.months
+            else np.zeros((len(self.frame), 0))
+        )
+
+    def categories(self) -> list[tuple[str, str]]:
+        a, b = CATEGORY_COLUMNS[self.slug]
+        return list(zip(self.frame[a].astype(str), self.frame[b].astype(str), strict=True))
+
+    def row_keys(self) -> list[tuple]:
+        return list(self.frame[KEY_COLUMNS[self.slug]].astype(str).itertuples(index=False, name=None))
+
+    def count(self, status: int) -> int:
+        return int((self.status == status).sum())
+
+
+Release = dict[tuple[str, str], Table]  # (slug, window) -> Table
+
+SLUGS_WITH_FILES = tuple(KEY_COLUMNS)
