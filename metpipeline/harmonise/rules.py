@@ -110,7 +110,8 @@ def connect_exclusion_reason(connect: pd.DataFrame) -> pd.Series:
     unknown = ~status.isin(["CONFIRMED", *_CONNECT_STATUS_REASON]).fillna(False)
     if unknown.any():
         raise DataError(
-            f"CONNECT offence_status values not in the contract: {sorted(set(status[unknown].fillna('NULL')))}"
+            "CONNECT offence_status values not in the contract: "
+            f"{sorted(set(status[unknown].fillna('NULL')))}"
         )
     reason = pd.Series(pd.NA, index=connect.index, dtype="string")
     for value, why in reversed(list(_CONNECT_STATUS_REASON.items())):
@@ -137,7 +138,9 @@ def classify(codes: pd.Series, premises: pd.Series, system: str) -> pd.DataFrame
     mapped_premises = _clean(premises).str.upper().map(premises_map).astype("string")
     defaulted = is_split & mapped_premises.isna()
     split = mapped_premises.fillna("HOME").where(is_split, "ANY")
-    lookup = table.assign(_key=table[key]).set_index(["_key", "premises_type"])[["ho_code", "mps_major", "mps_minor"]]
+    lookup = table.assign(_key=table[key]).set_index(["_key", "premises_type"])[
+        ["ho_code", "mps_major", "mps_minor"]
+    ]
     lookup = lookup[~lookup.index.duplicated()]
     out = lookup.reindex(pd.MultiIndex.from_arrays([code, split])).reset_index(drop=True)
     out.index = codes.index

@@ -1,0 +1,59 @@
+"""Wide Datastore table → tidy long form (one row per cell), for the publishable `<slug>-tidy` files.
+
+Cells may be integers or the suppression marker `[c]` (after disclosure control): the long form carries
+`count` as nullable Int64 (missing where suppressed) and a boolean `suppressed`.
+"""
+
+import re
+
+import pandas as pd
+
+from metpipeline.datasets.build import key_columns
+
+SUPPRESSED = "[c]"
+_MONTH = re.compile(r"^\d{6}$")
+
+# Published key column → tidy column name, per slug.
+TIDY_NAMES: dict[str, dict[str, str]] = {
+    "borough": {"BoroughName": "borough_name", "MajorText": "major", "MinorText": "minor"},
+    "ward": {
+        "WardCode": "ward_code",
+        "WardName": "ward_name",
+        "LookUp_BoroughName": "borough_name",
+        "MajorText": "major",
+        "MinorText": "minor",
+    },
+    "lsoa": {
+        "LSOA Code": "lsoa_code",
+        "LSOA Name": "lsoa_name",
+        "Borough": "borough_name",
+        "Major Category": "major",
+        "Minor Category": "minor",
+    },
+    "flagged": {"BoroughName": "borough_name", "FlagType": "flag_type", "FlagText": "flag"},
+}
+
+
+def tidy_columns(slug: str) -> list[str]:
+    """`month`, the geography codes and names, the categories (or flags), `count`, `suppressed`."""
+    return ["month", *TIDY_NAMES[slug].values(), "count", "suppressed"]
+
+
+def to_tidy(wide: pd.DataFrame, slug: str) -> pd.DataFrame:
+    """One row per (row, month) of the wide table, months as `YYYY-MM`, sorted by month then keys."""
+    keys = key_columns(slug)
+    months = [c for c in wide.columns if _MONTH.match(str(c))]
+    unexpected = [c for c in wide.columns if c not in keys and c not in months]
+    if unexpected:
+        raise ValueError(f"{slug}: columns neither key nor YYYYMM month: {unexpected}")
+    long = wide.melt(id_vars=keys, value_vars=months, var_name="month", value_name="cell")
+    cell = long["cell"].astype("string").str.strip()
+    suppressed = (cell == SUPPRESSED).fillna(False).astype(bool)
+    count = pd.to_numeric(cell.mask(suppressed), errors="raise").astype("Int64")
+    out = long[keys].rename(columns=TIDY_NAMES[slug])
+    out["month"] = long["month"].str[:4] + "-" + long["month"].str[4:]
+    out["count"] = count
+    out["suppressed"] = suppressed
+    out = out[tidy_columns(slug)]
+    order = ["month", *TIDY_NAMES[slug].values()]
+    return out.sort_values(order, kind="stable").reset_index(drop=True)
