@@ -61,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
     except decide.DecisionRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 1
-    print(
-        f"recorded: {decision.dataset} {decision.month} candidate {decision.content_hash}: {decision.describe()}"
-    )
+    print(f"recorded: {decision.dataset} {decision.month} candidate {decision.content_hash}")
+    print(f"          {decision.describe()}")
     return 0

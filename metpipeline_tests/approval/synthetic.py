@@ -1,0 +1,97 @@
+"""Synthetic publishable files for one release month, in the layout disclosure and report write.
+
+Small on purpose: a handful of rows and months is enough to exercise staging, hashing, diffing and
+publication. Counts are made up; `revise` changes two cells of an earlier month, as a CONNECT
+cancellation of a migrated crime would.
+"""
+
+import json
+
+import pandas as pd
+
+from metpipeline.workarea import WorkArea
+
+WIDE_KEYS = {
+    "borough": ["MajorText", "MinorText", "BoroughName"],
+    "ward": ["MajorText", "MinorText", "WardName", "WardCode", "LookUp_BoroughName"],
+    "lsoa": ["LSOA Code", "LSOA Name", "Borough", "Major Category", "Minor Category"],
+    "flagged": ["FlagType", "FlagText", "BoroughName"],
+}
+FILE_STEM = {
+    "borough": "MPS Borough Level Crime",
+    "ward": "MPS Ward Level Crime",
+    "lsoa": "MPS LSOA Level Crime",
+    "flagged": "MPS Flagged Crime by Borough",
+}
+ROWS = {
+    "borough": [["BURGLARY", "BURGLARY - RESIDENTIAL", "Camden"], ["THEFT", "SHOPLIFTING", "Westminster"]],
+    "ward": [["THEFT", "SHOPLIFTING", "St James's", "E05013806", "Westminster"]],
+    "lsoa": [["E01004734", "Westminster 018A", "Westminster", "THEFT", "SHOPLIFTING"]],
+    "flagged": [["Hate crime", "RACE", "Camden"], ["Domestic abuse", "DOMESTIC ABUSE", "Camden"]],
+}
+
+
+def months_up_to(month: str, first: str = "2023-10") -> list[str]:
+    return [p.strftime("%Y-%m") for p in pd.period_range(first, month, freq="M")]
+
+
+def _wide(dataset: str, months: list[str], revise: bool, month: str) -> str:
+    header = WIDE_KEYS[dataset] + [m.replace("-", "") for m in months]
+    lines = [",".join(header)]
+    for r, keys in enumerate(ROWS[dataset]):
+        cells = []
+        for i, m in enumerate(months):
+            value = 10 + r * 7 + i
+            if revise and i == 0:
+                value -= 1  # a crime cancelled in CONNECT after the first publication of that month
+            cells.append("[c]" if (r == 0 and m == month and dataset == "flagged") else str(value))
+        quoted = [f'"{k}"' if "," in k else k for k in keys]
+        lines.append(",".join(quoted + cells))
+    return "\n".join(lines) + "\n"
+
+
+def write_release(
+    area: WorkArea, month: str, *, revise: bool = False, check_status: str = "passed", window: int = 3
+) -> None:
+    """Write releases/<month>/publishable/... and releases/<month>/report/... for all four datasets."""
+    months = months_up_to(month)
+    recent, historical = months[-window:], months[:-window]
+    pub = area.release_dir(month, "publishable")
+    for dataset, stem in FILE_STEM.items():
+        folder = pub / dataset
+        area.write_bytes(
+            folder / f"{stem} (most recent 24 months).csv", _wide(dataset, recent, False, month).encode()
+        )
+        area.write_bytes(
+            folder / f"{stem} (Historical).csv", _wide(dataset, historical, revise, month).encode()
+        )
+        tidy = pd.DataFrame(
+            {"month": recent, "major": "THEFT", "minor": "SHOPLIFTING", "count": range(len(recent))}
+        )
+        tidy["count"] = tidy["count"].astype("Int64")
+        tidy["suppressed"] = False
+        area.write_bytes(
+            folder / f"{dataset}-tidy.csv", tidy.drop(columns="suppressed").to_csv(index=False).encode()
+        )
+        area.write_parquet(folder / f"{dataset}-tidy.parquet", tidy)
+    area.write_bytes(
+        pub / "disclosure.json",
+        json.dumps(
+            {
+                "policy_version": "2024.1",
+                "suppressed": {"flagged": {"small cell (1-9)": 1}, "borough": {}},
+                "withheld": ["RAPE at LSOA level"],
+            }
+        ).encode(),
+    )
+    report = {
+        "month": month,
+        "checks": [
+            {"name": "reconciliation_balances", "status": "passed"},
+            {"name": "no_unmapped_codes", "status": check_status},
+        ],
+        "reconciliation": {"counted": 120, "not_geocoded": {"ward": 7, "lsoa": 9}},
+    }
+    rep = area.release_dir(month, "report")
+    area.write_bytes(rep / "report.json", json.dumps(report).encode())
+    area.write_bytes(rep / "report.html", f"<html><body>Release report {month}</body></html>".encode())

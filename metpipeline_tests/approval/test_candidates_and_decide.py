@@ -1,0 +1,100 @@
+import json
+
+import pytest
+
+from metpipeline.approval import candidates, decide, ledger
+from metpipeline.approval.cli import register
+from metpipeline_tests.approval.synthetic import write_release
+
+CODE = {"package": "0.1.0", "git_commit": None}
+
+
+def _stage(area, engine, month="2024-03", run_id="run-1", **kw):
+    staged = candidates.stage_candidates(area, month, run_id, CODE, **kw)
+    for c in staged:
+        ledger.record_candidate(engine, c.dataset, month, c.content_hash, run_id, c.checks_passed)
+    return {c.dataset: c for c in staged}
+
+
+def test_identical_bytes_give_the_identical_candidate_and_new_bytes_a_new_one(area, engine):
+    write_release(area, "2024-03")
+    first = _stage(area, engine, run_id="run-1")
+    again = _stage(area, engine, run_id="run-2")
+    assert {k: c.content_hash for k, c in first.items()} == {k: c.content_hash for k, c in again.items()}
+    manifest = json.loads(first["borough"].manifest_path.read_text())
+    assert manifest["run_id"] == "run-1"  # the first staging's manifest is kept as it was
+    assert manifest["policy_version"] == "2024.1" and manifest["checks_passed"] is True
+    names = {f["name"] for f in manifest["files"]}
+    assert "MPS Borough Level Crime (most recent 24 months).csv" in names and "report.html" in names
+    assert all(len(f["sha256"]) == 64 and f["bytes"] > 0 for f in manifest["files"])
+
+    write_release(area, "2024-03", revise=True)
+    rebuilt = _stage(area, engine, run_id="run-3")
+    assert rebuilt["borough"].content_hash != first["borough"].content_hash
+    assert first["borough"].path.is_dir() and rebuilt["borough"].path.is_dir()
+
+
+def test_a_changed_candidate_file_is_detected_before_publication(area, engine):
+    write_release(area, "2024-03")
+    c = _stage(area, engine)["ward"]
+    assert candidates.load_verified_candidate(area, "ward", "2024-03", c.content_hash)["dataset"] == "ward"
+    (c.path / "ward-tidy.csv").write_text("month,count\n2024-03,999\n")
+    with pytest.raises(candidates.CandidateError, match="has changed since it was staged"):
+        candidates.load_verified_candidate(area, "ward", "2024-03", c.content_hash)
+
+
+def test_every_refusal_says_why(area, engine, registry):
+    write_release(area, "2024-03")
+    old = _stage(area, engine)["borough"].content_hash
+    write_release(area, "2024-03", revise=True)
+    current = _stage(area, engine, run_id="run-2")["borough"].content_hash
+
+    def attempt(approver="alice.owner", chash=current, dataset="borough", decision="approve"):
+        return decide.record_decision(engine, registry, dataset, "2024-03", decision, approver, "ok", chash)
+
+    with pytest.raises(decide.DecisionRefused) as err:
+        attempt(approver="carol.other")
+    assert "not registered" in str(err.value) and "alice.owner (Alice Owner (test))" in str(err.value)
+    assert "bob.deputy" in str(err.value)
+
+    with pytest.raises(decide.DecisionRefused) as err:
+        attempt(chash=old)
+    assert f"the current one is {current}" in str(err.value)
+
+    with pytest.raises(decide.DecisionRefused, match="no release candidate is staged"):
+        decide.record_decision(engine, registry, "borough", "2024-04", "approve", "alice.owner", "", current)
+
+    decision = attempt(approver="  Bob.Deputy ")  # a deputy may decide; names are not case-sensitive
+    assert (decision.approver, decision.registry_version) == ("bob.deputy", "7")
+    with pytest.raises(decide.DecisionRefused) as err:
+        attempt(decision="reject")
+    assert "already decided: approve by bob.deputy at" in str(err.value)
+
+
+def test_a_candidate_whose_checks_failed_cannot_be_decided(area, engine, registry):
+    write_release(area, "2024-03", check_status="failed")
+    chash = _stage(area, engine)["borough"].content_hash
+    with pytest.raises(decide.DecisionRefused, match="did not pass all its checks"):
+        decide.record_decision(engine, registry, "borough", "2024-03", "approve", "alice.owner", "", chash)
+
+
+def test_cli_decides_on_the_current_candidate_and_prints_its_hash(
+    area, engine, owners_file, monkeypatch, capsys, tmp_path
+):
+    import argparse
+
+    write_release(area, "2024-03")
+    chash = _stage(area, engine)["flagged"].content_hash
+    monkeypatch.setenv("METPIPELINE_STATE_URL", str(engine.url))
+    monkeypatch.setenv("METPIPELINE_OWNERS_FILE", str(owners_file))
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["approve", "flagged", "2024-03", "--as", "carol.other"])
+    assert args.func(args) == 1
+    assert "not registered" in capsys.readouterr().err
+    args = parser.parse_args(
+        ["approve", "flagged", "2024-03", "--as", "alice.owner", "--reject", "--comment", "x"]
+    )
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert chash in out and "reject by alice.owner" in out

@@ -1,0 +1,188 @@
+"""The whole cycle in process: candidate → refused decisions → approval → sensor → publish → bucket."""
+
+import json
+
+import dagster as dg
+import pytest
+
+from metpipeline.approval import defs as approval_defs
+from metpipeline.approval import ledger
+from metpipeline.approval.assets import release_candidates
+from metpipeline.approval.jobs import record_approval
+from metpipeline.approval.sensors import approval_sensor
+from metpipeline.publish import defs as publish_defs
+from metpipeline.publish.jobs import publish_job
+from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
+from metpipeline_tests.approval.synthetic import write_release
+
+MONTH = "2024-03"
+
+
+@dg.job(name="monthly_release_job")
+def _stand_in_monthly_release_job():
+    """Stands in for the lead's asset job, which the schedule targets by name."""
+
+
+@pytest.fixture
+def resources(tmp_path, owners_file):
+    return {
+        "state": StateResource(url=f"sqlite:///{tmp_path / 'state.sqlite'}"),
+        "workarea": WorkAreaResource(root=str(tmp_path / "work")),
+        "bucket": BucketResource(url=str(tmp_path / "bucket")),
+        "governance": GovernanceResource(policy_file="unused.yaml", owners_file=str(owners_file)),
+    }
+
+
+@pytest.fixture
+def definitions(resources):
+    return dg.Definitions.merge(
+        approval_defs.defs,
+        publish_defs.defs,
+        dg.Definitions(jobs=[_stand_in_monthly_release_job], resources=resources),
+    )
+
+
+def _decide(resources, chash, approver="alice.owner", decision="approve"):
+    config = {
+        "dataset": "borough",
+        "month": MONTH,
+        "decision": decision,
+        "approver": approver,
+        "comment": "reviewed the report",
+        "candidate_hash": chash,
+    }
+    return record_approval.execute_in_process(
+        run_config={"ops": {"record_decision_op": {"config": config}}},
+        resources=resources,
+        raise_on_error=False,
+    )
+
+
+def _failure(result) -> str:
+    assert not result.success
+    return next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.message
+
+
+def test_definitions_load(definitions):
+    repo = definitions.get_repository_def()
+    assert {"record_approval", "publish_job", "monthly_release_job"} <= set(repo.job_names)
+    assert repo.get_sensor_def("approval_sensor").job_name == "publish_job"
+    assert repo.get_schedule_def("monthly_release_schedule").job_name == "monthly_release_job"
+
+
+def test_candidate_to_published_files(tmp_path, resources, definitions):
+    area = resources["workarea"].area
+    write_release(area, MONTH)
+    staged = dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
+    meta = staged.asset_materializations_for_node("release_candidates")[0].metadata
+    first_hash = meta["borough_content_hash"].value
+    assert meta["borough_report"].value.endswith("report.html")
+
+    # A rebuild with revised bytes supersedes the first candidate.
+    write_release(area, MONTH, revise=True)
+    staged = dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
+    chash = (
+        staged.asset_materializations_for_node("release_candidates")[0].metadata["borough_content_hash"].value
+    )
+    assert chash != first_hash
+
+    assert "not registered to decide on the borough dataset" in _failure(
+        _decide(resources, chash, "carol.other")
+    )
+    assert f"the current one is {chash}" in _failure(_decide(resources, first_hash))
+    assert _decide(resources, chash).success
+    assert "already decided: approve by alice.owner" in _failure(_decide(resources, chash, decision="reject"))
+
+    instance = dg.DagsterInstance.ephemeral()
+    context = dg.build_sensor_context(
+        instance=instance, cursor=None, definitions=definitions, resources=resources
+    )
+    result = approval_sensor(context)
+    assert len(result.run_requests) == 1
+    request = result.run_requests[0]
+    assert request.run_key == f"publish:borough:{MONTH}:{chash}"
+    cursor = result.cursor
+    assert cursor == str(ledger.decisions_after(resources["state"].engine(), 0)[-1].id)
+    again = approval_sensor(
+        dg.build_sensor_context(
+            instance=instance, cursor=cursor, definitions=definitions, resources=resources
+        )
+    )
+    assert isinstance(again, dg.SkipReason)
+
+    run = publish_job.execute_in_process(
+        run_config=request.run_config, resources=resources, instance=instance
+    )
+    assert run.success
+    bucket = tmp_path / "bucket"
+    latest = json.loads((bucket / "datasets/mps-borough-level-crime/latest.json").read_text())
+    assert latest["latest"]["version"] == 1 and latest["latest"]["content_hash"] == chash
+    version_dir = bucket / f"datasets/mps-borough-level-crime/{MONTH}/v1"
+    assert (version_dir / "MPS Borough Level Crime (most recent 24 months).csv").is_file()
+    assert {p.name for p in version_dir.iterdir()} >= {
+        "datapackage.json",
+        "cover-sheet.html",
+        "manifest.json",
+    }
+    catalog = json.loads((bucket / "catalog.json").read_text())
+    assert catalog["datasets"][0]["latest_version"] == 1
+
+    # A second run of the same approval (e.g. launched by hand) changes nothing.
+    rerun = publish_job.execute_in_process(
+        run_config=request.run_config, resources=resources, instance=instance
+    )
+    assert rerun.success
+    assert sorted(p.name for p in (bucket / "datasets/mps-borough-level-crime" / MONTH).iterdir()) == ["v1"]
+
+
+def test_rejections_and_stale_approvals_are_skipped_with_a_reason(resources, definitions):
+    area = resources["workarea"].area
+    write_release(area, MONTH)
+    dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
+    engine = resources["state"].engine()
+    old = ledger.current_candidate(engine, "borough", MONTH).content_hash
+    ward = ledger.current_candidate(engine, "ward", MONTH).content_hash
+    assert _decide(resources, old).success
+    cfg = {
+        "dataset": "ward",
+        "month": MONTH,
+        "decision": "reject",
+        "approver": "carol.other",
+        "candidate_hash": ward,
+    }
+    assert record_approval.execute_in_process(
+        run_config={"ops": {"record_decision_op": {"config": cfg}}}, resources=resources
+    ).success
+    write_release(area, MONTH, revise=True)  # rebuilt after the approval: the approved bytes are stale
+    dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
+
+    result = approval_sensor(
+        dg.build_sensor_context(
+            instance=dg.DagsterInstance.ephemeral(), definitions=definitions, resources=resources
+        )
+    )
+    assert not result.run_requests
+    assert "no longer current" in result.skip_reason.skip_message
+    assert "was rejected" in result.skip_reason.skip_message
+    assert result.cursor == "2"
+
+    # Launched by hand, the publish job refuses too.
+    cfg = {"dataset": "borough", "month": MONTH, "candidate_hash": old}
+    run = publish_job.execute_in_process(
+        run_config={"ops": {"publish_candidate_op": {"config": cfg}}},
+        resources=resources,
+        raise_on_error=False,
+    )
+    assert "no longer current" in _failure(run)
+
+
+def test_monthly_schedule_builds_the_previous_month(definitions):
+    from metpipeline.publish.schedules import monthly_release_schedule
+
+    context = dg.build_schedule_context(
+        scheduled_execution_time=__import__("datetime").datetime(2025, 1, 5, 6)
+    )
+    request = monthly_release_schedule(context)
+    assert request.partition_key == "2024-12" and request.run_key == "monthly:2024-12"
+    assert monthly_release_schedule.cron_schedule == "0 6 5 * *"
+    assert monthly_release_schedule.execution_timezone == "Europe/London"

@@ -1,0 +1,67 @@
+import pytest
+import sqlalchemy as sa
+
+from metpipeline.approval import ledger
+from metpipeline.approval.registry import RegistryError, load_registry
+
+
+def test_embedded_registry_names_a_clearly_labelled_demo_owner(embedded_registry):
+    assert embedded_registry.approvers("borough")[0] == "demo.owner"
+    assert "not a real person" in embedded_registry.people["demo.owner"]
+    assert set(embedded_registry.datasets) == {"borough", "ward", "lsoa", "flagged"}
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("people: {}\ndatasets: {}\n", "`version:` is missing"),
+        ("version: 1\npeople: {a.b: {display_name: A}}\ndatasets: {borough: {owners: [x.y]}}\n", "x.y"),
+        ("version: 1\npeople: {a.b: {display_name: A}}\ndatasets: {boroughs: {owners: [a.b]}}\n", "boroughs"),
+        ("version: 1\npeople: {a.b: {display_name: A}}\ndatasets: {borough: {owners: [a.b]}}\n", "ward"),
+        ("version: [1\n", "not valid YAML"),
+    ],
+)
+def test_registry_errors_name_the_file_and_the_problem(tmp_path, text, problem):
+    path = tmp_path / "owners.yaml"
+    path.write_text(text)
+    with pytest.raises(RegistryError) as err:
+        load_registry(path)
+    assert str(path) in str(err.value) and problem in str(err.value)
+
+
+def test_missing_registry_file_says_which_variable_to_set(tmp_path):
+    with pytest.raises(RegistryError, match="METPIPELINE_OWNERS_FILE"):
+        load_registry(tmp_path / "absent.yaml")
+
+
+def _decide(engine, chash="a" * 64):
+    return ledger.insert_decision(engine, "borough", "2024-03", chash, "approve", "alice.owner", "", "7")
+
+
+def test_decisions_are_append_only_at_the_database_level(engine):
+    _decide(engine)
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        with engine.begin() as conn:
+            conn.execute(sa.update(ledger.approval_decisions).values(decision="reject"))
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        with engine.begin() as conn:
+            conn.execute(sa.delete(ledger.approval_decisions))
+    with pytest.raises(sa.exc.IntegrityError):
+        _decide(engine)  # a second decision on the same candidate
+    assert ledger.decision_for(engine, "borough", "2024-03", "a" * 64).decision == "approve"
+
+
+def test_current_candidate_is_the_most_recently_staged(engine):
+    ledger.record_candidate(engine, "ward", "2024-03", "1" * 64, "run-a", True)
+    ledger.record_candidate(engine, "ward", "2024-03", "2" * 64, "run-b", False)
+    current = ledger.current_candidate(engine, "ward", "2024-03")
+    assert (current.content_hash, current.checks_passed, current.status) == ("2" * 64, False, "checks failed")
+    assert ledger.current_candidate(engine, "ward", "2024-04") is None
+    assert ledger.latest_staged_month(engine) == "2024-03"
+
+
+def test_publications_are_recorded_once(engine):
+    ledger.record_publication(engine, "borough", "2024-03", "a" * 64, 1)
+    ledger.record_publication(engine, "borough", "2024-03", "a" * 64, 1)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(ledger.publications)).scalar() == 1
