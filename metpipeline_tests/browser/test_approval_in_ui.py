@@ -1,0 +1,217 @@
+"""End to end through the real Dagster UI: a data owner approves a staged release candidate in the
+Launchpad, and the approval sensor (run by the real daemon) publishes exactly those bytes to the bucket.
+
+Real parts only: `dagster dev` (webserver + daemon) on a loopback port with a throw-away instance, the
+golden DataMart in SQLite, Debian's headless Chromium driven by Playwright, a local-directory bucket.
+Screenshots go to the test's tmp directory; with METPIPELINE_UPDATE_SCREENSHOTS=1 they are also copied to
+docs/screenshots/ for the README.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Page, expect, sync_playwright
+
+from metpipeline.approval import ledger
+from metpipeline_tests.browser.harness import (
+    REPO_ROOT,
+    DagsterUI,
+    dagster_dev,
+    dagster_home,
+    metpipeline_env,
+    wait_until,
+)
+from metpipeline_tests.browser.ui import (
+    CHROMIUM,
+    VIEWPORT,
+    dismiss_community_prompt,
+    fill_launchpad,
+    launch_chromium,
+    launch_run,
+    wait_for_run,
+    wait_for_run_page_status,
+)
+from metpipeline_tests.golden.datamart import EXPECTED_DIR, RELEASE_MONTH, build_golden_datamart
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(900)]
+
+DATASET = "borough"
+BUCKET_SLUG = "mps-borough-level-crime"
+FILE_24M = "MPS Borough Level Crime (most recent 24 months).csv"
+FILE_HISTORICAL = "MPS Borough Level Crime (Historical).csv"
+APPROVER = "demo.owner"
+DOCS_SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+
+RELEASE_TIMEOUT_S = 600
+RUN_TIMEOUT_S = 120
+PUBLISH_TIMEOUT_S = 120
+
+
+def approval_yaml(month: str, candidate_hash: str) -> str:
+    return (
+        "ops:\n"
+        "  record_decision_op:\n"
+        "    config:\n"
+        f"      dataset: {DATASET}\n"
+        f'      month: "{month}"\n'
+        "      decision: approve\n"
+        f"      approver: {APPROVER}\n"
+        '      comment: "Reviewed the release report and the candidate files"\n'
+        f'      candidate_hash: "{candidate_hash}"\n'
+    )
+
+
+@contextmanager
+def evidence(page: Page, ui: DagsterUI, folder: Path, timings: dict[str, float]) -> Iterator[None]:
+    """On any failure: save the page's screenshot and point at the Dagster log in the assertion message."""
+    try:
+        yield
+    except Exception as exc:
+        shot = folder / "failure.png"
+        try:
+            page.screenshot(path=str(shot), full_page=True)
+        except Exception as shot_exc:  # the browser itself may be what failed
+            shot = Path(f"<no screenshot: {shot_exc!r}>")
+        raise AssertionError(
+            f"{type(exc).__name__}: {exc}\n"
+            f"screenshot: {shot}\npage: {page.url}\ndagster log: {ui.log_path}\ntimings so far: {timings}\n"
+            f"--- dagster log tail ---\n{ui.log_tail(40)}"
+        ) from exc
+
+
+def release_month(ui: DagsterUI, month: str, log_path: Path) -> None:
+    """`metpipeline release M` against the same instance, so its runs show in the UI."""
+    with log_path.open("wb") as log:
+        proc = subprocess.run(
+            [sys.executable, "-m", "metpipeline.cli", "release", month],
+            cwd=REPO_ROOT,
+            env=ui.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=RELEASE_TIMEOUT_S,
+        )
+    if proc.returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+        raise AssertionError(f"metpipeline release {month} exited {proc.returncode}; log {log_path}:\n{tail}")
+
+
+def staged_candidate(state_url: str, work_dir: Path, month: str) -> tuple[str, dict]:
+    """The current candidate's hash from the ledger, and its manifest from the work area."""
+    engine = sa.create_engine(state_url)
+    try:
+        candidate = ledger.current_candidate(engine, DATASET, month)
+    finally:
+        engine.dispose()
+    assert candidate is not None, f"no {DATASET} {month} candidate in the ledger at {state_url}"
+    manifest_path = work_dir / "candidates" / month / DATASET / candidate.content_hash / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert manifest["content_hash"] == candidate.content_hash
+    return candidate.content_hash, manifest
+
+
+def screenshot_candidate_metadata(page: Page, ui: DagsterUI, candidate_hash: str, path: Path) -> None:
+    """The release_candidates asset page, where the owner reads the hash to paste into the Launchpad."""
+    page.goto(f"{ui.url}/assets/release_candidates")
+    expect(page.get_by_text(candidate_hash).first).to_be_visible(timeout=30_000)
+    page.get_by_text(candidate_hash).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(path))
+
+
+def wait_for_publication(bucket: Path, month: str, candidate_hash: str) -> dict:
+    latest_path = bucket / "datasets" / BUCKET_SLUG / "latest.json"
+
+    def published() -> dict | None:
+        if not latest_path.is_file():
+            return None
+        latest = json.loads(latest_path.read_text(encoding="utf-8"))
+        return latest if latest.get("latest", {}).get("content_hash") == candidate_hash else None
+
+    return wait_until(
+        published, PUBLISH_TIMEOUT_S, interval=1, what=f"{latest_path} to name {candidate_hash}"
+    )
+
+
+def test_owner_approves_in_launchpad_and_sensor_publishes(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (make system-deps installs Debian's chromium)")
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    month = RELEASE_MONTH
+    var = tmp_path / "var"
+    env = metpipeline_env(var)
+    build_golden_datamart(var / "datamart.sqlite")
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    bucket = Path(env["METPIPELINE_BUCKET_URL"])
+
+    home = dagster_home(tmp_path / "dagster_home")
+    with (
+        dagster_dev(REPO_ROOT / "workspace.yaml", home, tmp_path / "dagster.log", env=env) as ui,
+        sync_playwright() as playwright,
+    ):
+        timings["dagster_up"] = time.monotonic() - started
+        dismiss_community_prompt(ui)
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport=VIEWPORT)
+        try:
+            with evidence(page, ui, tmp_path, timings):
+                # 1. The month is released (same instance: its runs show in the UI).
+                release_month(ui, month, tmp_path / "release.log")
+                timings["released"] = time.monotonic() - started
+                candidate_hash, manifest = staged_candidate(
+                    env["METPIPELINE_STATE_URL"], Path(env["METPIPELINE_WORK_DIR"]), month
+                )
+                assert not (bucket / "datasets" / BUCKET_SLUG).exists(), "published before any approval"
+
+                # 2. The owner reads the hash in the UI and approves in the Launchpad.
+                screenshot_candidate_metadata(page, ui, candidate_hash, shots / "candidate-metadata.png")
+                fill_launchpad(page, ui, "record_approval", approval_yaml(month, candidate_hash))
+                page.screenshot(path=str(shots / "launchpad-approval.png"))
+                run_id = launch_run(page)
+                status = wait_for_run(ui, run_id, RUN_TIMEOUT_S)
+                assert status == "SUCCESS", f"approval run {run_id} ended {status}"
+                wait_for_run_page_status(page, "Success")
+                page.screenshot(path=str(shots / "approval-run-success.png"))
+                timings["approved"] = time.monotonic() - started
+
+                # 3. The sensor sees the decision and publish_job puts the candidate in the bucket.
+                latest = wait_for_publication(bucket, month, candidate_hash)
+                timings["published"] = time.monotonic() - started
+                publish_runs = [r for r in ui.runs("publish_job") if r["status"] == "SUCCESS"]
+                assert len(publish_runs) == 1, f"expected one successful publish run, got {publish_runs}"
+        finally:
+            browser.close()
+
+    # What the public sees: v1 of the approved candidate, byte for byte.
+    entry = latest["latest"]
+    assert (entry["version"], entry["month"]) == (1, month), latest
+    version_dir = bucket / "datasets" / BUCKET_SLUG / month / "v1"
+    assert entry["path"].rstrip("/").endswith(f"{BUCKET_SLUG}/{month}/v1")
+    assert {FILE_24M, FILE_HISTORICAL} <= {p.name for p in version_dir.iterdir()}, sorted(
+        version_dir.iterdir()
+    )
+    approved = {f["name"]: f["sha256"] for f in manifest["files"] if f["role"] == "data"}
+    for name in (FILE_24M, FILE_HISTORICAL):
+        published = hashlib.sha256((version_dir / name).read_bytes()).hexdigest()
+        assert published == approved[name], f"{name} differs from the approved candidate"
+    expected_header = (EXPECTED_DIR / "borough__24m.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert (version_dir / FILE_24M).read_text(encoding="utf-8").splitlines()[0] == expected_header
+
+    timings["total"] = time.monotonic() - started
+    rounded = {k: round(v, 1) for k, v in timings.items()}
+    print(f"browser approval test timings (s from start): {json.dumps(rounded)}")
+    if os.environ.get("METPIPELINE_UPDATE_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for shot in sorted(shots.glob("*.png")):
+            shutil.copyfile(shot, DOCS_SCREENSHOTS / shot.name)
