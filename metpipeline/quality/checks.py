@@ -1,0 +1,213 @@
+"""Quality rules as Dagster asset checks: one rule per check, constant names, blocking unless a warning.
+
+Checks read the files their asset wrote from the work area; they run after the asset in the same
+single-month run. The `*_result` functions are plain and are what the tests and the release report call.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from metpipeline.disclosure.tables import counts_name, csv_name
+from metpipeline.partitions import FIRST_MONTH
+from metpipeline.quality import datasets, extracts, harmonised, volume
+from metpipeline.quality.gx import check_result, validate
+from metpipeline.resources import WorkAreaResource
+from metpipeline.workarea import WorkArea
+
+
+def partition_of(context: dg.AssetCheckExecutionContext) -> str:
+    tag = context.run.tags.get("dagster/partition")
+    if not tag:
+        raise ValueError("quality checks run with a single monthly partition of their asset")
+    return tag
+
+
+def _run(pairs, rule: str, version: str, **kw) -> dg.AssetCheckResult:
+    results = [validate(frame, f"{rule}@{version}", exps) for frame, exps in pairs]
+    return check_result(results, rule=rule, suite_version=version, **kw)
+
+
+# --- plain functions --------------------------------------------------------------------------------
+def extract_result(system: str, rule: str, frame: pd.DataFrame, month: str) -> dg.AssetCheckResult:
+    extra = {}
+    if rule == "key_unique":
+        keys = frame[extracts.KEYS[system]].dropna()
+        extra["duplicate_keys"] = int(keys[keys.duplicated(keep=False)].nunique())
+    pairs = extracts.RULES[rule](system, frame, month)
+    redact = rule in extracts.REDACTED
+    return _run(pairs, f"{system}_{rule}", extracts.SUITE_VERSION, redact_values=redact, extra=extra)
+
+
+def harmonised_result(rule: str, frame: pd.DataFrame, month: str) -> dg.AssetCheckResult:
+    return _run(harmonised.RULES[rule](frame, month), rule, harmonised.SUITE_VERSION)
+
+
+def dataset_result(
+    slug: str,
+    rule: str,
+    files: dict[str, pd.DataFrame],
+    month: str,
+    ledger: dict | None = None,
+    first_month: str = FIRST_MONTH,
+    withheld: int = 0,
+) -> dg.AssetCheckResult:
+    name = f"{slug}_{rule}"
+    if not files:
+        return dg.AssetCheckResult(
+            passed=False, description=f"no {slug} files for {month}", metadata={"rule": name}
+        )
+    if rule == "columns":
+        pairs = datasets.column_schema(slug, files, month, first_month)
+    elif rule == "counts_valid":
+        pairs = datasets.counts_valid(slug, files, month, first_month)
+    else:
+        if ledger is None:
+            return dg.AssetCheckResult(
+                passed=False, description=f"no reconciliation ledger for {month}", metadata={"rule": name}
+            )
+        pairs = datasets.totals_reconcile(slug, files, month, ledger, withheld)
+    extra = {"expected_total": datasets.expected_total(slug, ledger, withheld)} if ledger else {}
+    return _run(pairs, name, datasets.SUITE_VERSION, extra=extra)
+
+
+def volume_result(borough: pd.DataFrame, month: str) -> dg.AssetCheckResult:
+    table = volume.comparison(borough, month)
+    months = int(table["months_of_history"].iloc[0]) if len(table) else 0
+    note = (
+        f"compared with the trailing {months} months"
+        if months >= volume.TRAILING
+        else f"only {months} months of history: compared with what exists"
+    )
+    if months == 0:
+        return dg.AssetCheckResult(
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=note,
+            metadata={"history_note": note},
+        )
+    result = _run(
+        volume.within_range(table.dropna(subset=["ratio"])),
+        "volume_within_trailing_range",
+        volume.SUITE_VERSION,
+        severity=dg.AssetCheckSeverity.WARN,
+        extra={
+            "history_note": note,
+            "months_of_history": months,
+            "outside_range": dg.MetadataValue.json(volume.outside(table)),
+        },
+    )
+    return result._replace(description=f"{note}; {len(volume.outside(table))} scopes outside +-25%")
+
+
+# --- file readers -----------------------------------------------------------------------------------
+def read_dataset_files(area: WorkArea, slug: str, month: str) -> dict[str, pd.DataFrame]:
+    out = {}
+    for window in ("24m", "historical"):
+        path = area.release_dir(month, "counts", counts_name(slug, window))
+        if path.exists():
+            out[window] = pd.read_parquet(path)
+    return out
+
+
+def read_ledger(area: WorkArea, month: str) -> dict | None:
+    path = area.reconciliation_path(month)
+    return WorkArea.read_json(path) if path.exists() else None
+
+
+# --- asset checks -----------------------------------------------------------------------------------
+def _extract_check(system: str, rule: str):
+    @dg.asset_check(asset=f"{system}_extract", name=f"{system}_{rule}", blocking=True)
+    def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
+        month = partition_of(context)
+        frame = pd.read_parquet(workarea.area.extract_path(system, month))
+        return extract_result(system, rule, frame, month)
+
+    return _check
+
+
+def _harmonised_check(rule: str):
+    @dg.asset_check(asset="harmonised_offences", name=f"harmonised_{rule}", blocking=True)
+    def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
+        month = partition_of(context)
+        return harmonised_result(rule, pd.read_parquet(workarea.area.harmonised_path(month)), month)
+
+    return _check
+
+
+def _dataset_check(slug: str, rule: str):
+    @dg.asset_check(asset=f"{slug}_dataset", name=f"{slug}_{rule}", blocking=True)
+    def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
+        month, area = partition_of(context), workarea.area
+        files = read_dataset_files(area, slug, month)
+        return dataset_result(slug, rule, files, month, read_ledger(area, month))
+
+    return _check
+
+
+@dg.asset_check(asset="borough_dataset", name="volume_within_trailing_range", blocking=False)
+def volume_within_trailing_range(
+    context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource
+) -> dg.AssetCheckResult:
+    """Month total and each major category within +-25% of the trailing twelve months (a warning)."""
+    month = partition_of(context)
+    files = read_dataset_files(workarea.area, "borough", month)
+    return volume_result(files.get("24m", pd.DataFrame()), month)
+
+
+def publishable_files(publishable: Path, slug: str) -> dict[str, pd.DataFrame]:
+    out = {}
+    for window in ("24m", "historical"):
+        path = publishable / slug / csv_name(slug, window)
+        if path.exists():
+            out[window] = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return out
+
+
+@dg.asset_check(asset="disclosed_datasets", name="publishable_totals_reconcile", blocking=True)
+def publishable_totals_reconcile(
+    context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource
+) -> dg.AssetCheckResult:
+    """Borough and LSOA publishable files: month total (+ withheld categories) reconciles with the ledger."""
+    month, area = partition_of(context), workarea.area
+    ledger, publishable = read_ledger(area, month), area.release_dir(month, "publishable")
+    record = WorkArea.read_json(publishable / "disclosure.json")
+    withheld = int(record.get("withheld_totals", {}).get("lsoa", {}).get(month.replace("-", ""), 0))
+    results = [
+        dataset_result(
+            "borough", "totals_reconcile", publishable_files(publishable, "borough"), month, ledger
+        ),
+        dataset_result(
+            "lsoa",
+            "totals_reconcile",
+            publishable_files(publishable, "lsoa"),
+            month,
+            ledger,
+            withheld=withheld,
+        ),
+    ]
+    return dg.AssetCheckResult(
+        passed=all(r.passed for r in results),
+        description="; ".join(f"{r.metadata['rule'].value}: {r.description}" for r in results),
+        metadata={"withheld_lsoa": withheld, "rule": "publishable_totals_reconcile"},
+    )
+
+
+EXTRACT_RULES = tuple(extracts.RULES)
+HARMONISED_RULES = tuple(harmonised.RULES)
+DATASET_RULES = {
+    "borough": ("columns", "counts_valid", "totals_reconcile"),
+    "ward": ("columns", "counts_valid", "totals_reconcile"),
+    "lsoa": ("columns", "counts_valid", "totals_reconcile"),
+    "flagged": ("columns", "counts_valid"),
+}
+
+CHECKS: list[Callable] = [
+    *(_extract_check(s, r) for s in ("cris", "connect") for r in EXTRACT_RULES),
+    *(_harmonised_check(r) for r in HARMONISED_RULES),
+    *(_dataset_check(s, r) for s, rules in DATASET_RULES.items() for r in rules),
+    volume_within_trailing_range,
+    publishable_totals_reconcile,
+]

@@ -1,0 +1,72 @@
+"""Suite `datasets`: the counts files (and publishable CSVs) have the exact published layout, valid counts,
+and totals that reconcile with the reconciliation ledger, so nothing is lost between harmonise and publish.
+"""
+
+import pandas as pd
+
+from metpipeline.disclosure.tables import KEY_COLUMNS, month_columns, yyyymm
+
+SUITE_VERSION = "datasets-1.0.0"
+COUNT_PATTERN = r"^(0|[1-9][0-9]*|\[c\])$"  # a non-negative integer or the suppression marker
+
+
+def window_months(month: str, window: str, first_month: str) -> list[str]:
+    """YYYYMM columns a file of the window must have: 24m = M-23..M, historical = first..M-24."""
+    end = pd.Period(month, "M") if window == "24m" else pd.Period(month, "M") - 24
+    start = max(pd.Period(month, "M") - 23, pd.Period(first_month, "M")) if window == "24m" else None
+    start = start or pd.Period(first_month, "M")
+    if end < start:
+        return []
+    return [p.strftime("%Y%m") for p in pd.period_range(start, end, freq="M")]
+
+
+def column_schema(slug: str, files: dict[str, pd.DataFrame], month: str, first_month: str):
+    import great_expectations.expectations as gxe
+
+    return [
+        (
+            frame.head(0),
+            [
+                gxe.ExpectTableColumnsToMatchOrderedList(
+                    column_list=KEY_COLUMNS[slug] + window_months(month, window, first_month)
+                )
+            ],
+        )
+        for window, frame in files.items()
+    ]
+
+
+def counts_valid(slug: str, files: dict[str, pd.DataFrame], month: str, first_month: str):
+    import great_expectations.expectations as gxe
+
+    out = []
+    for frame in files.values():
+        months = month_columns(frame)
+        values = frame[months].astype("string").stack() if months else pd.Series([], dtype="string")
+        long = pd.DataFrame({"count": values.reset_index(drop=True).astype(str)})
+        out.append((long, [gxe.ExpectColumnValuesToMatchRegex(column="count", regex=COUNT_PATTERN)]))
+    return out
+
+
+def expected_total(slug: str, ledger: dict, withheld: int = 0) -> int | None:
+    """What the month's column must add up to, from the reconciliation ledger."""
+    counted, ng = int(ledger["counted"]), ledger.get("not_geocoded", {})
+    if slug == "borough":
+        return counted
+    if slug in ("ward", "lsoa"):
+        return counted - int(ng.get(slug, 0)) - withheld
+    return None  # flags overlap: the flagged file has no total to reconcile
+
+
+def totals_reconcile(slug: str, files: dict[str, pd.DataFrame], month: str, ledger: dict, withheld: int = 0):
+    import great_expectations.expectations as gxe
+
+    frame, col = files.get("24m"), yyyymm(month)
+    target = expected_total(slug, ledger, withheld)
+    if frame is None or target is None:
+        return []
+    values = pd.to_numeric(frame[col], errors="coerce") if col in frame else pd.Series([], dtype=float)
+    view = pd.DataFrame({"month_total": values})
+    return [
+        (view, [gxe.ExpectColumnSumToBeBetween(column="month_total", min_value=target, max_value=target)])
+    ]
