@@ -31,7 +31,10 @@ ROWS = {
 }
 
 
-def months_up_to(month: str, first: str = "2023-10") -> list[str]:
+FIRST_MONTH = "2023-10"
+
+
+def months_up_to(month: str, first: str = FIRST_MONTH) -> list[str]:
     return [p.strftime("%Y-%m") for p in pd.period_range(first, month, freq="M")]
 
 
@@ -40,9 +43,9 @@ def _wide(dataset: str, months: list[str], revise: bool, month: str) -> str:
     lines = [",".join(header)]
     for r, keys in enumerate(ROWS[dataset]):
         cells = []
-        for i, m in enumerate(months):
-            value = 10 + r * 7 + i
-            if revise and i == 0:
+        for m in months:
+            value = 10 + r * 7 + int(m[5:])  # depends on the month only, so a shifted window is no change
+            if revise and m == FIRST_MONTH:
                 value -= 1  # a crime cancelled in CONNECT after the first publication of that month
             cells.append("[c]" if (r == 0 and m == month and dataset == "flagged") else str(value))
         quoted = [f'"{k}"' if "," in k else k for k in keys]

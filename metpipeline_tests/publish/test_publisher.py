@@ -1,0 +1,186 @@
+"""Publication against the S3-compatible server on loopback (moto, versioning on)."""
+
+import json
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from metpipeline.publish.catalog import next_release
+from metpipeline.publish.cover import WHY_NEW, WHY_REVISED
+from metpipeline.publish.publisher import publish_candidate
+from metpipeline.publish.store import S3Store
+
+pytestmark = pytest.mark.integration
+LONDON = ZoneInfo("Europe/London")
+SLUG = "datasets/mps-borough-level-crime"
+APRIL_6 = datetime(2024, 4, 6, 9, 30, tzinfo=LONDON)
+
+
+@pytest.fixture
+def store(s3_server):
+    # A fresh prefix per test keeps tests independent on the one session server.
+    return S3Store(s3_server.bucket, f"p-{uuid.uuid4().hex[:8]}", endpoint_url=s3_server.endpoint_url)
+
+
+def _json(store, key):
+    obj = store.get(key)
+    return json.loads(obj.data) if obj else None
+
+
+def _keys(store, s3_server):
+    resp = s3_server.client().list_objects_v2(Bucket=s3_server.bucket, Prefix=store.prefix + "/")
+    return sorted(o["Key"][len(store.prefix) + 1 :] for o in resp.get("Contents", []))
+
+
+class FailAfter:
+    """Wraps a store so that its create-only writes fail after `k` succeed (a network drop mid-publish)."""
+
+    def __init__(self, inner, k):
+        self.inner, self.left = inner, k
+
+    def get(self, key):
+        return self.inner.get(key)
+
+    def put_create_only(self, key, data):
+        if self.left <= 0:
+            raise ConnectionError("injected failure")
+        self.left -= 1
+        return self.inner.put_create_only(key, data)
+
+    def put_if_match(self, key, data, etag):
+        return self.inner.put_if_match(key, data, etag)
+
+
+def test_layout_and_public_documents(store, staging, s3_server):
+    chash = staging.stage("2024-03")["borough"]
+    result = publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6)
+    assert (result.version, result.already_published) == (1, False)
+    base = f"{SLUG}/2024-03/v1/"
+    assert _keys(store, s3_server) == sorted(
+        ["catalog.json", f"{SLUG}/latest.json"]
+        + [
+            base + n
+            for n in [
+                "MPS Borough Level Crime (Historical).csv",
+                "MPS Borough Level Crime (most recent 24 months).csv",
+                "borough-tidy.csv",
+                "borough-tidy.parquet",
+                "cover-sheet.html",
+                "datapackage.json",
+                "manifest.json",
+            ]
+        ]
+    )
+    dp = _json(store, base + "datapackage.json")
+    assert dp["name"] == "mps-borough-level-crime" and dp["licenses"][0]["name"] == "OGL-UK-3.0"
+    assert "CRIS" in dp["sources"][0]["title"] and "28 February 2024" in dp["sources"][1]["title"]
+    csv_res = next(r for r in dp["resources"] if r["path"].endswith("(Historical).csv"))
+    data = store.get(base + csv_res["path"]).data
+    assert csv_res["bytes"] == len(data) and csv_res["hash"].startswith("sha256:")
+    assert csv_res["mediatype"] == "text/csv" and csv_res["encoding"] == "utf-8"
+    assert [f["name"] for f in csv_res["schema"]["fields"]][:3] == ["MajorText", "MinorText", "BoroughName"]
+    parquet = next(r for r in dp["resources"] if r["format"] == "parquet")
+    assert {"name": "count", "type": "integer"} in parquet["schema"]["fields"]
+
+    manifest = _json(store, base + "manifest.json")
+    assert manifest["candidate_hash"] == chash and "run_id" not in manifest
+    cover = store.get(base + "cover-sheet.html").data.decode()
+    for expected in ["27 February 2024", "28 February 2024", "2024.1", "RAPE at LSOA level", "lsoa: 9",
+                     "SHOPLIFTING", "2023-10 to 2024-03", WHY_NEW]:  # fmt: skip
+        assert expected in cover
+
+    catalog = _json(store, "catalog.json")
+    entry = catalog["datasets"][0]
+    assert (entry["dataset"], entry["latest_version"], entry["latest_month"]) == (
+        "mps-borough-level-crime",
+        1,
+        "2024-03",
+    )
+    assert entry["next_scheduled_release"] == "2024-05-05T06:00:00+01:00"
+    assert entry["links"]["cover_sheet"] == base + "cover-sheet.html"
+
+
+def test_a_revision_is_a_new_version_with_revision_notes(store, staging):
+    march = staging.stage("2024-03")["borough"]
+    publish_candidate(store, staging.area, "borough", "2024-03", march, now=APRIL_6)
+    april = staging.stage("2024-04", revise=True)["borough"]
+    result = publish_candidate(store, staging.area, "borough", "2024-04", april, now=APRIL_6.replace(month=5))
+    assert result.version == 2
+    latest = _json(store, f"{SLUG}/latest.json")
+    assert [v["version"] for v in latest["versions"]] == [2, 1]
+    changes = {c["month"]: c for c in latest["latest"]["changes"]}
+    assert changes["2024-04"]["why"] == WHY_NEW
+    assert changes["2023-10"] == {"month": "2023-10", "cells_changed": 2, "why": WHY_REVISED}
+    assert "2024-02" not in changes  # unchanged months are not listed
+    cover = store.get(f"{SLUG}/2024-04/v2/cover-sheet.html").data.decode()
+    assert "2023-10: 2 cells (revised source records" in cover
+
+
+def test_two_publish_runs_of_one_approval_give_one_version(store, staging, s3_server):
+    chash = staging.stage("2024-03")["borough"]
+    first = publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6)
+    keys = _keys(store, s3_server)
+    second = publish_candidate(store, staging.area, "borough", "2024-03", chash)
+    assert (second.version, second.already_published) == (first.version, True)
+    assert _keys(store, s3_server) == keys
+
+
+def test_a_failed_publish_shows_nothing_and_the_retry_completes(store, staging, s3_server):
+    chash = staging.stage("2024-03")["borough"]
+    with pytest.raises(ConnectionError):
+        publish_candidate(FailAfter(store, 3), staging.area, "borough", "2024-03", chash, now=APRIL_6)
+    assert store.get(f"{SLUG}/latest.json") is None and store.get("catalog.json") is None
+    assert len([k for k in _keys(store, s3_server) if "/v1/" in k]) == 3  # written but not referenced
+
+    # The retry happens later: the version keeps the time of its first claim, so its bytes are identical.
+    result = publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6.replace(day=7))
+    assert (result.version, result.already_published) == (1, False)
+    assert _json(store, f"{SLUG}/latest.json")["latest"]["released_at"] == APRIL_6.isoformat()
+    assert _json(store, "catalog.json")["datasets"][0]["latest_version"] == 1
+
+
+def test_pointer_is_swapped_only_after_every_file(store, staging):
+    chash = staging.stage("2024-03")["borough"]
+    seen_when_swapped = []
+
+    class Watch(FailAfter):
+        def put_if_match(self, key, data, etag):
+            if key.endswith("latest.json"):
+                seen_when_swapped.extend(json.loads(data)["latest"]["files"])
+                for name in json.loads(data)["latest"]["files"]:
+                    assert self.inner.get(f"{SLUG}/2024-03/v1/{name}") is not None, name
+            return self.inner.put_if_match(key, data, etag)
+
+    publish_candidate(Watch(store, 100), staging.area, "borough", "2024-03", chash, now=APRIL_6)
+    assert len(seen_when_swapped) == 7
+
+
+def test_an_abandoned_attempt_of_another_candidate_does_not_block_the_next(store, staging):
+    old = staging.stage("2024-03")["borough"]
+    with pytest.raises(ConnectionError):
+        publish_candidate(FailAfter(store, 2), staging.area, "borough", "2024-03", old, now=APRIL_6)
+    new = staging.stage("2024-03", revise=True)["borough"]
+    result = publish_candidate(store, staging.area, "borough", "2024-03", new, now=APRIL_6)
+    assert result.version == 2  # v1 was claimed by the abandoned attempt and is never referenced
+    assert _json(store, f"{SLUG}/latest.json")["latest"]["content_hash"] == new
+
+
+def test_create_only_refuses_to_overwrite_a_published_file(store, staging):
+    chash = staging.stage("2024-03")["borough"]
+    publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6)
+    from metpipeline.publish.store import ObjectExists
+
+    with pytest.raises(ObjectExists):
+        store.put_create_only(f"{SLUG}/2024-03/v1/borough-tidy.csv", b"month,count\n2024-03,1\n")
+
+
+def test_next_release_follows_the_calendar():
+    assert next_release(datetime(2024, 4, 5, 5, 59, tzinfo=LONDON)).isoformat() == "2024-04-05T06:00:00+01:00"
+    assert next_release(datetime(2024, 12, 6, tzinfo=LONDON)).isoformat() == "2025-01-05T06:00:00+00:00"
+    assert (
+        next_release(datetime(2024, 1, 31, tzinfo=LONDON), "30 7 30 * *").isoformat().startswith("2024-03-30")
+    )
+    with pytest.raises(ValueError, match="METPIPELINE_RELEASE_CRON"):
+        next_release(datetime(2024, 1, 1, tzinfo=LONDON), "0 6 * * MON")
