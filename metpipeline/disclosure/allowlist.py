@@ -104,8 +104,9 @@ def scan_frame(
             bad_mask = ~(text.str.upper() if upper else text).isin(allowed) | text.isna()
         elif MONTH_COLUMN.match(col) or col == "count":
             if name.endswith(".parquet"):
-                num = pd.to_numeric(series, errors="coerce")
-                bad_mask = (num < 0) | (num.notna() & (num % 1 != 0)) | (series.notna() & num.isna())
+                num = pd.to_numeric(series, errors="coerce").astype("Float64")
+                negative_or_fraction = ((num < 0) | (num % 1 != 0)).fillna(False)
+                bad_mask = negative_or_fraction | (series.notna() & num.isna())
                 if "suppressed" in frame:  # a null count is only allowed where the cell is suppressed
                     bad_mask = bad_mask | (series.isna() & ~frame["suppressed"].astype(bool))
             else:

@@ -119,7 +119,7 @@ def _complement(t: Table, col: int, failing, known: Known, linked: bool) -> int 
     for pool in pools:
         cand = pool[open_[pool]]
         if len(cand):
-            return int(cand[np.argmin(vals[cand], kind="stable")])
+            return int(cand[np.argmin(vals[cand])])  # first of the smallest
     return None
 
 
