@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from metpipeline.datasets.build import WINDOWS, build_table, month_range, window_months
+from metpipeline.datasets.build import WINDOWS, add_months, build_table, month_range, window_months
 from metpipeline.harmonise.assets import harmonised_offences
 from metpipeline.partitions import FIRST_MONTH, monthly_partitions
 from metpipeline.resources import WorkAreaResource
@@ -23,6 +23,17 @@ def _load(files: tuple[tuple[str, int, int], ...]) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(path) for path, _, _ in files], ignore_index=True)
 
 
+def _ranges(months: list[str]) -> str:
+    """['2022-01', '2022-02', '2022-05'] → '2022-01..2022-02, 2022-05' (a missing span reads as one)."""
+    runs: list[list[str]] = []
+    for month in months:
+        if runs and add_months(runs[-1][-1], 1) == month:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return ", ".join(r[0] if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs)
+
+
 def load_harmonised(area, release_month: str, first_month: str = FIRST_MONTH) -> pd.DataFrame:
     """Harmonised crimes of every month first_month..release_month, failing on any missing month."""
     months = month_range(first_month, release_month)
@@ -30,8 +41,8 @@ def load_harmonised(area, release_month: str, first_month: str = FIRST_MONTH) ->
     missing = [m for m, p in zip(months, paths, strict=True) if not p.is_file()]
     if missing:
         raise MissingMonths(
-            f"{release_month}: no harmonised file for {len(missing)} months ({', '.join(missing[:12])}"
-            f"{' …' if len(missing) > 12 else ''}): run `metpipeline backfill {first_month} {release_month}`"
+            f"{release_month}: no harmonised file for {len(missing)} months ({_ranges(missing)}): "
+            f"run `metpipeline backfill {first_month} {release_month}`"
         )
     stats = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
     return _load(stats)

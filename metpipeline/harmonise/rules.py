@@ -6,6 +6,7 @@ strand) are raised as `DataError` with a message naming the code; nothing identi
 """
 
 import re
+from functools import lru_cache
 
 import pandas as pd
 
@@ -197,26 +198,40 @@ def geography(ward_code: pd.Series, lsoa_code: pd.Series) -> pd.DataFrame:
     A code that is not in the ONS lookups is a data error and stops the month: leaving it out silently
     would under-count the ward and LSOA files without the not-geocoded figure saying so.
     """
-    w = wards().drop_duplicates("WD23CD").set_index("WD23CD")
-    lk = lsoas().drop_duplicates("LSOA21CD").set_index("LSOA21CD")
+    ward_lookup, lsoa_lookup = _geography_lookups()
     ward = _clean(ward_code).str.upper()
     lsoa = _clean(lsoa_code).str.upper()
-    bad = sorted(
-        set(ward[ward.notna() & ~ward.isin(w.index)]) | set(lsoa[lsoa.notna() & ~lsoa.isin(lk.index)])
-    )
+    bad = {c for c in ward.dropna() if c not in ward_lookup} | {
+        c for c in lsoa.dropna() if c not in lsoa_lookup
+    }
     if bad:
-        raise DataError(f"geography codes not in the ONS ward/LSOA lookups: {', '.join(bad)}")
+        raise DataError(f"geography codes not in the ONS ward/LSOA lookups: {', '.join(sorted(bad))}")
+
+    def pick(codes: pd.Series, lookup: dict, i: int) -> pd.Series:
+        return pd.Series(
+            [None if pd.isna(c) else lookup[c][i] for c in codes], index=codes.index, dtype="string"
+        )
+
     return pd.DataFrame(
         {
             "ward_code": ward,
-            "ward_name": ward.map(w["WD23NM"]).astype("string"),
-            "ward_borough_name": ward.map(w["LAD23NM"]).astype("string"),
+            "ward_name": pick(ward, ward_lookup, 0),
+            "ward_borough_name": pick(ward, ward_lookup, 1),
             "lsoa_code": lsoa,
-            "lsoa_name": lsoa.map(lk["LSOA21NM"]).astype("string"),
-            "lsoa_borough_name": lsoa.map(lk["LAD25NM"]).astype("string"),
+            "lsoa_name": pick(lsoa, lsoa_lookup, 0),
+            "lsoa_borough_name": pick(lsoa, lsoa_lookup, 1),
         },
         index=ward_code.index,
     )
+
+
+@lru_cache(maxsize=1)
+def _geography_lookups() -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """WD23CD → (WD23NM, LAD23NM) and LSOA21CD → (LSOA21NM, LAD25NM), built once per process."""
+    w, lk = wards(), lsoas()
+    ward_lookup = dict(zip(w["WD23CD"], zip(w["WD23NM"], w["LAD23NM"], strict=True), strict=True))
+    lsoa_lookup = dict(zip(lk["LSOA21CD"], zip(lk["LSOA21NM"], lk["LAD25NM"], strict=True), strict=True))
+    return ward_lookup, lsoa_lookup
 
 
 # --- rule 7: flags -------------------------------------------------------------------------------------

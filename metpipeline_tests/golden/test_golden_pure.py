@@ -70,7 +70,14 @@ def test_migrated_crime_counted_once_in_its_original_month(golden_run):
 
 def test_no_identifier_timestamp_or_pii_reaches_harmonised_output(golden_run):
     extracts, harmonised, _ = golden_run
-    forbidden = {"cris_ref", "offence_id", "occurrence_id", "recorded_at", "recorded_at_utc", "legacy_cris_ref"}
+    forbidden = {
+        "cris_ref",
+        "offence_id",
+        "occurrence_id",
+        "recorded_at",
+        "recorded_at_utc",
+        "legacy_cris_ref",
+    }
     assert not forbidden & set(harmonised.columns)
     for cris, connect in extracts.values():
         for frame in (cris, connect, harmonised):

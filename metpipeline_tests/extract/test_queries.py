@@ -1,0 +1,103 @@
+"""Extraction: month assignment, contract-column and reachability errors, change detection, no PII."""
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from metpipeline.db import DataMartUnreachable
+from metpipeline.extract.queries import (
+    CONNECT_COLUMNS,
+    CRIS_COLUMNS,
+    ContractViolation,
+    extract_connect,
+    extract_cris,
+    london_month,
+    months_changed_since,
+    sql_window,
+    utc_to_london,
+)
+from metpipeline.resources import DataMartResource
+from metpipeline_tests.golden.datamart import build_golden_datamart, execute
+
+
+@pytest.fixture(scope="module")
+def golden_url(tmp_path_factory):
+    return build_golden_datamart(tmp_path_factory.mktemp("dm") / "datamart.sqlite")
+
+
+def test_utc_to_london_month_edges():
+    utc = pd.Series(
+        pd.to_datetime(["2024-03-31 00:30", "2024-03-31 23:30", "2024-10-27 00:30", "2024-10-31 23:30"])
+    )
+    assert list(london_month(utc_to_london(utc))) == ["2024-03", "2024-04", "2024-10", "2024-10"]
+
+
+def test_sql_window_is_widened_by_a_day():
+    w = sql_window("2024-12")
+    assert (str(w["window_start"]), str(w["window_end"])) == ("2024-11-30 00:00:00", "2025-01-02 00:00:00")
+
+
+def test_extracts_have_contract_columns_and_exact_month(golden_url):
+    engine = sa.create_engine(golden_url)
+    cris, connect = extract_cris(engine, "2024-02"), extract_connect(engine, "2024-03")
+    assert list(cris.columns) == CRIS_COLUMNS and list(connect.columns) == CONNECT_COLUMNS
+    assert set(london_month(cris["recorded_at"])) == {"2024-02"}
+    # 2024-03-31 23:30 UTC is April in London; 00:30 UTC the same day is still March.
+    assert list(connect["offence_id"]) == [203]
+    assert list(extract_connect(engine, "2024-10")["offence_id"]) == [206, 207, 208]
+    # The T-separated DATETIME text another driver writes is read too.
+    assert list(extract_cris(engine, "2023-09")["cris_ref"]) == ["0000021/23"]
+    feb = extract_connect(engine, "2024-02").set_index("offence_id")
+    assert feb.loc[105, "legacy_ref_duplicate"] and not feb.loc[104, "legacy_ref_duplicate"]
+    assert feb.loc[104, "migrated_from_cris"] and not feb.loc[202, "migrated_from_cris"]
+    assert cris.set_index("cris_ref").loc["0000015/24", "migrated_to_connect"]
+
+
+def test_renamed_contract_column_is_named(tmp_path):
+    url = build_golden_datamart(tmp_path / "dm.sqlite")
+    execute(url, "ALTER TABLE connect_offence RENAME COLUMN ho_offence_code TO ho_code;")
+    with pytest.raises(ContractViolation, match=r"connect_offence has no column ho_offence_code"):
+        extract_connect(sa.create_engine(url), "2024-03")
+
+
+def test_missing_contract_table_is_named(tmp_path):
+    url = build_golden_datamart(tmp_path / "dm.sqlite")
+    execute(url, "DROP TABLE connect_location;")
+    with pytest.raises(ContractViolation, match=r"table connect_location is missing"):
+        extract_cris(sa.create_engine(url), "2024-03")
+
+
+def test_unreachable_datamart_names_redacted_url():
+    resource = DataMartResource(url="postgresql+psycopg://reader:s3cret-pw@127.0.0.1:1/datamart")
+    with pytest.raises(DataMartUnreachable) as err:
+        resource.engine()
+    assert "reader:***@127.0.0.1:1/datamart" in str(err.value)
+    assert "s3cret-pw" not in str(err.value)
+
+
+def test_months_changed_since_reports_revised_months(tmp_path):
+    url = build_golden_datamart(tmp_path / "dm.sqlite")
+    engine = sa.create_engine(url)
+    marks = {"CRIS": "2024-11-05T00:00:00", "CONNECT": "2024-11-05T00:00:00"}
+    assert months_changed_since(engine, marks) == set()
+    execute(
+        url, "UPDATE connect_offence SET last_modified_at_utc = '2024-12-01 00:00:00' WHERE offence_id = 204;"
+    )
+    execute(
+        url,
+        "UPDATE cris_crime_report SET last_modified_at = '2024-12-01 00:00:00' "
+        "WHERE cris_ref = '0000003/22';",
+    )
+    assert months_changed_since(engine, marks) == {"2024-04", "2022-10"}
+    assert "2024-02" in months_changed_since(engine, {"CRIS": None, "CONNECT": None})
+
+
+def test_sql_files_never_name_pii_columns():
+    from metpipeline.db import SQL_DIR
+
+    pii = ("victim_name", "victim_dob", "mo_text", "address_text", "latitude", "longitude", "easting",
+           "northing", "connect_person", "connect_offence_person", "occurrence_ref")  # fmt: skip
+    for path in (SQL_DIR / "extract").glob("*.sql"):
+        body = "\n".join(line.split("--")[0] for line in path.read_text().splitlines()).lower()
+        for column in pii:
+            assert column not in body, (path.name, column)
