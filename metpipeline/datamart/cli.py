@@ -70,18 +70,24 @@ def register(subparsers) -> None:
     group = subparsers.add_parser("datamart", help="seed or describe the DataMart")
     sub = group.add_subparsers(dest="datamart_command", required=True, metavar="ACTION")
 
-    seed = sub.add_parser("seed", help="create the contract tables and fill them with synthetic MPS-scale data")
-    seed.add_argument("--from", dest="first", default="2022-01", metavar="YYYY-MM", help="first month (2022-01)")
+    seed = sub.add_parser(
+        "seed", help="create the contract tables and fill them with synthetic MPS-scale data"
+    )
+    seed.add_argument(
+        "--from", dest="first", default="2022-01", metavar="YYYY-MM", help="first month (2022-01)"
+    )
     seed.add_argument(
         "--to",
         dest="last",
         default=None,
         metavar="YYYY-MM",
-        help=f"last month (default: the last complete month in London, now {month_str(last_complete_month())})",
+        help=f"last month (default: last complete month in London, now {month_str(last_complete_month())})",
     )
     seed.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed ({DEFAULT_SEED})")
     seed.add_argument("--url", default=None, help=f"SQLAlchemy URL (default: ${DATAMART_URL.name} or var/)")
-    seed.add_argument("--defects", action="store_true", help="relaxed tables plus release-blocking data errors")
+    seed.add_argument(
+        "--defects", action="store_true", help="relaxed tables plus release-blocking data errors"
+    )
     seed.add_argument("--force", action="store_true", help="replace a DataMart that already holds rows")
     seed.add_argument("--scale", type=float, default=1.0, help="volume multiplier (1.0 = MPS scale)")
     seed.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -27,8 +27,18 @@ LONDON_BNG_BOX = ((503500, 561500), (155900, 200900))
 
 HATE_RATE_BY_MAJOR = {"VIOLENCE AGAINST THE PERSON": 0.03, "PUBLIC ORDER OFFENCES": 0.05}
 HATE_RATE_BY_MINOR = {"RACE OR RELIGIOUS AGG PUBLIC FEAR": 1.0}
-HATE_STRAND_RATES = (0.7, 0.15, 0.12, 0.05, 0.03)  # race, religion, sexual orientation, disability, transgender
-DA_RATE_BY_MAJOR = {"VIOLENCE AGAINST THE PERSON": 0.3, "SEXUAL OFFENCES": 0.15, "ARSON AND CRIMINAL DAMAGE": 0.08}
+HATE_STRAND_RATES = (
+    0.7,
+    0.15,
+    0.12,
+    0.05,
+    0.03,
+)  # race, religion, sexual orientation, disability, transgender
+DA_RATE_BY_MAJOR = {
+    "VIOLENCE AGAINST THE PERSON": 0.3,
+    "SEXUAL OFFENCES": 0.15,
+    "ARSON AND CRIMINAL DAMAGE": 0.08,
+}
 SAME_BOROUGH_AIRPORT = (0.85, 0.15)  # SO18 crimes: Heathrow (Hillingdon) or London City (Newham)
 
 
@@ -87,7 +97,9 @@ def _instants(rng: np.random.Generator, ym: tuple[int, int], n: int) -> np.ndarr
     # on the previous day, e.g. 2024-03-31 23:30 UTC counts in April).
     edge = rng.random(n) < BOUNDARY_RATE
     first = rng.random(n) < 0.5
-    utc[edge] = np.where(first[edge], start + rng.integers(0, 3600, n)[edge], end - 1 - rng.integers(0, 3600, n)[edge])
+    utc[edge] = np.where(
+        first[edge], start + rng.integers(0, 3600, n)[edge], end - 1 - rng.integers(0, 3600, n)[edge]
+    )
     if ym[1] in (3, 10):
         last_day = datetime(ym[0], ym[1] + 1, 1) - timedelta(days=1)
         sunday = last_day - timedelta(days=(last_day.weekday() - 6) % 7)

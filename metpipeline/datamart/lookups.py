@@ -72,10 +72,14 @@ def load_lookups() -> Lookups:
     wards = reference.wards()
 
     minors = tuple(dict.fromkeys(codes["mps_minor"]))
-    minor_major = tuple(codes.drop_duplicates("mps_minor").set_index("mps_minor").loc[list(minors), "mps_major"])
+    minor_major = tuple(
+        codes.drop_duplicates("mps_minor").set_index("mps_minor").loc[list(minors), "mps_major"]
+    )
     missing = sorted(set(vols["mps_minor"]) - set(minors))
     if missing:
-        raise ValueError(f"mps_volumes_2023.csv has minor categories absent from offence_classification: {missing}")
+        raise ValueError(
+            f"mps_volumes_2023.csv has minor categories absent from offence_classification: {missing}"
+        )
 
     borough_names = tuple(sorted(set(vols["borough_name"])))
     unit_by_name = units.set_index("published_borough_name")

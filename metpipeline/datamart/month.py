@@ -63,7 +63,9 @@ def _append_copies(cols: dict[str, list], rows: list[int], **overrides) -> None:
 
 def add_defects(month: MonthTables, rng: np.random.Generator, system: str) -> dict[str, int]:
     """Add the release-blocking data errors of one system to a month; returns counts by defect."""
-    k_code, k_null, k_dup = (DEFECT_COUNTS[d] for d in ("unmapped_code", "null_recorded_time", "duplicate_key"))
+    k_code, k_null, k_dup = (
+        DEFECT_COUNTS[d] for d in ("unmapped_code", "null_recorded_time", "duplicate_key")
+    )
     if system == "CRIS":
         cols = month.tables["cris_crime_report"]
         key, code, code_col, time_col = "cris_ref", UNMAPPED_CRIS_CODE, "offence_code", "recorded_at"

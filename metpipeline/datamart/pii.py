@@ -24,7 +24,25 @@ _MO_TEMPLATES = (
     "Suspect {first} {last} sent repeated abusive messages to victim after being told to stop.",
     "Fight outside licensed premises on {street}; victim struck with bottle.",
 )
-ETHNICITY_CODES = ("W1", "W2", "W9", "M1", "M2", "M3", "M9", "A1", "A2", "A3", "A4", "A9", "B1", "B2", "B9", "O1", "O9")
+ETHNICITY_CODES = (
+    "W1",
+    "W2",
+    "W9",
+    "M1",
+    "M2",
+    "M3",
+    "M9",
+    "A1",
+    "A2",
+    "A3",
+    "A4",
+    "A9",
+    "B1",
+    "B2",
+    "B9",
+    "O1",
+    "O9",
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +67,10 @@ def build_pools(seed: int, size: int = 4000) -> PiiPools:
         template = _MO_TEMPLATES[i % len(_MO_TEMPLATES)]
         mo.append(
             template.format(
-                first=fake.first_name(), last=fake.last_name(), street=fake.street_name(), address=addresses[i]
+                first=fake.first_name(),
+                last=fake.last_name(),
+                street=fake.street_name(),
+                address=addresses[i],
             )
         )
     return PiiPools(forenames, surnames, addresses, np.array(mo, dtype=object))
@@ -66,7 +87,8 @@ class PiiSampler:
         if self.marker is None:
             return values.tolist()
         return [
-            None if v is None else f"{v} {self.marker}-{column}-{k}" for v, k in zip(values.tolist(), keys, strict=True)
+            None if v is None else f"{v} {self.marker}-{column}-{k}"
+            for v, k in zip(values.tolist(), keys, strict=True)
         ]
 
     def pick(self, rng: np.random.Generator, pool: np.ndarray, n: int) -> np.ndarray:
@@ -80,7 +102,7 @@ class PiiSampler:
         return self._mark(_with_nulls(rng, self.pick(rng, pool, n), null_rate), keys, column)
 
     def dates_of_birth(self, rng, at_seconds: np.ndarray, null_rate=0.0) -> list:
-        """Dates of birth for people aged 10-90 at `at_seconds` (epoch seconds); sentinel 1901 dates if marked."""
+        """Dates of birth for people aged 10-90 at `at_seconds` (epoch seconds); 1901 sentinels if marked."""
         n = len(at_seconds)
         if self.marker is not None:
             days = np.datetime64("1901-01-01") + rng.integers(0, 365, n)

@@ -37,7 +37,8 @@ def _c(name: str, sql_type: str, nullable: bool = True, pii: bool = False) -> Co
 
 
 _HATE_BITS = tuple(
-    _c(f"hate_{s}", "BIT", False) for s in ("race", "religion", "sexual_orientation", "disability", "transgender")
+    _c(f"hate_{s}", "BIT", False)
+    for s in ("race", "religion", "sexual_orientation", "disability", "transgender")
 )
 
 CRIS_CRIME_REPORT = Table(

@@ -46,7 +46,10 @@ class SeedSummary:
     defects: dict[str, int] = field(default_factory=dict)
 
     def render(self) -> str:
-        lines = [f"DataMart {self.url}: {self.months} months {self.first_month}..{self.last_month}, seed {self.seed}"]
+        lines = [
+            f"DataMart {self.url}: {self.months} months "
+            f"{self.first_month}..{self.last_month}, seed {self.seed}"
+        ]
         lines += [f"  {name:<24} {count:>12,}" for name, count in self.rows.items()]
         if self.file_bytes is not None:
             lines.append(f"  file size {self.file_bytes / 1e6:,.1f} MB")
@@ -78,7 +81,7 @@ def _prepare(engine: sa.Engine, force: bool, defects: bool) -> None:
 
 
 def _to_datetimes(table: str, rows: list[tuple]) -> list[tuple]:
-    """Non-SQLite drivers get datetime objects, not text (SQL Server's DATETIME text parsing is locale-bound)."""
+    """Non-SQLite drivers get datetime objects, not text: SQL Server parses DATETIME text by locale."""
     cols = TABLES_BY_NAME[table].columns
     pos = [i for i, c in enumerate(cols) if c.sql_type in _DATETIME_TYPES]
     conv = datetime.fromisoformat

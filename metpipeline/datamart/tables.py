@@ -95,7 +95,9 @@ def cris_table(lk, rng, pii: PiiSampler, c: Crimes, idx: np.ndarray, ym, local: 
     committed_to = committed_from + rng.exponential(3 * 3600, n).astype(np.int64)
     committed_to = np.minimum(committed_to, rec)
     modified = np.maximum(np.minimum(rec + rng.exponential(5 * 86400, n).astype(np.int64), end_local), rec)
-    status = np.where(c.counted[idx], "CRIME", _pick(rng, n, ("NO CRIME", "TRANSFER"), (0.8, 0.2))).astype(object)
+    status = np.where(c.counted[idx], "CRIME", _pick(rng, n, ("NO CRIME", "TRANSFER"), (0.8, 0.2))).astype(
+        object
+    )
     geo_missing = c.lsoa[idx] == None  # noqa: E711 (element-wise on an object array)
     return {
         "cris_ref": refs,
@@ -206,10 +208,14 @@ def connect_tables(lk, rng, pii: PiiSampler, c: Crimes, native: np.ndarray, migr
         },
         "connect_occurrence": {
             "occurrence_id": occurrence_id.tolist(),
-            "occurrence_ref": [f"{u:02d}/{s:06d}/{yy:02d}" for u, s in zip(unit_no.tolist(), seq.tolist())],
+            "occurrence_ref": [
+                f"{u:02d}/{s:06d}/{yy:02d}" for u, s in zip(unit_no.tolist(), seq.tolist(), strict=True)
+            ],
             "owning_unit_code": np.array(lk.connect_unit, dtype=object)[c.borough[occ_src]].tolist(),
             "location_id": _opt(location_id, ~has_location),
-            "reported_at_utc": fmt_seconds(utc[first] - rng.exponential(40 * 60, g).astype(np.int64)).tolist(),
+            "reported_at_utc": fmt_seconds(
+                utc[first] - rng.exponential(40 * 60, g).astype(np.int64)
+            ).tolist(),
         },
         "connect_location": {
             "location_id": loc_ids.tolist(),
@@ -218,7 +224,9 @@ def connect_tables(lk, rng, pii: PiiSampler, c: Crimes, native: np.ndarray, migr
             "lsoa_code": c.lsoa[loc_src].tolist(),
             "ward_code": c.ward[loc_src].tolist(),
             "borough_gss_code": _opt(np.array(lk.gss, dtype=object)[c.loc_gss[loc_src]], loc_missing),
-            "address_text": pii.text(rng, pii.pools.addresses, len(loc_ids), loc_ids.tolist(), "address_text"),
+            "address_text": pii.text(
+                rng, pii.pools.addresses, len(loc_ids), loc_ids.tolist(), "address_text"
+            ),
         },
     }
     tables.update(_people(rng, pii, offence_id, utc, mi))

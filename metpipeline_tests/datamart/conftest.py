@@ -1,6 +1,6 @@
-"""Fixtures of the DataMart tests. The PostgreSQL server fixture lives in metpipeline_tests/fixtures/postgres.py
-(registered suite-wide through pytest_plugins in metpipeline_tests/conftest.py; imported here too so this
-folder runs on its own)."""
+"""Fixtures of the DataMart tests. The PostgreSQL server fixture lives in
+metpipeline_tests/fixtures/postgres.py (registered suite-wide through pytest_plugins in
+metpipeline_tests/conftest.py; imported here too so this folder runs on its own)."""
 
 import sqlite3
 
@@ -14,7 +14,8 @@ SMALL_SCALE = 0.05  # 5% of MPS volumes: every awkward case still occurs, the se
 
 @pytest.fixture(scope="session")
 def small_datamart(tmp_path_factory):
-    """2023-12..2024-04 at 5% scale: CRIS, migration, the cut-over, CRIS anomalies, BST start, April midnight."""
+    """2023-12..2024-04 at 5% scale: CRIS, migration, the cut-over, CRIS anomalies, BST start,
+    midnight at the start of April."""
     path = tmp_path_factory.mktemp("dm") / "datamart.sqlite"
     summary = seed_datamart(f"sqlite:///{path}", "2023-12", "2024-04", scale=SMALL_SCALE, progress=False)
     conn = sqlite3.connect(path)

@@ -34,7 +34,7 @@ def _contract(table) -> dict[str, tuple]:
 
 
 def _parsed_tables(path_sql: str, dialect: str) -> dict[str, dict[str, tuple]]:
-    """Parse every CREATE TABLE of a DDL file with sqlglot into {table: {column: (family, size, null, pk)}}."""
+    """Parse each CREATE TABLE of a DDL file with sqlglot: {table: {column: (family, size, null, pk)}}."""
     tables = {}
     for statement in ddl.split_statements(path_sql):
         tree = sqlglot.parse_one(statement, read=dialect)

@@ -23,7 +23,11 @@ def _counted_by_minor(month) -> pd.Series:
     frames = []
     cris = pd.DataFrame(month.tables.get("cris_crime_report", {"crime_status": []}))
     connect = pd.DataFrame(month.tables.get("connect_offence", {"offence_status": []}))
-    cancelled = set(connect.loc[connect["offence_status"] == "CANCELLED", "legacy_cris_ref"].dropna()) if len(connect) else set()
+    cancelled = (
+        set(connect.loc[connect["offence_status"] == "CANCELLED", "legacy_cris_ref"].dropna())
+        if len(connect)
+        else set()
+    )
     if len(cris):
         keep = (cris["crime_status"] == "CRIME") & (pd.to_datetime(cris["recorded_at"]) < CUTOVER_LOCAL)
         keep &= ~cris["cris_ref"].isin(cancelled)  # CONNECT wins for migrated crimes
@@ -32,7 +36,11 @@ def _counted_by_minor(month) -> pd.Series:
         frames.append(pd.DataFrame({"code": c["offence_code"], "split": split, "key": "cris_offence_code"}))
     if len(connect):
         c = connect[(connect["offence_status"] == "CONFIRMED") & connect["legacy_cris_ref"].isna()]
-        split = c["premises_type"].map({"Residential - Unconnected Building": "UNCONNECTED BUILDING"}).fillna("HOME")
+        split = (
+            c["premises_type"]
+            .map({"Residential - Unconnected Building": "UNCONNECTED BUILDING"})
+            .fillna("HOME")
+        )
         frames.append(pd.DataFrame({"code": c["ho_offence_code"], "split": split, "key": "ho_code"}))
     minors = []
     for f in frames:
@@ -84,7 +92,10 @@ def test_pii_marker_only_in_pii_columns(tmp_path):
     conn = sqlite3.connect(path)
     for table in TABLES:
         for col in table.columns:
-            values = [r[0] for r in conn.execute(f"SELECT {col.name} FROM {table.name} WHERE {col.name} IS NOT NULL")]
+            values = [
+                r[0]
+                for r in conn.execute(f"SELECT {col.name} FROM {table.name} WHERE {col.name} IS NOT NULL")
+            ]
             marked = [v for v in values if "CANARY" in str(v)]
             text_pii = col.pii and col.sql_type.startswith("NVARCHAR")
             if text_pii:
@@ -92,13 +103,20 @@ def test_pii_marker_only_in_pii_columns(tmp_path):
                 assert len(set(marked)) == len(marked)  # each marked value is unique
             else:
                 assert not marked, (table.name, col.name)
-    assert conn.execute("SELECT COUNT(*) FROM connect_person WHERE date_of_birth NOT LIKE '1901-%'").fetchone()[0] == 0
+    assert (
+        conn.execute("SELECT COUNT(*) FROM connect_person WHERE date_of_birth NOT LIKE '1901-%'").fetchone()[
+            0
+        ]
+        == 0
+    )
     conn.close()
 
 
 def test_defects_produce_each_error(tmp_path):
     path = tmp_path / "defects.sqlite"
-    summary = seed_datamart(f"sqlite:///{path}", "2024-02", "2024-03", scale=0.02, defects=True, progress=False)
+    summary = seed_datamart(
+        f"sqlite:///{path}", "2024-02", "2024-03", scale=0.02, defects=True, progress=False
+    )
     conn = sqlite3.connect(path)
     codes = reference.offence_classification()
     q = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
