@@ -89,15 +89,12 @@ def find_key(obj, key: str):
     return None
 
 
-def _flatten(value, prefix: str = "") -> list[str]:
+def _flatten(value, path: tuple[str, ...] = ()) -> list[str]:
+    """Nested JSON as readable lines: "flagged / small cell: 1"."""
     if isinstance(value, dict):
-        lines = []
-        for k, v in sorted(value.items()):
-            lines.extend(_flatten(v, f"{prefix}{k}: " if not prefix else f"{prefix}{k} / "))
-        return lines
-    if isinstance(value, list):
-        return [f"{prefix}{', '.join(str(v) for v in value) or 'none'}"]
-    return [f"{prefix}{value}"]
+        return [line for k, v in sorted(value.items()) for line in _flatten(v, (*path, str(k)))]
+    text = ", ".join(str(v) for v in value) or "none" if isinstance(value, list) else str(value)
+    return [f"{' / '.join(path)}: {text}" if path else text]
 
 
 _TEMPLATE = jinja2.Environment(autoescape=True).from_string(
@@ -178,7 +175,7 @@ def render_cover(
         strands=", ".join(s.title() for s in HATE_STRANDS),
         policy_version=disclosure.get("policy_version", "not stated"),
         suppressed_marker=SUPPRESSED,
-        suppressed=_flatten(suppressed) if suppressed else ["none"],
+        suppressed=_flatten(suppressed) or ["none"],
         withheld=[str(w) if not isinstance(w, dict) else "; ".join(_flatten(w)) for w in withheld],
         not_geocoded=_flatten(not_geocoded) if not_geocoded is not None else [],
         history=history,
