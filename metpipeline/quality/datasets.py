@@ -7,7 +7,7 @@ import pandas as pd
 from metpipeline.disclosure.tables import KEY_COLUMNS, month_columns, yyyymm
 
 SUITE_VERSION = "datasets-1.0.0"
-COUNT_PATTERN = r"^(0|[1-9][0-9]*|\[c\])$"  # a non-negative integer or the suppression marker
+COUNT_PATTERN = r"^(?:0|[1-9][0-9]*|\[c\])$"  # a non-negative integer or the suppression marker
 
 
 def window_months(month: str, window: str, first_month: str) -> list[str]:

@@ -84,10 +84,8 @@ def volume_svg(totals: dict[str, int], width: int = 480, height: int = 160) -> s
         h = (height - 10) * v / top
         colour = "#1f4e79" if i == len(items) - 1 else "#9db9d5"
         x = i * bar
-        parts.append(
-            f'<rect x="{x + 2:.1f}" y="{height - h:.1f}" width="{bar - 4:.1f}" height="{h:.1f}" fill="{colour}">'
-            f"<title>{html.escape(m)}: {v}</title></rect>"
-        )
+        geometry = f'x="{x + 2:.1f}" y="{height - h:.1f}" width="{bar - 4:.1f}" height="{h:.1f}"'
+        parts.append(f'<rect {geometry} fill="{colour}"><title>{html.escape(m)}: {v}</title></rect>')
         parts.append(f'<text x="{x + 2:.1f}" y="{height + 14}" font-size="9">{html.escape(m[2:])}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -49,7 +49,7 @@ def frames(seed: int = 0, months=MONTHS) -> dict[tuple[str, str], pd.DataFrame]:
             vals.extend(split.tolist())
         borough[m] = np.array(vals, dtype="int64")
         lsoa[m] = 0
-        # LSOA file: every crime of the borough file lands in the first LSOA, minus 1 not geocoded per category
+        # LSOA file: every crime lands in the first LSOA, minus 1 not geocoded per category
         for a, b in CATS:
             total = int(borough.loc[(borough.MajorText == a) & (borough.MinorText == b), m].sum())
             lsoa.loc[

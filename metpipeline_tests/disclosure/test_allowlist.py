@@ -1,4 +1,4 @@
-"""Allow-list scan: identifiers, dates, coordinates, free text and extra columns are rejected by file and column."""
+"""Allow-list scan: identifiers, dates, coordinates, free text, extra columns rejected by file and column."""
 
 import pandas as pd
 import pytest
