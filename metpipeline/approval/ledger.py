@@ -9,6 +9,7 @@ Times are stored as naive UTC (SQLite keeps no time zone) and shown with an expl
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -94,6 +95,14 @@ def ensure_schema(engine: sa.Engine) -> None:
     _ready.add(engine)
 
 
+def _insert(engine: sa.Engine, table: sa.Table, row: dict[str, Any]) -> int:
+    with engine.begin() as conn:
+        key = conn.execute(table.insert().values(**row)).inserted_primary_key
+    if not key:
+        raise RuntimeError(f"{table.name}: the database returned no id for the inserted row")
+    return int(key[0])
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
@@ -140,7 +149,7 @@ def record_candidate(
 ) -> Candidate:
     """Append a staging of a candidate. Re-staging identical bytes appends a row too: it becomes current."""
     ensure_schema(engine)
-    row = {
+    row: dict[str, Any] = {
         "dataset": dataset,
         "month": month,
         "content_hash": content_hash,
@@ -149,8 +158,7 @@ def record_candidate(
         "checks_passed": bool(checks_passed),
         "status": STATUS_AWAITING if checks_passed else STATUS_CHECKS_FAILED,
     }
-    with engine.begin() as conn:
-        new_id = conn.execute(release_candidates.insert().values(**row)).inserted_primary_key[0]
+    new_id = _insert(engine, release_candidates, row)
     return Candidate(id=new_id, **row)
 
 
@@ -187,7 +195,7 @@ def insert_decision(
 ) -> Decision:
     """INSERT only. Raises sqlalchemy IntegrityError when the candidate already has a decision."""
     ensure_schema(engine)
-    row = {
+    row: dict[str, Any] = {
         "dataset": dataset,
         "month": month,
         "content_hash": content_hash,
@@ -197,8 +205,7 @@ def insert_decision(
         "registry_version": registry_version,
         "decided_at": utcnow(),
     }
-    with engine.begin() as conn:
-        new_id = conn.execute(approval_decisions.insert().values(**row)).inserted_primary_key[0]
+    new_id = _insert(engine, approval_decisions, row)
     return Decision(id=new_id, **row)
 
 
@@ -225,7 +232,7 @@ def record_publication(engine: sa.Engine, dataset: str, month: str, content_hash
     ensure_schema(engine)
     if publication_for(engine, dataset, month, content_hash) is not None:
         return
-    row = {
+    row: dict[str, Any] = {
         "dataset": dataset,
         "month": month,
         "content_hash": content_hash,

@@ -108,13 +108,14 @@ def publish_candidate(
     # datapackage.json is written first, by the claim.
     version, released_at, _ = _claim_version(store, slug, dataset, month, candidate_hash, latest, data, now)
     prefix = f"datasets/{slug}/{month}/v{version}/"
+    files = sorted([*data, COVER, DATAPACKAGE, MANIFEST])
     entry = {
         "version": version,
         "month": month,
         "content_hash": candidate_hash,
         "released_at": released_at,
         "path": prefix,
-        "files": sorted([*data, COVER, DATAPACKAGE, MANIFEST]),
+        "files": files,
         "changes": changes,
     }
     history = [entry, *((latest or {}).get("versions", []))]
@@ -145,7 +146,7 @@ def publish_candidate(
 
     latest = _swap_latest(store, latest_key, slug, entry)
     _update_catalog(store, dataset, latest, cron)
-    return PublishResult(dataset, month, candidate_hash, version, prefix, tuple(entry["files"]), False)
+    return PublishResult(dataset, month, candidate_hash, version, prefix, tuple(files), False)
 
 
 def _published_entry(latest: dict | None, month: str, chash: str) -> dict | None:

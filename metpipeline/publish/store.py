@@ -14,6 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CONTENT_TYPES = {
     ".csv": "text/csv; charset=utf-8",
@@ -111,7 +112,7 @@ class S3Store:
         """Replace `key` only if its ETag is still `etag` (None: only if the key does not exist yet)."""
         from botocore.exceptions import ClientError
 
-        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        condition: dict[str, Any] = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             resp = self.client.put_object(
                 Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=_content_type(key), **condition
