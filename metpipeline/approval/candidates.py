@@ -84,13 +84,20 @@ def code_version() -> dict[str, str | None]:
 
 
 def checks_passed_from_report(report: dict) -> bool:
-    """False when any check in report.json has a failed status. Blocking checks have already stopped the
-    run if they failed; this also catches non-blocking failures the owner must not wave through."""
+    """False when report.json records any failed check (overall `status`, or a row's `outcome`/`status`,
+    or `passed: false` on a check whose severity is not a warning). Blocking checks have already stopped
+    the run if they failed; this also catches failures the owner must not wave through."""
+    if str(report.get("status", "")).strip().lower() in _FAILED:
+        return False
     checks = report.get("checks", [])
     items = checks.values() if isinstance(checks, dict) else checks
     for item in items:
-        status = item.get("status") if isinstance(item, dict) else item
-        if str(status).strip().lower() in _FAILED:
+        if not isinstance(item, dict):
+            item = {"status": item}
+        for key in ("outcome", "status"):
+            if str(item.get(key, "")).strip().lower() in _FAILED:
+                return False
+        if item.get("passed") is False and str(item.get("severity", "ERROR")).upper() != "WARN":
             return False
     return True
 

@@ -97,6 +97,21 @@ def _flatten(value, path: tuple[str, ...] = ()) -> list[str]:
     return [f"{' / '.join(path)}: {text}" if path else text]
 
 
+def disclosure_lines(disclosure: dict, dataset: str) -> tuple[list[str], list[str]]:
+    """Suppressed-cell counts and withheld categories of `dataset` from disclosure.json
+    (`suppressed_cells` / `withheld_categories` per dataset; `suppressed` / `withheld` are also read)."""
+    suppressed = disclosure.get("suppressed_cells", disclosure.get("suppressed", {}))
+    if isinstance(suppressed, dict) and set(suppressed) & set(TITLES):  # keyed by dataset
+        suppressed = suppressed.get(dataset, {})
+    withheld = disclosure.get("withheld_categories", disclosure.get("withheld", []))
+    if isinstance(withheld, dict):
+        withheld = withheld.get(dataset, [])
+    withheld_lines = [
+        f"{w.get('major', '')} / {w.get('minor', '')}" if isinstance(w, dict) else str(w) for w in withheld
+    ]
+    return (_flatten(suppressed) if suppressed else []) or ["none"], withheld_lines
+
+
 _TEMPLATE = jinja2.Environment(autoescape=True).from_string(
     """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }} — version {{ version }}</title></head>
@@ -156,10 +171,7 @@ def render_cover(
 ) -> str:
     """`history`: newest first, each {version, month, released_at, changes: [{month, cells_changed, why}]}."""
     first, last, n = coverage(files)
-    suppressed = disclosure.get("suppressed", {})
-    if isinstance(suppressed, dict) and dataset in suppressed:
-        suppressed = {dataset: suppressed[dataset]}
-    withheld = disclosure.get("withheld", [])
+    suppressed, withheld = disclosure_lines(disclosure, dataset)
     not_geocoded = find_key(report, "not_geocoded")
     return _TEMPLATE.render(
         title=TITLES[dataset],
@@ -175,8 +187,8 @@ def render_cover(
         strands=", ".join(s.title() for s in HATE_STRANDS),
         policy_version=disclosure.get("policy_version", "not stated"),
         suppressed_marker=SUPPRESSED,
-        suppressed=_flatten(suppressed) or ["none"],
-        withheld=[str(w) if not isinstance(w, dict) else "; ".join(_flatten(w)) for w in withheld],
+        suppressed=suppressed,
+        withheld=withheld,
         not_geocoded=_flatten(not_geocoded) if not_geocoded is not None else [],
         history=history,
     )

@@ -82,18 +82,27 @@ def write_release(
         json.dumps(
             {
                 "policy_version": "2024.1",
-                "suppressed": {"flagged": {"small cell (1-9)": 1}, "borough": {}},
-                "withheld": ["RAPE at LSOA level"],
+                "suppressed_cells": {"flagged": {"primary": 1, "secondary": 0}, "borough": {"primary": 0}},
+                "withheld_categories": {"lsoa": [{"major": "SEXUAL OFFENCES", "minor": "RAPE"}]},
             }
         ).encode(),
     )
     report = {
         "month": month,
+        # The shape release_report writes: rows with passed/severity/outcome and an overall status.
+        "status": "pass" if check_status == "passed" else "fail",
         "checks": [
-            {"name": "reconciliation_balances", "status": "passed"},
-            {"name": "no_unmapped_codes", "status": check_status},
+            {"name": "reconciliation_balances", "passed": True, "severity": "ERROR", "outcome": "pass"},
+            {"name": "volume_within_range", "passed": False, "severity": "WARN", "outcome": "warn"},
+            {
+                "name": "no_unmapped_codes",
+                "passed": check_status == "passed",
+                "severity": "ERROR",
+                "outcome": "pass" if check_status == "passed" else "fail",
+            },
         ],
         "reconciliation": {"counted": 120, "not_geocoded": {"ward": 7, "lsoa": 9}},
+        "not_geocoded": {"ward": 7, "lsoa": 9},
     }
     rep = area.release_dir(month, "report")
     area.write_bytes(rep / "report.json", json.dumps(report).encode())

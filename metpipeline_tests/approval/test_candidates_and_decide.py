@@ -98,3 +98,40 @@ def test_cli_decides_on_the_current_candidate_and_prints_its_hash(
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert chash in out and "reject by alice.owner" in out
+
+
+@pytest.mark.parametrize(
+    "report, passed",
+    [
+        (
+            {
+                "status": "pass",
+                "checks": [{"name": "a", "passed": True, "severity": "ERROR", "outcome": "pass"}],
+            },
+            True,
+        ),
+        (
+            {
+                "status": "warn",
+                "checks": [{"name": "a", "passed": False, "severity": "WARN", "outcome": "warn"}],
+            },
+            True,
+        ),
+        ({"status": "fail", "checks": []}, False),
+        ({"checks": [{"name": "a", "passed": False, "severity": "ERROR"}]}, False),
+        ({"checks": {"a": {"status": "failed"}}}, False),
+    ],
+)
+def test_checks_status_is_read_from_the_report(report, passed):
+    assert candidates.checks_passed_from_report(report) is passed
+
+
+def test_withheld_categories_appear_only_on_their_own_dataset_cover():
+    from metpipeline.publish.cover import disclosure_lines
+
+    record = {
+        "suppressed_cells": {"lsoa": {"primary": 3, "secondary": 2}},
+        "withheld_categories": {"lsoa": [{"major": "SEXUAL OFFENCES", "minor": "RAPE"}]},
+    }
+    assert disclosure_lines(record, "lsoa") == (["primary: 3", "secondary: 2"], ["SEXUAL OFFENCES / RAPE"])
+    assert disclosure_lines(record, "borough") == (["none"], [])

@@ -87,7 +87,7 @@ def test_layout_and_public_documents(store, staging, s3_server):
     manifest = _json(store, base + "manifest.json")
     assert manifest["candidate_hash"] == chash and "run_id" not in manifest
     cover = store.get(base + "cover-sheet.html").data.decode()
-    for expected in ["27 February 2024", "28 February 2024", "2024.1", "RAPE at LSOA level", "lsoa: 9",
+    for expected in ["27 February 2024", "28 February 2024", "2024.1", "lsoa: 9", "primary: 0",
                      "SHOPLIFTING", "2023-10 to 2024-03", WHY_NEW]:  # fmt: skip
         assert expected in cover
 
