@@ -3,7 +3,14 @@
 import dagster as dg
 import pandas as pd
 
-from metpipeline.extract.queries import check_contract_columns, extract_connect, extract_cris, sql_window
+from metpipeline.extract.changes import record_watermark
+from metpipeline.extract.queries import (
+    check_contract_columns,
+    current_watermarks,
+    extract_connect,
+    extract_cris,
+    sql_window,
+)
 from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import DataMartResource, WorkAreaResource
 
@@ -11,10 +18,13 @@ from metpipeline.resources import DataMartResource, WorkAreaResource
 def _extract(context: dg.AssetExecutionContext, datamart, workarea, system: str, fn, status: str):
     engine = datamart.engine()  # fails naming the (redacted) URL when the DataMart is unreachable
     check_contract_columns(engine)
+    # Read before extracting, so a row modified during the run marks its month as changed next time.
+    watermark = current_watermarks(engine)[system]
     per_month: dict[str, dict] = {}
     for month in context.partition_keys:  # a back-fill range is extracted in one run
         df: pd.DataFrame = fn(engine, month, checked=True)
         workarea.area.write_parquet(workarea.area.extract_path(system, month), df)
+        record_watermark(workarea.area, system, month, watermark)
         window = sql_window(month)
         per_month[month] = {
             "rows": int(len(df)),

@@ -1,0 +1,107 @@
+"""`make run`: the whole monthly cycle on the embedded default, in one command.
+
+Seed the embedded DataMart if absent → release the latest complete month → record the approval as the
+embedded demo owner → publish what the approval sensor would publish → print a summary. Only the
+embedded owner registry names a demo owner; against any other registry the demo stops after staging and
+says who must approve.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from metpipeline import settings
+
+DEMO_APPROVER = "demo.owner"
+
+
+def _embedded_registry() -> bool:
+    default = settings.OWNERS_FILE.default()
+    return Path(settings.OWNERS_FILE.value() or "").resolve() == Path(default or "").resolve()
+
+
+def ensure_datamart(say) -> None:
+    """Seed the embedded DataMart (default range) unless it already holds data."""
+    from metpipeline.datamart.seed import DataMartNotEmpty, seed_datamart
+
+    url = settings.DATAMART_URL.value() or ""
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        say("seeding the embedded DataMart (2022-01 to the last complete month; a few minutes)")
+        summary = seed_datamart(url, progress=True)
+        print(summary.render(), flush=True)
+    except DataMartNotEmpty:
+        say(f"DataMart already seeded at {settings.redact_url(url)}: using it")
+
+
+def approve_as_demo_owner(month: str, say) -> list[str]:
+    from metpipeline.approval import decide, ledger
+    from metpipeline.approval.registry import DATASETS, load_registry
+    from metpipeline.resources import default_resources
+
+    engine = default_resources()["state"].engine()
+    registry = load_registry(settings.OWNERS_FILE.value() or "")
+    approved = []
+    for dataset in DATASETS:
+        current = ledger.current_candidate(engine, dataset, month)
+        if current is None:
+            raise SystemExit(f"no candidate staged for {dataset} {month}")
+        if ledger.decision_for(engine, dataset, month, current.content_hash) is not None:
+            say(f"{dataset} {month}: candidate {current.content_hash[:12]}… already decided")
+            continue
+        decide.record_decision(
+            engine,
+            registry,
+            dataset,
+            month,
+            "approve",
+            DEMO_APPROVER,
+            "approved by the embedded demo owner (make run)",
+            current.content_hash,
+        )
+        approved.append(dataset)
+        say(f"{dataset} {month}: candidate {current.content_hash[:12]}… approved as {DEMO_APPROVER}")
+    return approved
+
+
+def publish_approved(say, run_job) -> None:
+    """Evaluate the approval sensor once and execute the publish runs it requests, in this process."""
+    from metpipeline.approval.sensors import approval_sensor
+    from metpipeline.resources import default_resources
+
+    with _instance() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"state": default_resources()["state"]})
+        result = approval_sensor(context)
+    requests = getattr(result, "run_requests", None) or []
+    if not requests:
+        say("nothing new to publish (every approved candidate is already published)")
+    for request in requests:
+        say(f"publishing {request.tags.get('metpipeline/dataset')} {request.tags.get('metpipeline/month')}")
+        run_job("publish_job", run_config=request.run_config, tags=dict(request.tags))
+
+
+def _instance():
+    from metpipeline.operate import ensure_dagster_home
+
+    ensure_dagster_home()
+    return dg.DagsterInstance.get()
+
+
+def run_demo(say, release_month, run_job, latest_month) -> int:
+    from metpipeline.summary import print_release_summary
+
+    ensure_datamart(say)
+    month = latest_month()
+    release_month(month)
+    if not _embedded_registry():
+        say(
+            "the owner registry is not the embedded demo: candidates are staged and wait for a registered "
+            "data owner (Launchpad job record_approval, or `metpipeline approve`)"
+        )
+        print_release_summary(month)
+        return 0
+    approve_as_demo_owner(month, say)
+    publish_approved(say, run_job)
+    print_release_summary(month)
+    return 0
