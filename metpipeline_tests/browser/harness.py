@@ -217,7 +217,7 @@ def dagster_dev(
     env: Mapping[str, str] | None = None,
     location: str = "metpipeline",
     cwd: Path = REPO_ROOT,
-    startup_timeout: float = 90,
+    startup_timeout: float = 180,
     daemons: tuple[str, ...] = ("SENSOR", "QUEUED_RUN_COORDINATOR"),
 ) -> Iterator[DagsterUI]:
     """Run `dagster dev` (webserver + daemon) until the block exits, then stop it and all its children.
