@@ -113,6 +113,7 @@ class DagsterUI:
     log_path: Path
     process: subprocess.Popen
     env: dict[str, str]
+    stopped_with: str | None = None  # the signal that finally stopped the process group
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None, timeout: float = 10) -> Any:
         body = json.dumps({"query": query, "variables": dict(variables or {})}).encode()
@@ -257,5 +258,5 @@ def dagster_dev(
             raise HarnessError(message) from exc
         yield ui
     finally:
-        stop_process_group(process)
+        ui.stopped_with = stop_process_group(process)
         log.close()

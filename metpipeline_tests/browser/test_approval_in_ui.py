@@ -143,7 +143,11 @@ def screenshot_candidate_metadata(page: Page, ui: DagsterUI, candidate_hash: str
     """The release_candidates asset page, where the owner reads the hash to paste into the Launchpad."""
     page.goto(f"{ui.url}/assets/release_candidates")
     expect(page.get_by_text(candidate_hash).first).to_be_visible(timeout=30_000)
-    page.get_by_text(candidate_hash).first.scroll_into_view_if_needed()
+    # Show just the content hashes, as an owner would by typing in the metadata filter.
+    page.get_by_placeholder("Filter metadata keys").fill("content_hash")
+    expect(page.get_by_text(f"{DATASET}_content_hash").first).to_be_visible(timeout=10_000)
+    expect(page.get_by_text(candidate_hash).first).to_be_visible(timeout=10_000)
+    page.get_by_text("Metadata", exact=True).first.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.screenshot(path=str(path))
 
 
@@ -209,8 +213,13 @@ def test_owner_approves_in_launchpad_and_sensor_publishes(tmp_path: Path) -> Non
                 timings["published"] = time.monotonic() - started
                 publish_runs = [r for r in ui.runs("publish_job") if r["status"] == "SUCCESS"]
                 assert len(publish_runs) == 1, f"expected one successful publish run, got {publish_runs}"
+                page.goto(f"{ui.url}/runs/{publish_runs[0]['runId']}")
+                wait_for_run_page_status(page, "Success")
+                page.screenshot(path=str(shots / "publish-run-success.png"))
         finally:
             browser.close()
+
+    assert ui.stopped_with == "SIGINT", f"dagster dev needed {ui.stopped_with} to stop; log {ui.log_path}"
 
     # What the public sees: v1 of the approved candidate, byte for byte.
     entry = latest["latest"]
