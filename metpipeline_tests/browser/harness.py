@@ -227,7 +227,10 @@ def dagster_dev(
     `cwd` with the venv's interpreter, so no `uv` process sits between the test and Dagster.
     """
     port = free_port()
-    full_env = {**os.environ, **(env or {}), "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    # Inherited METPIPELINE_* settings (a developer's own DataMart, owners file, first month) are dropped so
+    # the test sees only what it configured.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("METPIPELINE_")}
+    full_env = {**inherited, **(env or {}), "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     full_env.pop("DAGSTER_CLI_API_GRPC_HOST", None)
     command = [
         sys.executable, "-m", "dagster", "dev",

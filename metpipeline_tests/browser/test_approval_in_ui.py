@@ -5,6 +5,10 @@ Real parts only: `dagster dev` (webserver + daemon) on a loopback port with a th
 golden DataMart in SQLite, Debian's headless Chromium driven by Playwright, a local-directory bucket.
 Screenshots go to the test's tmp directory; with METPIPELINE_UPDATE_SCREENSHOTS=1 they are also copied to
 docs/screenshots/ for the README.
+
+Run: `uv run pytest -m browser -s` (prints the timings of each stage; about 2.5 minutes on two cores).
+The month is released as the schedule releases it, through the daemon: a ranged back-fill run, then the
+`release_after_backfill` sensor's release run. Only the approval is done by hand in the UI, as in production.
 """
 
 import hashlib
