@@ -161,6 +161,7 @@ def phase_backfill(spec: dict) -> dict:
         "import_s": import_s,
         "rows": rows["cris"] + rows["connect"],
         "detail": rows | {"months": len(months)},
+        "steps_s": step_durations(result.run_id),
         "run_id": result.run_id,
     }
 
@@ -176,7 +177,7 @@ def phase_release(spec: dict) -> dict:
     result = operate._run("monthly_release_job", partition_key=month)
     wall = time.perf_counter() - t1
     rows = extracted_rows(spec["work_dir"], [month])
-    step_s = step_durations(result)
+    step_s = step_durations(result.run_id)
     borough = our_borough_table(spec["work_dir"], month)
     return {
         "wall_s": wall,
@@ -188,18 +189,13 @@ def phase_release(spec: dict) -> dict:
     }
 
 
-def step_durations(result) -> dict[str, float]:
-    """Seconds per step of an in-process run, from its step start and success/failure events."""
-    started: dict[str, float] = {}
-    out: dict[str, float] = {}
-    for ev in result.all_events:
-        if not ev.step_key:
-            continue
-        if ev.event_type_value == "STEP_START":
-            started[ev.step_key] = ev.timestamp
-        elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and ev.step_key in started:
-            out[ev.step_key] = round(ev.timestamp - started[ev.step_key], 2)
-    return out
+def step_durations(run_id: str) -> dict[str, float]:
+    """Seconds per step of a run, from the instance's step statistics, slowest first."""
+    from metpipeline import operate
+
+    stats = operate._instance().get_run_step_stats(run_id)
+    out = {s.step_key: round(s.end_time - s.start_time, 2) for s in stats if s.start_time and s.end_time}
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def our_borough_table(work_dir: str, month: str) -> tuple[int | None, int | None]:
@@ -567,6 +563,10 @@ def print_report(results: dict) -> None:
         f"{ours.get('borough_24m_total')} crimes; naive {naive['borough_24m_rows']} rows / "
         f"{naive['borough_24m_total']} crimes"
     )
+    for name in ("d_backfill", "prepare", "a_release"):
+        if name in p:
+            slowest = list(p[name].get("steps_s", {}).items())[:6]
+            print(f"{name} slowest steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in slowest))
     for t in results["targets"]:
         print(f"{'PASS' if t['pass'] else 'MISS'}  {t['target']:<24} measured {t['value']}")
 
