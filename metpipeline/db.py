@@ -9,7 +9,7 @@ Nothing is ever formatted into SQL text: values are bound by the driver.
 """
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -38,7 +38,7 @@ def translate_sql(sql: str, dialect_name: str) -> str:
     return _DM_QUALIFIER.sub("", sql)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_sql_file(relative: str) -> str:
     path = SQL_DIR / relative
     if not path.is_file():
@@ -52,7 +52,7 @@ def load_sql(relative: str, dialect_name: str) -> sa.TextClause:
 
 
 def make_engine(url: str) -> sa.Engine:
-    """An engine for `url`. SQLite gets a generous lock timeout: Dagster steps and the CLI may share a file."""
+    """An engine for `url`. SQLite gets a generous lock timeout: Dagster steps and the CLI share a file."""
     kwargs: dict = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 60}
@@ -67,6 +67,6 @@ def check_reachable(engine: sa.Engine, variable: str) -> None:
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
         raise DataMartUnreachable(
-            f"cannot reach the database at {redact_url(str(engine.url.render_as_string(hide_password=False)))} "
+            f"cannot reach the database at {redact_url(engine.url.render_as_string(hide_password=False))} "
             f"({variable}): {reason}"
         ) from None

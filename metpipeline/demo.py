@@ -71,7 +71,8 @@ def publish_approved(say, run_job) -> None:
     from metpipeline.resources import default_resources
 
     with _instance() as instance:
-        context = dg.build_sensor_context(instance=instance, resources={"state": default_resources()["state"]})
+        state = default_resources()["state"]
+        context = dg.build_sensor_context(instance=instance, resources={"state": state})
         result = approval_sensor(context)
     requests = getattr(result, "run_requests", None) or []
     if not requests:

@@ -13,17 +13,14 @@ SOURCE_ASSETS = dg.AssetSelection.assets("cris_extract", "connect_extract", "har
 
 # Everything from the DataMart to a staged release candidate. Publication is a separate job, launched by
 # the approval sensor once the data owner has approved exactly the staged bytes.
-RELEASE_ASSETS = (
-    SOURCE_ASSETS
-    | dg.AssetSelection.assets(
-        "borough_dataset",
-        "ward_dataset",
-        "lsoa_dataset",
-        "flagged_dataset",
-        "disclosed_datasets",
-        "release_report",
-        "release_candidates",
-    )
+RELEASE_ASSETS = SOURCE_ASSETS | dg.AssetSelection.assets(
+    "borough_dataset",
+    "ward_dataset",
+    "lsoa_dataset",
+    "flagged_dataset",
+    "disclosed_datasets",
+    "release_report",
+    "release_candidates",
 )
 
 monthly_release_job = dg.define_asset_job(

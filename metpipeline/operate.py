@@ -7,7 +7,6 @@ recorded there and shows in the UI exactly like a run launched from the Launchpa
 import argparse
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -47,22 +46,30 @@ def _defs():
 def _run(job_name: str, *, partition_key: str | None = None, tags: dict | None = None, run_config=None):
     """Execute a job of the code location in-process against the instance; raise with the failing step."""
     job = _defs().resolve_job_def(job_name)
+    # The console shows INFO and above (one line per step and per month); every event, DEBUG included,
+    # is still stored in the instance and shown in the UI.
+    config = dict(run_config or {})
+    config.setdefault("loggers", {"console": {"config": {"log_level": "INFO"}}})
     result = job.execute_in_process(
         instance=_instance(),
         partition_key=partition_key,
         tags=tags or {},
-        run_config=run_config,
+        run_config=config,
         raise_on_error=False,
     )
     if not result.success:
-        failures = [
-            f"{ev.step_key}: {ev.event_specific_data.error.message.strip() if ev.event_specific_data else ''}"
-            for ev in result.all_events
-            if ev.is_step_failure
-        ]
+        failures = [f"{ev.step_key}: {_root_message(ev)}" for ev in result.all_events if ev.is_step_failure]
         detail = "\n  ".join(failures) or "see the run in the Dagster UI"
         raise SystemExit(f"run {result.run_id} of {job_name} failed:\n  {detail}")
     return result
+
+
+def _root_message(event) -> str:
+    """The innermost error of a failed step: Dagster wraps the asset's own exception in its own."""
+    error = getattr(event.event_specific_data, "error", None)
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message.strip() if error is not None else "see the run in the Dagster UI"
 
 
 def latest_complete_month() -> str:
@@ -80,7 +87,8 @@ def cmd_config(args: argparse.Namespace) -> int:
         shown = settings.redact_url(value) if value and "URL" in s.name and "://" in value else value
         source = "env" if os.environ.get(s.name) else "default"
         print(f"{s.name:32} {source:8} {shown}")
-    print(f"{'DAGSTER_HOME':32} {'env' if os.environ.get('DAGSTER_HOME') else 'default':8} {ensure_dagster_home()}")
+    source = "env" if os.environ.get("DAGSTER_HOME") else "default"
+    print(f"{'DAGSTER_HOME':32} {source:8} {ensure_dagster_home()}")
     return 0
 
 
@@ -153,7 +161,7 @@ def _month(text: str) -> str:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("release", help="build one month's release candidates (back-fills earlier months first)")
+    p = sub.add_parser("release", help="build a month's release candidates (back-fills earlier months first)")
     p.add_argument("month", nargs="?", type=_month, help="YYYY-MM (default: the last complete month)")
     p.set_defaults(func=cmd_release)
 
@@ -167,7 +175,3 @@ def register(sub) -> None:
 
     p = sub.add_parser("config", help="show the configuration in force (passwords hidden)")
     p.set_defaults(func=cmd_config)
-
-
-if __name__ == "__main__":
-    sys.exit(0)

@@ -66,7 +66,7 @@ class WorkAreaResource(dg.ConfigurableResource):
 
 
 class BucketResource(dg.ConfigurableResource):
-    """Where releases are published: `s3://bucket/prefix` (boto3) or a local directory with the same layout."""
+    """Where releases are published: `s3://bucket/prefix` (boto3) or a local directory, same layout."""
 
     url: str
     endpoint_url: str = ""

@@ -36,7 +36,7 @@ class Setting:
         return raw if raw not in (None, "") else self.default()
 
     def for_resource(self) -> "str | dg.EnvVar":
-        """What a resource field should receive: an EnvVar (value hidden in the UI) when set, else the default."""
+        """What a resource field receives: an EnvVar (value hidden in the UI) when set, else the default."""
         if os.environ.get(self.name):
             return dg.EnvVar(self.name)
         return self.default() or ""
@@ -47,11 +47,11 @@ DATAMART_URL = Setting(
     "SQLAlchemy URL of the DataMart (production: mssql+pyodbc://…; schema dm on SQL Server, none on SQLite)",
 )
 STATE_URL = Setting("METPIPELINE_STATE_URL", "SQLAlchemy URL of the pipeline's own state (ledger, releases)")
-BUCKET_URL = Setting("METPIPELINE_BUCKET_URL", "where releases are published: s3://bucket/prefix or a directory")
+BUCKET_URL = Setting("METPIPELINE_BUCKET_URL", "where releases are published: s3://bucket/prefix or a folder")
 S3_ENDPOINT_URL = Setting("METPIPELINE_S3_ENDPOINT_URL", "optional endpoint of an S3-compatible store")
 WORK_DIR = Setting("METPIPELINE_WORK_DIR", "directory for intermediate extracts, datasets and candidates")
 OWNERS_FILE = Setting("METPIPELINE_OWNERS_FILE", "YAML registry of data owners (default: the embedded demo)")
-POLICY_FILE = Setting("METPIPELINE_DISCLOSURE_POLICY", "YAML disclosure policy (default: the packaged policy)")
+POLICY_FILE = Setting("METPIPELINE_DISCLOSURE_POLICY", "YAML disclosure policy (default: the packaged one)")
 
 _DEFAULTS = {
     DATAMART_URL.name: lambda: f"sqlite:///{var_dir() / 'datamart.sqlite'}",
@@ -69,7 +69,9 @@ ALL_SETTINGS = (DATAMART_URL, STATE_URL, BUCKET_URL, S3_ENDPOINT_URL, WORK_DIR, 
 def check_sqlalchemy_url(variable: str, url: str) -> str:
     """Return the URL if SQLAlchemy can parse it; otherwise a ConfigError naming the variable."""
     if not url:
-        raise ConfigError(f"{variable} is empty: set it to a SQLAlchemy URL such as sqlite:///var/datamart.sqlite")
+        raise ConfigError(
+            f"{variable} is empty: set it to a SQLAlchemy URL such as sqlite:///var/datamart.sqlite"
+        )
     try:
         make_url(url)
     except ArgumentError as exc:

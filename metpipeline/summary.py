@@ -36,11 +36,15 @@ def print_release_summary(month: str) -> None:
     for system, figures in sorted((recon.get("systems") or {}).items()):
         excluded = ", ".join(f"{k} {v}" for k, v in sorted(figures.get("excluded", {}).items()) if v)
         print(
-            f"  {system:8} extracted {figures.get('extracted', 0):>8,}  counted {figures.get('counted', 0):>8,}"
+            f"  {system:8} extracted {figures.get('extracted', 0):>8,}"
+            f"  counted {figures.get('counted', 0):>8,}"
             f"  excluded: {excluded or 'none'}"
         )
     ng = recon.get("not_geocoded") or {}
-    print(f"  counted crimes: {recon.get('counted', 0):,} (not geocoded: ward {ng.get('ward')}, LSOA {ng.get('lsoa')})")
+    print(
+        f"  counted crimes: {recon.get('counted', 0):,} "
+        f"(not geocoded: ward {ng.get('ward')}, LSOA {ng.get('lsoa')})"
+    )
     print(
         f"  disclosure policy {disclosure.get('policy_version')}: "
         f"{_suppressed_total(disclosure.get('suppressed_cells')):,} cells suppressed; "
@@ -48,7 +52,8 @@ def print_release_summary(month: str) -> None:
     )
     counts = report.get("counts") or {}
     print(
-        f"  checks: {counts.get('pass', 0)} passed, {counts.get('warn', 0)} warnings, {counts.get('fail', 0)} failed"
+        f"  checks: {counts.get('pass', 0)} passed, {counts.get('warn', 0)} warnings, "
+        f"{counts.get('fail', 0)} failed"
     )
     for warning in report.get("warnings") or []:
         print(f"    warning: {warning}")
@@ -61,7 +66,8 @@ def print_release_summary(month: str) -> None:
         decision = ledger.decision_for(engine, dataset, month, current.content_hash)
         publication = ledger.publication_for(engine, dataset, month, current.content_hash)
         state = (
-            f"published v{publication.version} at datasets/{BUCKET_SLUGS[dataset]}/{month}/v{publication.version}/"
+            f"published v{publication.version} at "
+            f"datasets/{BUCKET_SLUGS[dataset]}/{month}/v{publication.version}/"
             if publication
             else (decision.describe() if decision else "waiting for the data owner's approval")
         )

@@ -1,4 +1,4 @@
-"""The work area: intermediate files between stages, one file per month so a re-run replaces exactly that month.
+"""The work area: intermediate files between stages, one file per month, so a re-run replaces just that month.
 
 Layout under METPIPELINE_WORK_DIR (default var/work):
   extract/cris/YYYY-MM.parquet        rows extracted from CRIS for the month (no PII column is ever read)

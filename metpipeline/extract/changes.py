@@ -27,7 +27,7 @@ def record_watermark(area: WorkArea, system: str, month: str, watermark: str | N
 
 
 def months_changed_since_extraction(engine: sa.Engine, area: WorkArea) -> set[str]:
-    """Extracted months whose source rows changed after their extraction (one query per distinct watermark)."""
+    """Extracted months whose source rows changed after their extraction (a query per distinct watermark)."""
     changed: set[str] = set()
     for system in SYSTEMS:
         by_mark: dict[str | None, set[str]] = defaultdict(set)

@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from metpipeline.disclosure.tables import counts_name, csv_name
-from metpipeline.partitions import FIRST_MONTH
+from metpipeline.partitions import FIRST_MONTH, monthly_partitions
 from metpipeline.quality import datasets, extracts, harmonised, volume
 from metpipeline.quality.gx import check_result, validate
 from metpipeline.resources import WorkAreaResource
@@ -23,6 +23,42 @@ def partition_of(context: dg.AssetCheckExecutionContext) -> str:
     if not tag:
         raise ValueError("quality checks run with a single monthly partition of their asset")
     return tag
+
+
+def months_of(context: dg.AssetCheckExecutionContext) -> list[str]:
+    """The run's months: its single partition, or every month of a back-fill's partition range."""
+    tags = context.run.tags
+    start = tags.get("dagster/asset_partition_range_start")
+    end = tags.get("dagster/asset_partition_range_end")
+    if start and end:
+        return monthly_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+    return [partition_of(context)]
+
+
+def per_month(months: list[str], result_for: Callable[[str], dg.AssetCheckResult]) -> dg.AssetCheckResult:
+    """One result for a run's months (Dagster gives a check one result per run): it fails if any month
+    fails, and says which months failed and why, so one bad month in a back-fill is easy to find."""
+    if len(months) == 1:
+        return result_for(months[0])
+    results = {m: result_for(m) for m in months}
+    failed = {m: r for m, r in results.items() if not r.passed}
+    first = next(iter(results.values()))
+    rule = first.metadata["rule"].value if "rule" in first.metadata else ""
+    description = (
+        "; ".join(f"{m}: {r.description}" for m, r in failed.items())[:1000]
+        if failed
+        else f"passed for all {len(months)} months"
+    )
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=first.severity,
+        description=description,
+        metadata={
+            "rule": rule,
+            "months_checked": len(months),
+            "months_failed": dg.MetadataValue.json(sorted(failed)),
+        },
+    )
 
 
 def _run(pairs, rule: str, version: str, **kw) -> dg.AssetCheckResult:
@@ -121,9 +157,11 @@ def read_ledger(area: WorkArea, month: str) -> dict | None:
 def _extract_check(system: str, rule: str):
     @dg.asset_check(asset=f"{system}_extract", name=f"{system}_{rule}", blocking=True)
     def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
-        month = partition_of(context)
-        frame = pd.read_parquet(workarea.area.extract_path(system, month))
-        return extract_result(system, rule, frame, month)
+        area = workarea.area
+        return per_month(
+            months_of(context),
+            lambda m: extract_result(system, rule, pd.read_parquet(area.extract_path(system, m)), m),
+        )
 
     return _check
 
@@ -131,8 +169,10 @@ def _extract_check(system: str, rule: str):
 def _harmonised_check(rule: str):
     @dg.asset_check(asset="harmonised_offences", name=f"harmonised_{rule}", blocking=True)
     def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
-        month = partition_of(context)
-        return harmonised_result(rule, pd.read_parquet(workarea.area.harmonised_path(month)), month)
+        area = workarea.area
+        return per_month(
+            months_of(context), lambda m: harmonised_result(rule, pd.read_parquet(area.harmonised_path(m)), m)
+        )
 
     return _check
 

@@ -3,7 +3,7 @@
 Every loader is cached: the files are small and read-only, and several stages need the same lookup.
 """
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import pandas as pd
@@ -21,14 +21,14 @@ def _read(name: str) -> pd.DataFrame:
         return pd.read_csv(fh, dtype=str, keep_default_na=False, encoding="utf-8-sig")
 
 
-@lru_cache(maxsize=None)
+@cache
 def offence_classification() -> pd.DataFrame:
     """One row per HO code (and premises type for residential burglary): ho_code, cris_offence_code,
     premises_type (ANY / HOME / UNCONNECTED BUILDING), mps_major, mps_minor, sensitivity, ..."""
     return _read("offence_classification.csv")
 
 
-@lru_cache(maxsize=None)
+@cache
 def category_sensitivity() -> dict[tuple[str, str], str]:
     """(mps_major, mps_minor) -> 'high' | 'standard'.
 
@@ -43,38 +43,38 @@ def category_sensitivity() -> dict[tuple[str, str], str]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def mps_units() -> pd.DataFrame:
     """cris_ocu_code, connect_unit_code, published_borough_name, borough_gss_code (SO18 has no GSS code)."""
     return _read("mps_units.csv")
 
 
-@lru_cache(maxsize=None)
+@cache
 def published_borough_names() -> tuple[str, ...]:
     """Every borough name a published file may carry, pseudo-boroughs included."""
     names = sorted(set(mps_units()["published_borough_name"]))
     return tuple(names + [UNKNOWN_BOROUGH])
 
 
-@lru_cache(maxsize=None)
+@cache
 def wards() -> pd.DataFrame:
     """London wards, 2022 boundaries with ONS Dec 2023 codes: WD23CD, WD23NM, LAD23CD, LAD23NM."""
     return _read("london_ward23_to_borough__derived.csv")
 
 
-@lru_cache(maxsize=None)
+@cache
 def lsoas() -> pd.DataFrame:
     """London LSOAs (2021): LSOA21CD, LSOA21NM, WD25CD, WD25NM, LAD25CD, LAD25NM (best fit)."""
     return _read("london_lsoa21_to_ward25_to_borough__derived.csv")
 
 
-@lru_cache(maxsize=None)
+@cache
 def boroughs() -> pd.DataFrame:
     """gss_code, name, in_mps_area, note: the 33 London LADs and the Datastore pseudo-boroughs."""
     return _read("london_boroughs__derived.csv")
 
 
-@lru_cache(maxsize=None)
+@cache
 def volumes_2023() -> pd.DataFrame:
     """Average monthly recorded crimes in 2023 per borough and MPS minor category (synthetic volumes only)."""
     df = _read("mps_volumes_2023.csv")
