@@ -8,7 +8,7 @@ DataMart ─► extract ─► harmonise ─► datasets ─► disclosure ─�
 
 import dagster as dg
 
-from metpipeline import jobs, orchestration
+from metpipeline import jobs, orchestration, schedule
 from metpipeline.approval import defs as approval
 from metpipeline.datasets import defs as datasets
 from metpipeline.disclosure import defs as disclosure
@@ -29,5 +29,9 @@ defs = dg.Definitions.merge(
     approval.defs,
     publish.defs,
     orchestration.defs,
-    dg.Definitions(jobs=[jobs.monthly_release_job, jobs.backfill_job], resources=default_resources()),
+    dg.Definitions(
+        jobs=[jobs.monthly_release_job, jobs.backfill_job],
+        schedules=[schedule.monthly_release_schedule],
+        resources=default_resources(),
+    ),
 )

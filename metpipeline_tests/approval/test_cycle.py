@@ -67,7 +67,6 @@ def test_definitions_load(definitions):
     repo = definitions.get_repository_def()
     assert {"record_approval", "publish_job", "monthly_release_job"} <= set(repo.job_names)
     assert repo.get_sensor_def("approval_sensor").job_name == "publish_job"
-    assert repo.get_schedule_def("monthly_release_schedule").job_name == "monthly_release_job"
 
 
 def test_candidate_to_published_files(tmp_path, resources, definitions):
@@ -177,12 +176,19 @@ def test_rejections_and_stale_approvals_are_skipped_with_a_reason(resources, def
 
 
 def test_monthly_schedule_builds_the_previous_month(definitions):
-    from metpipeline.publish.schedules import monthly_release_schedule
+    from metpipeline.orchestration import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG, plan_release
+    from metpipeline.schedule import monthly_release_schedule, previous_month, release_request
 
-    context = dg.build_schedule_context(
-        scheduled_execution_time=__import__("datetime").datetime(2025, 1, 5, 6)
-    )
-    request = monthly_release_schedule(context)
-    assert request.partition_key == "2024-12" and request.run_key == "monthly:2024-12"
+    assert previous_month(2025, 1) == "2024-12" and previous_month(2025, 6) == "2025-05"
+    everything = {f"{y}-{m:02d}" for y in range(2022, 2025) for m in range(1, 13)}
+    # Every earlier month extracted and unchanged: the chain starts with the release month alone.
+    request = release_request(plan_release("2024-12", everything, set()))
+    assert request.job_name == "backfill_job" and request.tags[RELEASE_MONTH_TAG] == "2024-12"
+    assert request.tags[RANGE_START_TAG] == request.tags[RANGE_END_TAG] == "2024-12"
+    # A changed and a missing month: one back-fill over both, tagged with the release month.
+    request = release_request(plan_release("2024-12", everything - {"2024-07"}, {"2023-02"}))
+    assert request.job_name == "backfill_job"
+    assert request.tags[RANGE_START_TAG] == "2023-02" and request.tags[RANGE_END_TAG] == "2024-07"
+    assert request.tags[RELEASE_MONTH_TAG] == "2024-12"
     assert monthly_release_schedule.cron_schedule == "0 6 5 * *"
     assert monthly_release_schedule.execution_timezone == "Europe/London"

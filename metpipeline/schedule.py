@@ -1,0 +1,45 @@
+"""The monthly release schedule: build the previous month's release on the release calendar's day.
+
+The schedule launches one back-fill run, tagged with the release month, over the earlier months that are
+missing or changed at source (or over the release month alone when none is); `release_after_backfill`
+(orchestration.py) launches the release when that run succeeds. A schedule targets one job, so the chain
+always starts with the back-fill. Cron: METPIPELINE_RELEASE_CRON (default the 5th, 06:00 London).
+"""
+
+import dagster as dg
+
+from metpipeline.extract.changes import months_changed_since_extraction
+from metpipeline.orchestration import ReleasePlan, backfill_run_request, plan_release
+from metpipeline.publish.catalog import release_cron
+from metpipeline.resources import DataMartResource, WorkAreaResource
+
+
+def previous_month(year: int, month: int) -> str:
+    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+
+
+def release_request(plan: ReleasePlan) -> dg.RunRequest:
+    """The back-fill that opens the chain: the months to refresh, or just the release month."""
+    if plan.refresh:
+        return backfill_run_request(plan)
+    return backfill_run_request(ReleasePlan(plan.month, (plan.month,), (), ()))
+
+
+@dg.schedule(
+    cron_schedule=release_cron(),
+    job_name="backfill_job",
+    execution_timezone="Europe/London",
+    name="monthly_release_schedule",
+    description="Builds last month's release candidate (back-filling changed or missing months first); "
+    "publication waits for the data owner's approval.",
+)
+def monthly_release_schedule(
+    context: dg.ScheduleEvaluationContext, datamart: DataMartResource, workarea: WorkAreaResource
+) -> dg.RunRequest:
+    when = context.scheduled_execution_time
+    month = previous_month(when.year, when.month)
+    area = workarea.area
+    plan = plan_release(
+        month, set(area.months_with("harmonised")), months_changed_since_extraction(datamart.engine(), area)
+    )
+    return release_request(plan)

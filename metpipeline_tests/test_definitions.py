@@ -1,0 +1,40 @@
+"""Smoke test of the code location: the whole flow loads, as `dagster dev` loads it from workspace.yaml."""
+
+import dagster as dg
+
+
+def test_code_location_loads_the_whole_flow():
+    from metpipeline.definitions import defs
+
+    repo = defs.get_repository_def()
+    assert {"monthly_release_job", "backfill_job", "record_approval", "publish_job"} <= set(repo.job_names)
+    assert repo.get_schedule_def("monthly_release_schedule").job_name == "backfill_job"
+    assert repo.get_sensor_def("approval_sensor").job_name == "publish_job"
+    assert repo.get_sensor_def("release_after_backfill") is not None
+
+    graph = repo.asset_graph
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    flow = [
+        "cris_extract",
+        "connect_extract",
+        "harmonised_offences",
+        "borough_dataset",
+        "ward_dataset",
+        "lsoa_dataset",
+        "flagged_dataset",
+        "disclosed_datasets",
+        "release_report",
+        "release_candidates",
+    ]
+    assert set(flow) <= keys
+    # Each stage depends on the one before it, so nothing is staged that did not pass every stage.
+    assert dg.AssetKey("harmonised_offences") in graph.get(dg.AssetKey("borough_dataset")).parent_keys
+    assert dg.AssetKey("release_report") in graph.get(dg.AssetKey("release_candidates")).parent_keys
+
+    checks = list(graph.asset_check_keys)
+    blocking = [k for k in checks if graph.get_check_spec(k).blocking]
+    assert len(blocking) >= 30, "quality and disclosure checks must block the release"
+    names = {k.name for k in checks}
+    assert {"disclosure_threshold", "disclosure_differencing_audit", "disclosure_allowlist"} <= names
+    # The release job runs in one process (the multiprocess executor re-imports the code per step).
+    assert repo.get_job("monthly_release_job").executor_def.name == "in_process"
