@@ -215,9 +215,13 @@ def test_owner_approves_in_launchpad_and_sensor_publishes(tmp_path: Path) -> Non
                 # 3. The sensor sees the decision and publish_job puts the candidate in the bucket.
                 latest = wait_for_publication(bucket, month, candidate_hash)
                 timings["published"] = time.monotonic() - started
-                publish_runs = [r for r in ui.runs("publish_job") if r["status"] == "SUCCESS"]
-                assert len(publish_runs) == 1, f"expected one successful publish run, got {publish_runs}"
-                page.goto(f"{ui.url}/runs/{publish_runs[0]['runId']}")
+                # The files land before the run records its own success: wait for that too.
+                publish_runs = ui.runs("publish_job")
+                assert len(publish_runs) == 1, f"expected one publish run, got {publish_runs}"
+                publish_id = publish_runs[0]["runId"]
+                status = wait_for_run(ui, publish_id, RUN_TIMEOUT_S)
+                assert status == "SUCCESS", f"publish run {publish_id} ended {status}"
+                page.goto(f"{ui.url}/runs/{publish_id}")
                 wait_for_run_page_status(page, "Success")
                 page.screenshot(path=str(shots / "publish-run-success.png"))
         finally:
