@@ -89,11 +89,10 @@ def _instance():
     return dg.DagsterInstance.get()
 
 
-def run_demo(say, release_month, run_job, latest_month) -> int:
+def run_demo(say, release_month, run_job, month: str) -> int:
     from metpipeline.summary import print_release_summary
 
     ensure_datamart(say)
-    month = latest_month()
     release_month(month)
     if not _embedded_registry():
         say(

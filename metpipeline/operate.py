@@ -149,7 +149,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The whole monthly cycle on the embedded default: seed, release, approve as the demo owner, publish."""
     from metpipeline.demo import run_demo
 
-    return run_demo(say=say, release_month=release_month, run_job=_run, latest_month=latest_complete_month)
+    month = args.month or latest_complete_month()
+    return run_demo(say=say, release_month=release_month, run_job=_run, month=month)
 
 
 def _month(text: str) -> str:
@@ -171,6 +172,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("demo", help="the whole cycle on the embedded default (what `make run` does)")
+    p.add_argument("--month", type=_month, help="YYYY-MM (default: the last complete month)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("config", help="show the configuration in force (passwords hidden)")

@@ -45,7 +45,9 @@ def test_unreachable_database_names_url_without_password(tmp_path):
 
 
 def test_translation_strips_schema_only_on_sqlite():
-    sql = "SELECT r.offence_code FROM dm.cris_crime_report AS r WHERE EXISTS (SELECT 1 FROM dm.connect_offence)"
+    sql = (
+        "SELECT r.offence_code FROM dm.cris_crime_report AS r WHERE EXISTS (SELECT 1 FROM dm.connect_offence)"
+    )
     assert translate_sql(sql, "mssql") == sql
     assert translate_sql(sql, "postgresql") == sql
     sqlite = translate_sql(sql, "sqlite")

@@ -33,7 +33,7 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 CRIS_COLUMNS = [
-    "cris_ref", "recorded_ocu", "offence_code", "premises_type", "recorded_at", "crime_status",
+    "cris_key", "recorded_ocu", "offence_code", "premises_type", "recorded_at", "crime_status",
     "lsoa_code", "ward_code", "hate_race", "hate_religion", "hate_sexual_orientation", "hate_disability",
     "hate_transgender", "domestic_abuse", "last_modified_at", "migrated_to_connect",
 ]  # fmt: skip
@@ -131,7 +131,7 @@ def extract_cris(engine: sa.Engine, month: str, *, checked: bool = False) -> pd.
     if not checked:
         _prepare(engine)
     df = _query(engine, "extract/cris_offences.sql", sql_window(month))
-    df = df.reindex(columns=CRIS_COLUMNS)
+    df = df.reindex(columns=["cris_ref", *CRIS_COLUMNS[1:]])
     df["recorded_at"] = to_naive_datetime(df["recorded_at"])
     df["last_modified_at"] = to_naive_datetime(df["last_modified_at"])
     for col in _CRIS_BITS:
@@ -140,7 +140,22 @@ def extract_cris(engine: sa.Engine, month: str, *, checked: bool = False) -> pd.
     _normalise_text(df)
     keep = london_month(df["recorded_at"]) == month
     out = df.loc[keep.fillna(False).astype(bool)]
-    return out.sort_values("cris_ref", kind="stable").reset_index(drop=True)
+    out = out.sort_values("cris_ref", kind="stable").reset_index(drop=True)
+    return with_surrogate_key(out)
+
+
+def with_surrogate_key(cris: pd.DataFrame) -> pd.DataFrame:
+    """Replace the CRIS reference by a surrogate number before anything is written.
+
+    The reference identifies a crime report (contract: never published), and work-area files are outputs
+    too. Equal references share a number and a missing one stays missing, which is all the key checks need;
+    the number (the reference's rank in this month's extract) cannot be turned back into the reference.
+    """
+    codes, _ = pd.factorize(cris["cris_ref"], sort=True)  # -1 where missing
+    key = pd.array([None if c < 0 else int(c) + 1 for c in codes], dtype="Int64")
+    out = cris.drop(columns="cris_ref")
+    out.insert(0, "cris_key", key)
+    return out
 
 
 def extract_connect(engine: sa.Engine, month: str, *, checked: bool = False) -> pd.DataFrame:

@@ -45,7 +45,7 @@ def harmonise_month(month: str, cris: pd.DataFrame, connect: pd.DataFrame) -> tu
     Raises `rules.DataError` naming every unmapped offence code (system and rows) or unknown geography
     code: such a month cannot be released until the reference data is fixed.
     """
-    _check_month_and_keys(month, cris, rules.cris_local_time(cris), "cris_ref", "CRIS")
+    _check_month_and_keys(month, cris, rules.cris_local_time(cris), "cris_key", "CRIS")
     _check_month_and_keys(month, connect, rules.connect_local_time(connect), "offence_id", "CONNECT")
     cris_reason = rules.cris_exclusion_reason(cris)
     connect_reason = rules.connect_exclusion_reason(connect)

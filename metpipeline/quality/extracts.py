@@ -13,7 +13,7 @@ CRIS_STATUSES = ["CRIME", "NO CRIME", "TRANSFER"]
 CRIS_PREMISES = ["DWELLING", "UNCONNECTED BUILDING", "OTHER"]
 CRIS_BITS = ["hate_race", "hate_religion", "hate_sexual_orientation", "hate_disability", "hate_transgender"]
 CRIS_BITS = [*CRIS_BITS, "domestic_abuse"]
-CRIS_NOT_NULL = ["cris_ref", "offence_code", "recorded_at", "crime_status", *CRIS_BITS, "last_modified_at"]
+CRIS_NOT_NULL = ["cris_key", "offence_code", "recorded_at", "crime_status", *CRIS_BITS, "last_modified_at"]
 CONNECT_STATUSES = ["CONFIRMED", "CANCELLED", "TRANSFERRED", "PENDING"]
 CONNECT_PREMISES = ["Residential - Home", "Residential - Unconnected Building", "Non-Residential"]
 CONNECT_NOT_NULL = [
@@ -25,7 +25,7 @@ CONNECT_NOT_NULL = [
     "domestic_abuse_flag",
     "last_modified_at_utc",
 ]
-KEYS = {"cris": "cris_ref", "connect": "offence_id"}
+KEYS = {"cris": "cris_key", "connect": "offence_id"}
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:

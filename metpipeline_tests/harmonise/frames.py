@@ -22,7 +22,7 @@ CONNECT_DEFAULT = {
 
 
 def cris_frame(rows: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame([{**CRIS_DEFAULT, "cris_ref": f"{i:07d}/23", **r} for i, r in enumerate(rows)])
+    df = pd.DataFrame([{**CRIS_DEFAULT, "cris_key": i + 1, **r} for i, r in enumerate(rows)])
     df = df.reindex(columns=CRIS_COLUMNS)
     for col in ("recorded_at", "last_modified_at"):
         df[col] = pd.to_datetime(df[col])

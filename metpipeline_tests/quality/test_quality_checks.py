@@ -15,7 +15,7 @@ COL = MONTH.replace("-", "")
 def cris(n=3) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "cris_ref": [f"010447{i}/24" for i in range(n)],
+            "cris_key": list(range(1, n + 1)),
             "recorded_ocu": ["QK"] * n,
             "offence_code": ["058/01"] * n,
             "premises_type": ["DWELLING", None, "OTHER"][:n],
@@ -49,8 +49,8 @@ def _meta(result) -> str:
 
 
 EXTRACT_CASES = [
-    ("cris", "key_unique", lambda f: f.assign(cris_ref=["0104471/23"] * 3)),
-    ("cris", "key_not_null", lambda f: f.assign(cris_ref=[None, "0104471/23", "0104472/23"])),
+    ("cris", "key_unique", lambda f: f.assign(cris_key=[7, 7, 7])),
+    ("cris", "key_not_null", lambda f: f.assign(cris_key=pd.array([None, 1, 2], dtype="Int64"))),
     ("cris", "required_not_null", lambda f: f.assign(offence_code=[None, "058/01", None])),
     ("cris", "status_vocabulary", lambda f: f.assign(crime_status=["CRIME", "FOO", "FOO"])),
     ("cris", "premises_type_vocabulary", lambda f: f.assign(premises_type=["HOUSE", None, "OTHER"])),
@@ -83,7 +83,7 @@ def test_extract_rules(system, rule, breaker):
 
 
 def test_key_unique_reports_number_of_duplicate_keys_not_keys():
-    bad = extract_result("cris", "key_unique", cris().assign(cris_ref=["0104471/23"] * 3), MONTH)
+    bad = extract_result("cris", "key_unique", cris().assign(cris_key=[7, 7, 7]), MONTH)
     assert bad.metadata["duplicate_keys"].value == 1
 
 
