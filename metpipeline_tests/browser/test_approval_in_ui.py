@@ -105,10 +105,6 @@ def release_month(ui: DagsterUI, month: str) -> str:
         ui,
         "backfill_job",
         {RANGE_START_TAG: first, RANGE_END_TAG: previous, RELEASE_MONTH_TAG: month},
-        # The quality checks on extract/harmonised assets refuse a partition-range run (they read the
-        # `dagster/partition` tag), so the ranged back-fill is launched without them; the release run of
-        # `month` below runs every check on its own single partition.
-        assets_without_checks=["cris_extract", "connect_extract", "harmonised_offences"],
     )
     status = wait_for_run(ui, backfill_id, RELEASE_TIMEOUT_S)
     assert status == "SUCCESS", f"back-fill run {backfill_id} ({first}..{previous}) ended {status}"

@@ -125,21 +125,13 @@ def launch_run_via_graphql(
     job: str,
     tags: dict[str, str],
     location: str = "metpipeline",
-    assets_without_checks: list[str] | None = None,
 ) -> str:
-    """Launch a job through the webserver's GraphQL API (what the UI's Launchpad sends); return the run id.
-
-    `assets_without_checks` launches just those assets of the job and none of their asset checks (Dagster
-    applies an empty check selection only together with an asset selection).
-    """
+    """Launch a job through the webserver's GraphQL API (what the UI's Launchpad sends); return the run id."""
     selector: dict[str, Any] = {
         "repositoryLocationName": location,
         "repositoryName": "__repository__",
         "jobName": job,
     }
-    if assets_without_checks:
-        selector["assetSelection"] = [{"path": [name]} for name in assets_without_checks]
-        selector["assetCheckSelection"] = []
     params = {
         "selector": selector,
         "runConfigData": {},
