@@ -75,7 +75,9 @@ def _root_message(event) -> str:
 def latest_complete_month() -> str:
     from metpipeline.partitions import monthly_partitions
 
-    return monthly_partitions.get_last_partition_key()
+    month = monthly_partitions.get_last_partition_key()
+    assert month is not None, "no complete month since METPIPELINE_FIRST_MONTH"
+    return month
 
 
 # --- commands ----------------------------------------------------------------------------------------

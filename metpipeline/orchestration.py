@@ -33,7 +33,7 @@ class ReleasePlan:
 
 
 def earlier_months(month: str) -> list[str]:
-    keys = monthly_partitions.get_partition_keys()
+    keys = list(monthly_partitions.get_partition_keys())
     if month not in keys:
         raise ValueError(
             f"{month} is not a release month: months run from {keys[0]} to {keys[-1]} "

@@ -5,6 +5,7 @@ value fails at start-up with a message that names the variable.
 """
 
 from functools import cached_property
+from typing import TypedDict
 
 import dagster as dg
 import sqlalchemy as sa
@@ -34,7 +35,8 @@ class DataMartResource(dg.ConfigurableResource):
         return self.engine().dialect.name
 
     @property
-    def schema(self) -> str | None:
+    def schema_name(self) -> str | None:
+        """`dm` where the dialect has schemas (named so as not to shadow pydantic's `BaseModel.schema`)."""
         return "dm" if uses_schema(self.dialect) else None
 
 
@@ -82,7 +84,17 @@ class GovernanceResource(dg.ConfigurableResource):
     owners_file: str
 
 
-def default_resources() -> dict[str, dg.ConfigurableResource]:
+class DefaultResources(TypedDict):
+    """The resources every job gets, by the names the assets and checks ask for."""
+
+    datamart: DataMartResource
+    state: StateResource
+    workarea: WorkAreaResource
+    bucket: BucketResource
+    governance: GovernanceResource
+
+
+def default_resources() -> DefaultResources:
     """Resources wired to the environment (or the embedded defaults)."""
     return {
         "datamart": DataMartResource(url=settings.DATAMART_URL.for_resource()),

@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -42,7 +43,7 @@ def _seed(args: argparse.Namespace) -> int:
 
 def _month_range(engine: sa.Engine, name: str, column: str) -> tuple[str | None, str | None]:
     t = ddl.core_table(name, engine.dialect.name)
-    col = sa.column(column)
+    col: sa.ColumnClause[Any] = sa.column(column)
     with engine.connect() as conn:
         lo, hi = conn.execute(sa.select(sa.func.min(col), sa.func.max(col)).select_from(t)).one()
     return (str(lo)[:7] if lo else None, str(hi)[:7] if hi else None)

@@ -6,6 +6,7 @@ insert the data errors the pipeline must refuse to release.
 """
 
 import re
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -55,7 +56,7 @@ def ddl_statements(dialect_name: str, defects: bool = False) -> list[str]:
 
 def core_table(name: str, dialect_name: str) -> sa.TableClause:
     """A lightweight Core table for a contract table (in schema dm where the dialect has schemas)."""
-    cols = [sa.column(c) for c in TABLES_BY_NAME[name].column_names]
+    cols: list[sa.ColumnClause[Any]] = [sa.column(c) for c in TABLES_BY_NAME[name].column_names]
     schema = DATAMART_SCHEMA if uses_schema(dialect_name) else None
     return sa.table(name, *cols, schema=schema)
 

@@ -83,10 +83,14 @@ def load_lookups() -> Lookups:
 
     borough_names = tuple(sorted(set(vols["borough_name"])))
     unit_by_name = units.set_index("published_borough_name")
-    cris_ocu, connect_unit, home_gss = [], [], []
+    cris_ocu: list[str | None] = []
+    connect_unit: list[str | None] = []
+    home_gss: list[str | None] = []
     for name in borough_names:
         if name == reference.UNKNOWN_BOROUGH:
-            cris_ocu.append(None), connect_unit.append(None), home_gss.append(None)
+            cris_ocu.append(None)
+            connect_unit.append(None)
+            home_gss.append(None)
             continue
         row = unit_by_name.loc[name]
         cris_ocu.append(row["cris_ocu_code"])

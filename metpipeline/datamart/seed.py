@@ -6,9 +6,11 @@ sqlite3 connection (WAL, synchronous=OFF while seeding); other dialects through 
 """
 
 import os
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 import sqlalchemy as sa
@@ -91,7 +93,8 @@ def _to_datetimes(table: str, rows: list[tuple]) -> list[tuple]:
 class _SqliteWriter:
     def __init__(self, engine: sa.Engine):
         self.raw = engine.raw_connection()
-        self.conn = self.raw.driver_connection
+        # Only SQLite engines get this writer, and SQLAlchemy's SQLite driver is the stdlib sqlite3 module.
+        self.conn = cast(sqlite3.Connection, self.raw.driver_connection)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=OFF")
         dialect = sqlite_dialect.dialect(paramstyle="qmark")

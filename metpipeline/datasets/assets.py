@@ -59,7 +59,9 @@ def _materialise(
             table = build_table(harmonised, slug, window_months(month, window, FIRST_MONTH))
             area.write_parquet(area.release_dir(month, "counts", f"{slug}__{window}.parquet"), table)
             month_columns = [c for c in table.columns if c.isdigit()]
-            totals = table.groupby(table.columns[0])[month_columns].sum().sum(axis=1) if len(table) else []
+            totals: pd.Series | list[tuple[str, int]] = (
+                table.groupby(table.columns[0])[month_columns].sum().sum(axis=1) if len(table) else []
+            )
             metadata[f"{month} {window}"] = {
                 "rows": int(len(table)),
                 "month_columns": [month_columns[0], month_columns[-1]] if month_columns else [],

@@ -153,5 +153,6 @@ def scan_publishable(directory: str | Path, policy: Policy) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a rejection, not a crash
             problems.append(f"{rel}: unreadable ({exc.__class__.__name__})")
             continue
+        assert slug is not None  # only a dataset folder (slug in SLUGS_WITH_FILES) has allowed files
         problems.extend(scan_frame(rel, slug, frame, policy, files[parts[-1]]))
     return problems

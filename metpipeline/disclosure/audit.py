@@ -104,6 +104,7 @@ def audit_block(block: Block) -> list[CellInterval]:
             var = block.variables[v]
             if not var.audited:
                 continue
+            assert var.cell is not None  # audited variables are published cells (constraints._cell_variable)
             if var.fixed:
                 out.append(CellInterval(var.cell, var.value, var.value, var.value))
                 continue

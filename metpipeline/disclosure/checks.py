@@ -1,11 +1,13 @@
 """Blocking checks on the publishable files: nothing leaves the work area unless all three pass."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from metpipeline.disclosure.allowlist import scan_publishable
 from metpipeline.disclosure.audit import audit_release, threshold_breaches
 from metpipeline.disclosure.files import known_from_previous, previous_publishable, read_published
-from metpipeline.disclosure.policy import load_policy
+from metpipeline.disclosure.policy import Policy, load_policy
 from metpipeline.reference import category_sensitivity
 from metpipeline.resources import GovernanceResource, WorkAreaResource
 
@@ -14,7 +16,7 @@ DIFFERENCING = "disclosure_differencing_audit"
 ALLOWLIST = "disclosure_allowlist"
 
 
-def threshold_result(publishable_dir, counts_dir, policy) -> dg.AssetCheckResult:
+def threshold_result(publishable_dir: Path, counts_dir: Path, policy: Policy) -> dg.AssetCheckResult:
     sens = category_sensitivity()
     breaches = threshold_breaches(read_published(publishable_dir, counts_dir, policy, sens), policy, sens)
     total = sum(breaches.values())
@@ -27,7 +29,9 @@ def threshold_result(publishable_dir, counts_dir, policy) -> dg.AssetCheckResult
     )
 
 
-def differencing_result(publishable_dir, counts_dir, policy, previous_dir=None) -> dg.AssetCheckResult:
+def differencing_result(
+    publishable_dir: Path, counts_dir: Path, policy: Policy, previous_dir: Path | None = None
+) -> dg.AssetCheckResult:
     """Audit this release, and the attacker who also holds the previous version's files (`previous_dir`)."""
     release = read_published(publishable_dir, counts_dir, policy, category_sensitivity())
     result = audit_release(release, policy, known_from_previous(previous_dir, policy))
@@ -64,7 +68,7 @@ def partition_of(context: dg.AssetCheckExecutionContext) -> str:
     return tag
 
 
-def _dirs(context, workarea: WorkAreaResource):
+def _dirs(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> tuple[Path, Path]:
     month, area = partition_of(context), workarea.area
     return area.release_dir(month, "publishable"), area.release_dir(month, "counts")
 

@@ -75,7 +75,8 @@ def borough_totals(release: Release) -> dict[str, dict[tuple[str, str], int]]:
             continue
         sums = t.frame.groupby(["MajorText", "MinorText"])[t.months].sum()
         for m in t.months:
-            out[m] = {(str(a), str(b)): int(v) for (a, b), v in sums[m].items()}
+            totals = sums[m]  # indexed by (major, minor)
+            out[m] = {(str(a), str(b)): int(v) for (a, b), v in zip(totals.index, totals, strict=True)}
     return out
 
 

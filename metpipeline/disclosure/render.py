@@ -31,7 +31,8 @@ def tidy_frame(tables: list[Table]) -> pd.DataFrame:
             part = t.frame[list(rename)].rename(columns=rename)
             suppressed = t.status[:, j] != PUBLISHED
             part.insert(0, "month", f"{m[:4]}-{m[4:]}")
-            part["count"] = pd.array(t.frame[m].astype("int64"), dtype="Int64")
+            # pandas-stubs have no pd.array overload for a Series with a nullable dtype; pandas accepts it.
+            part["count"] = pd.array(t.frame[m].astype("int64"), dtype="Int64")  # type: ignore[call-overload]
             part.loc[suppressed, "count"] = pd.NA
             part["suppressed"] = suppressed
             parts.append(part)

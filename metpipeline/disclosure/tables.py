@@ -6,6 +6,7 @@ secondary suppression. Pure: no Dagster, no file system.
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -79,7 +80,8 @@ class Table:
     slug: str
     window: str
     frame: pd.DataFrame  # the wide counts table exactly as published (before disclosure control)
-    status: np.ndarray = field(default=None)  # type: ignore[assignment]  # int8, rows x month columns
+    # int8, rows x month columns; None only until __post_init__ fills in all-published
+    status: np.ndarray = field(default=cast(np.ndarray, None))
 
     def __post_init__(self) -> None:
         self.frame = self.frame.reset_index(drop=True)

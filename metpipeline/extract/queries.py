@@ -154,7 +154,8 @@ def with_surrogate_key(cris: pd.DataFrame) -> pd.DataFrame:
     codes, _ = pd.factorize(cris["cris_ref"], sort=True)  # -1 where missing
     key = pd.array([None if c < 0 else int(c) + 1 for c in codes], dtype="Int64")
     out = cris.drop(columns="cris_ref")
-    out.insert(0, "cris_key", key)
+    # pandas-stubs omit ExtensionArray from DataFrame.insert's value types; pandas accepts it.
+    out.insert(0, "cris_key", key)  # type: ignore[arg-type]
     return out
 
 

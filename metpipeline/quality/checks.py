@@ -6,6 +6,7 @@ single-month run. The `*_result` functions are plain and are what the tests and 
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import dagster as dg
 import pandas as pd
@@ -31,7 +32,7 @@ def months_of(context: dg.AssetCheckExecutionContext) -> list[str]:
     start = tags.get("dagster/asset_partition_range_start")
     end = tags.get("dagster/asset_partition_range_end")
     if start and end:
-        return monthly_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+        return list(monthly_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end)))
     return [partition_of(context)]
 
 
@@ -43,7 +44,7 @@ def per_month(months: list[str], result_for: Callable[[str], dg.AssetCheckResult
     results = {m: result_for(m) for m in months}
     failed = {m: r for m, r in results.items() if not r.passed}
     first = next(iter(results.values()))
-    rule = first.metadata["rule"].value if "rule" in first.metadata else ""
+    rule = cast(str, first.metadata["rule"].value) if "rule" in first.metadata else ""  # text metadata
     description = (
         "; ".join(f"{m}: {r.description}" for m, r in failed.items())[:1000]
         if failed
@@ -154,7 +155,7 @@ def read_ledger(area: WorkArea, month: str) -> dict | None:
 
 
 # --- asset checks -----------------------------------------------------------------------------------
-def _extract_check(system: str, rule: str):
+def _extract_check(system: str, rule: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=f"{system}_extract", name=f"{system}_{rule}", blocking=True)
     def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
         area = workarea.area
@@ -166,7 +167,7 @@ def _extract_check(system: str, rule: str):
     return _check
 
 
-def _harmonised_check(rule: str):
+def _harmonised_check(rule: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset="harmonised_offences", name=f"harmonised_{rule}", blocking=True)
     def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
         area = workarea.area
@@ -177,7 +178,7 @@ def _harmonised_check(rule: str):
     return _check
 
 
-def _dataset_check(slug: str, rule: str):
+def _dataset_check(slug: str, rule: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=f"{slug}_dataset", name=f"{slug}_{rule}", blocking=True)
     def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
         month, area = partition_of(context), workarea.area
@@ -244,7 +245,7 @@ DATASET_RULES = {
     "flagged": ("columns", "counts_valid"),
 }
 
-CHECKS: list[Callable] = [
+CHECKS: list[dg.AssetChecksDefinition] = [
     *(_extract_check(s, r) for s in ("cris", "connect") for r in EXTRACT_RULES),
     *(_harmonised_check(r) for r in HARMONISED_RULES),
     *(_dataset_check(s, r) for s, rules in DATASET_RULES.items() for r in rules),

@@ -4,6 +4,9 @@ Outside +-25% of the trailing mean is a warning shown to the data owner, not a b
 twelve months of history the comparison uses what exists and says so.
 """
 
+from collections.abc import Iterable
+from typing import Any, cast
+
 import pandas as pd
 
 from metpipeline.disclosure.tables import month_columns, yyyymm
@@ -46,5 +49,6 @@ def outside(table: pd.DataFrame) -> list[dict]:
     return [
         {"scope": r.scope, "count": int(r.count), "trailing_mean": round(float(r.trailing_mean), 1),
          "change_pct": round((float(r.ratio) - 1) * 100, 1)}
-        for r in bad.itertuples()
+        # Named-tuple rows: `r.count` is the column, which stubs take for tuple.count.
+        for r in cast(Iterable[Any], bad.itertuples())
     ]  # fmt: skip
