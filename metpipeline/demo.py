@@ -40,7 +40,7 @@ def approve_as_demo_owner(month: str, say) -> list[str]:
     from metpipeline.approval.registry import DATASETS, load_registry
     from metpipeline.resources import default_resources
 
-    engine = default_resources()["state"].engine()
+    engine = default_resources(resolved=True)["state"].engine()
     registry = load_registry(settings.OWNERS_FILE.value() or "")
     approved = []
     for dataset in DATASETS:
@@ -71,7 +71,7 @@ def publish_approved(say, run_job) -> None:
     from metpipeline.resources import default_resources
 
     with _instance() as instance:
-        state = default_resources()["state"]
+        state = default_resources(resolved=True)["state"]
         context = dg.build_sensor_context(instance=instance, resources={"state": state})
         result = approval_sensor(context)
     requests = getattr(result, "run_requests", None) or []

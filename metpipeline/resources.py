@@ -94,16 +94,24 @@ class DefaultResources(TypedDict):
     governance: GovernanceResource
 
 
-def default_resources() -> DefaultResources:
-    """Resources wired to the environment (or the embedded defaults)."""
+def default_resources(resolved: bool = False) -> DefaultResources:
+    """Resources wired to the environment (or the embedded defaults).
+
+    For the code location the values are `dg.EnvVar`s (the UI shows the variable, never the value), which
+    Dagster resolves inside a run. Code outside a run (the CLI) asks for `resolved=True`: literal values.
+    """
+
+    def value(setting: settings.Setting):
+        return (setting.value() or "") if resolved else setting.for_resource()
+
     return {
-        "datamart": DataMartResource(url=settings.DATAMART_URL.for_resource()),
-        "state": StateResource(url=settings.STATE_URL.for_resource()),
-        "workarea": WorkAreaResource(root=settings.WORK_DIR.for_resource()),
+        "datamart": DataMartResource(url=value(settings.DATAMART_URL)),
+        "state": StateResource(url=value(settings.STATE_URL)),
+        "workarea": WorkAreaResource(root=value(settings.WORK_DIR)),
         "bucket": BucketResource(
-            url=settings.BUCKET_URL.for_resource(), endpoint_url=settings.S3_ENDPOINT_URL.for_resource()
+            url=value(settings.BUCKET_URL), endpoint_url=value(settings.S3_ENDPOINT_URL)
         ),
         "governance": GovernanceResource(
-            policy_file=settings.POLICY_FILE.for_resource(), owners_file=settings.OWNERS_FILE.for_resource()
+            policy_file=value(settings.POLICY_FILE), owners_file=value(settings.OWNERS_FILE)
         ),
     }

@@ -68,3 +68,12 @@ def test_every_extract_file_runs_as_bound_text():
             clause = load_sql(f"extract/{path.name}", dialect)
             assert isinstance(clause, sa.TextClause)
             assert "{" not in clause.text, f"{path.name} looks like a format template"
+
+
+def test_cli_resources_are_resolved_even_when_variables_are_set(monkeypatch, tmp_path):
+    # Outside a run an EnvVar cannot be read from a resource; the CLI asks for literal values.
+    from metpipeline.resources import default_resources
+
+    monkeypatch.setenv("METPIPELINE_WORK_DIR", str(tmp_path / "work"))
+    assert default_resources(resolved=True)["workarea"].area.root == tmp_path / "work"
+    assert type(default_resources()["workarea"].root).__name__ == "EnvVar"

@@ -77,6 +77,7 @@ def record_decision_op(
     name="record_approval",
     description="Data owner: approve or reject a month's release candidate. Approval triggers publication.",
     tags={"metpipeline/kind": "approval"},
+    executor_def=dg.in_process_executor,  # one op: no need to re-import the code location for it
 )
 def record_approval():
     record_decision_op()

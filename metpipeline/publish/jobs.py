@@ -79,6 +79,7 @@ def publish_candidate_op(
     name="publish_job",
     description="Publish one approved release candidate (dataset, month, content hash) to the bucket.",
     tags={"metpipeline/kind": "publish"},
+    executor_def=dg.in_process_executor,  # one op: no need to re-import the code location for it
 )
 def publish_job():
     publish_candidate_op()
