@@ -32,7 +32,7 @@ KEY_COLUMNS: dict[str, list[tuple[str, str]]] = {
     ],
     "flagged": [("FlagType", "flag_type"), ("FlagText", "flag_text"), ("BoroughName", "borough_name")],
 }
-_TITLES = {
+TITLES = {
     "borough": "MPS Borough Level Crime",
     "ward": "MPS Ward Level Crime",
     "lsoa": "MPS LSOA Level Crime",
@@ -44,7 +44,7 @@ _UPPER = {"MajorText", "MinorText", "Major Category", "Minor Category", "FlagTyp
 def datastore_file_name(slug: str, window: str) -> str:
     """e.g. `MPS Borough Level Crime (most recent 24 months).csv`."""
     suffix = "(most recent 24 months)" if window == "24m" else "(Historical)"
-    return f"{_TITLES[slug]} {suffix}.csv"
+    return f"{TITLES[slug]} {suffix}.csv"
 
 
 def key_columns(slug: str) -> list[str]:

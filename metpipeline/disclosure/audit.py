@@ -15,7 +15,7 @@ from scipy.optimize import linprog
 
 from metpipeline.disclosure.constraints import Block, Known, borough_totals, build_block
 from metpipeline.disclosure.policy import Policy
-from metpipeline.disclosure.tables import PUBLISHED, Release
+from metpipeline.disclosure.tables import PUBLISHED, Release, Table
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,13 @@ def audit_release(release: Release, policy: Policy, known: Known | None = None) 
     return AuditResult(policy.min_interval_width, intervals)
 
 
+def protected_in_range(t: Table, rule, sensitivity: dict) -> np.ndarray:
+    """Cells of `t` (rows x months) in a protected category whose count lies in the rule's range."""
+    protected = np.array([rule.protects(sensitivity.get(c, "standard")) for c in t.categories()], dtype=bool)
+    vals = t.values()
+    return (vals >= rule.min_count) & (vals <= rule.max_count) & protected[:, None]
+
+
 def threshold_breaches(release: Release, policy: Policy, sensitivity: dict[tuple[str, str], str]) -> dict:
     """Published cells of protected rows whose count is within the policy's suppression range, per dataset."""
     out: dict[str, int] = {}
@@ -145,12 +152,6 @@ def threshold_breaches(release: Release, policy: Policy, sensitivity: dict[tuple
         rule = policy.rule(slug)
         if rule.action != "suppress" or not t.months:
             continue
-        protected = np.array(
-            [rule.protects(sensitivity.get(c, "standard")) for c in t.categories()], dtype=bool
-        )
-        vals = t.values()
-        hit = (
-            (vals >= rule.min_count) & (vals <= rule.max_count) & (t.status == PUBLISHED) & protected[:, None]
-        )
+        hit = protected_in_range(t, rule, sensitivity) & (t.status == PUBLISHED)
         out[slug] = out.get(slug, 0) + int(hit.sum())
     return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from metpipeline.disclosure.audit import audit_block
+from metpipeline.disclosure.audit import audit_block, protected_in_range
 from metpipeline.disclosure.constraints import Known, borough_totals, build_block, prepare
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import CATEGORY_COLUMNS, PRIMARY, PUBLISHED, SECONDARY, Release, Table
@@ -60,12 +60,7 @@ def primary(release: Release, policy: Policy, sensitivity: dict) -> None:
         rule = policy.rule(slug)
         if rule.action != "suppress" or not t.months:
             continue
-        protected = np.array(
-            [rule.protects(sensitivity.get(c, "standard")) for c in t.categories()], dtype=bool
-        )
-        vals = t.values()
-        hit = (vals >= rule.min_count) & (vals <= rule.max_count) & protected[:, None]
-        t.status[hit] = PRIMARY
+        t.status[protected_in_range(t, rule, sensitivity)] = PRIMARY
 
 
 def secondary(release: Release, policy: Policy, known: Known | None = None) -> list[str]:

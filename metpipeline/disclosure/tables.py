@@ -11,15 +11,14 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-WINDOWS = ("24m", "historical")
+from metpipeline.datasets.build import SLUGS, WINDOWS, datastore_file_name, key_columns
+from metpipeline.datasets.tidy import TIDY_NAMES
+
+__all__ = ["WINDOWS", "csv_name"]  # re-exported for the disclosure modules
 MONTH_COLUMN = re.compile(r"^(\d{4})(0[1-9]|1[0-2])$")
 
-KEY_COLUMNS = {
-    "borough": ["MajorText", "MinorText", "BoroughName"],
-    "ward": ["MajorText", "MinorText", "WardName", "WardCode", "LookUp_BoroughName"],
-    "lsoa": ["LSOA Code", "LSOA Name", "Borough", "Major Category", "Minor Category"],
-    "flagged": ["FlagType", "FlagText", "BoroughName"],
-}
+# The published layouts are defined once, by the datasets stage that builds them.
+KEY_COLUMNS = {slug: key_columns(slug) for slug in SLUGS}
 # (major, minor) columns; for the flagged file (flag type, flag).
 CATEGORY_COLUMNS = {
     "borough": ("MajorText", "MinorText"),
@@ -27,39 +26,13 @@ CATEGORY_COLUMNS = {
     "lsoa": ("Major Category", "Minor Category"),
     "flagged": ("FlagType", "FlagText"),
 }
-TITLES = {
-    "borough": "MPS Borough Level Crime",
-    "ward": "MPS Ward Level Crime",
-    "lsoa": "MPS LSOA Level Crime",
-    "flagged": "MPS Flagged Crime by Borough",
-}
-WINDOW_LABELS = {"24m": "(most recent 24 months)", "historical": "(Historical)"}
-# Tidy long form: wide key column -> tidy column.
-TIDY_COLUMNS = {
-    "borough": {"BoroughName": "borough_name", "MajorText": "major", "MinorText": "minor"},
-    "ward": {
-        "WardCode": "ward_code",
-        "WardName": "ward_name",
-        "LookUp_BoroughName": "borough_name",
-        "MajorText": "major",
-        "MinorText": "minor",
-    },
-    "lsoa": {
-        "LSOA Code": "lsoa_code",
-        "LSOA Name": "lsoa_name",
-        "Borough": "borough_name",
-        "Major Category": "major",
-        "Minor Category": "minor",
-    },
-    "flagged": {"BoroughName": "borough_name", "FlagType": "flag_type", "FlagText": "flag"},
-}
+TIDY_COLUMNS = TIDY_NAMES  # wide key column -> tidy column, per slug
 
 PUBLISHED, PRIMARY, SECONDARY = 0, 1, 2
 STATUS_NAMES = {PRIMARY: "primary", SECONDARY: "secondary"}
 
 
-def csv_name(slug: str, window: str) -> str:
-    return f"{TITLES[slug]} {WINDOW_LABELS[window]}.csv"
+csv_name = datastore_file_name
 
 
 def counts_name(slug: str, window: str) -> str:

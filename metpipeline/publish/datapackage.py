@@ -6,17 +6,13 @@ import re
 
 import pyarrow.parquet as pq
 
+from metpipeline.datasets.build import TITLES
+
 BUCKET_SLUGS = {
     "borough": "mps-borough-level-crime",
     "ward": "mps-ward-level-crime",
     "lsoa": "mps-lsoa-level-crime",
     "flagged": "mps-flagged-crime",
-}
-TITLES = {
-    "borough": "MPS Borough Level Crime",
-    "ward": "MPS Ward Level Crime",
-    "lsoa": "MPS LSOA Level Crime",
-    "flagged": "MPS Flagged Crime by Borough",
 }
 LICENCE = {
     "name": "OGL-UK-3.0",
