@@ -168,3 +168,13 @@ def test_defects_stop_the_release_at_the_right_check(tmp_path):
     # before it: either way nothing is staged.
     assert not (tmp_path / "var" / "work" / "candidates").exists()
     assert not (tmp_path / "var" / "bucket").exists()
+
+
+def test_report_shows_every_check_of_the_release_run(released):
+    tmp, _ = released
+    report = pd.read_json(tmp / "var" / "work" / "releases" / MONTH / "report" / "report.json", typ="series")
+    names = {row["name"] for row in report["checks"]}
+    # Read from the release run's own event log: the extract and harmonisation checks are there too.
+    assert {"cris_key_unique", "connect_status_vocabulary", "harmonised_every_record_classified"} <= names
+    assert {"disclosure_threshold", "disclosure_differencing_audit", "disclosure_allowlist"} <= names
+    assert report["status"] in ("pass", "warn") and report["counts"]["fail"] == 0

@@ -13,7 +13,8 @@ from metpipeline.resources import GovernanceResource, WorkAreaResource
 from metpipeline.workarea import WorkArea
 
 
-def _row(name: str, r: dg.AssetCheckResult) -> dict:
+def _row(name: str, r) -> dict:
+    """A report row from an AssetCheckResult or a stored AssetCheckEvaluation (same fields)."""
     return {
         "name": name,
         "passed": r.passed,
@@ -22,25 +23,58 @@ def _row(name: str, r: dg.AssetCheckResult) -> dict:
     }
 
 
-def gather_checks(area: WorkArea, month: str, policy) -> list[dict]:
-    """Dataset and disclosure checks recomputed from the files (simpler than reading the event log)."""
+def checks_of_run(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
+    """Every check evaluated so far in this run (extract, harmonised, dataset and disclosure checks), read
+    from the run's own event log, so the report shows exactly what the release was checked against."""
+    records = instance.get_records_for_run(
+        run_id=run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000
+    ).records
     rows = []
-    for slug, rules in quality.DATASET_RULES.items():
-        files, ledger = quality.read_dataset_files(area, slug, month), quality.read_ledger(area, month)
-        rows += [_row(f"{slug}_{r}", quality.dataset_result(slug, r, files, month, ledger)) for r in rules]
-    borough = quality.read_dataset_files(area, "borough", month).get("24m", pd.DataFrame())
-    rows.append(_row("volume_within_trailing_range", quality.volume_result(borough, month)))
-    pub, counts = area.release_dir(month, "publishable"), area.release_dir(month, "counts")
-    previous = previous_publishable(area.path("releases"), month)
-    rows.append(_row("disclosure_threshold", disclosure_checks.threshold_result(pub, counts, policy)))
-    rows.append(
-        _row(
-            "disclosure_differencing_audit",
-            disclosure_checks.differencing_result(pub, counts, policy, previous),
-        )
-    )
-    rows.append(_row("disclosure_allowlist", disclosure_checks.allowlist_result(pub, policy)))
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        if event is None:
+            continue
+        evaluation = event.event_specific_data
+        rows.append(_row(evaluation.check_name, evaluation))  # type: ignore[union-attr, arg-type]
     return rows
+
+
+def gather_checks(area: WorkArea, month: str, policy, evaluated: list[dict] | None = None) -> list[dict]:
+    """The run's evaluated checks, plus any dataset or disclosure check not evaluated in this run (e.g.
+    when the report alone is re-materialised), recomputed from the files. Nothing is computed twice."""
+    rows = list(evaluated or [])
+    seen = {r["name"] for r in rows}
+    return rows + [
+        _row(name, compute()) for name, compute in _recomputable(area, month, policy) if name not in seen
+    ]
+
+
+def _recomputable(area: WorkArea, month: str, policy):
+    """(check name, thunk) for the checks the report can recompute from the work area's files."""
+    ledger = quality.read_ledger(area, month)
+    for slug, rules in quality.DATASET_RULES.items():
+        for rule in rules:
+            yield (
+                f"{slug}_{rule}",
+                lambda slug=slug, rule=rule: quality.dataset_result(
+                    slug, rule, quality.read_dataset_files(area, slug, month), month, ledger
+                ),
+            )
+
+    def volume():
+        borough = quality.read_dataset_files(area, "borough", month).get("24m", pd.DataFrame())
+        return quality.volume_result(borough, month)
+
+    pub, counts = area.release_dir(month, "publishable"), area.release_dir(month, "counts")
+    yield "volume_within_trailing_range", volume
+    yield "disclosure_threshold", lambda: disclosure_checks.threshold_result(pub, counts, policy)
+    yield (
+        "disclosure_differencing_audit",
+        lambda: disclosure_checks.differencing_result(
+            pub, counts, policy, previous_publishable(area.path("releases"), month)
+        ),
+    )
+    yield "disclosure_allowlist", lambda: disclosure_checks.allowlist_result(pub, policy)
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=["disclosed_datasets"], group_name="report", kinds={"html"})
@@ -54,8 +88,13 @@ def release_report(
     borough = quality.read_dataset_files(area, "borough", month).get("24m", pd.DataFrame())
     cols = [c for c in borough.columns if str(c).isdigit() and c <= month.replace("-", "")][-13:]
     totals = {c: int(borough[c].sum()) for c in cols}
+    evaluated = checks_of_run(context.instance, context.run_id)
     report = build_report(
-        month, gather_checks(area, month, policy), disclosure, quality.read_ledger(area, month), totals
+        month,
+        gather_checks(area, month, policy, evaluated),
+        disclosure,
+        quality.read_ledger(area, month),
+        totals,
     )
     out = area.release_dir(month, "report")
     area.write_json(out / "report.json", report)
