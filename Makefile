@@ -9,7 +9,8 @@ APT_PACKAGES := postgresql unixodbc tdsodbc chromium
 
 ## setup: uv (from PyPI) if missing, then the locked environment
 setup:
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv \
+	  || python3 -m pip install --quiet --user --break-system-packages uv
 	@$(UV) sync --frozen --quiet
 
 ## system-deps: Debian packages the tests need (PostgreSQL server, ODBC driver manager + FreeTDS, Chromium)
