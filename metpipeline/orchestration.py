@@ -7,12 +7,16 @@ revises the month it was recorded in). Those months are back-filled in one run f
 succeeds, `release_after_backfill` launches the release of M.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import dagster as dg
 
 from metpipeline.jobs import backfill_job, monthly_release_job
 from metpipeline.partitions import monthly_partitions
+
+# Dagster's run_status_sensor passes its beta `owners` parameter internally: not ours to act on.
+warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
 
 RELEASE_MONTH_TAG = "metpipeline/release_month"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
