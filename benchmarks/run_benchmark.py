@@ -466,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {mem_gib():.0f} GiB RAM, "
         f"python {platform.python_version()}",
+        "commit": git_state(),
         "first_month": args.first_month,
         "release_month": month,
         "scale": args.scale,
@@ -473,45 +474,59 @@ def main(argv: list[str] | None = None) -> int:
         "phases": {},
     }
     say(f"log of the phases: {log_path}")
-    with log_path.open("w") as log:
-        seeded_marker = db_path.with_suffix(".seeded.json") if db_path else None
-        if db_path and not (db_path.exists() and (seeded_marker.exists() or args.url)):
-            if db_path.exists():
-                db_path.unlink()  # a seeding that did not finish
-            spec = base | {"first_month": args.first_month, "last_month": month, "seed": args.seed,
-                           "scale": args.scale}  # fmt: skip
-            seeded = run_phase("seed", spec, env, scratch, log)
-            seeded["size_mib"] = round(db_path.stat().st_size / 2**20, 1)
-            seeded_marker.write_text(json.dumps(seeded, indent=2))
-            results["phases"]["seed"] = seeded
-        else:
-            say(f"reusing the DataMart {redacted(url)}")
-            if seeded_marker and seeded_marker.exists():
-                results["seed_reused"] = json.loads(seeded_marker.read_text())
-        if db_path and db_path.exists():
-            results["datamart_size_mib"] = round(db_path.stat().st_size / 2**20, 1)
+    try:
+        with log_path.open("w") as log:
+            seeded_marker = db_path.with_suffix(".seeded.json") if db_path else None
+            if db_path and not (db_path.exists() and (seeded_marker.exists() or args.url)):
+                if db_path.exists():
+                    db_path.unlink()  # a seeding that did not finish
+                spec = base | {"first_month": args.first_month, "last_month": month, "seed": args.seed,
+                               "scale": args.scale}  # fmt: skip
+                seeded = run_phase("seed", spec, env, scratch, log)
+                seeded["size_mib"] = round(db_path.stat().st_size / 2**20, 1)
+                seeded_marker.write_text(json.dumps(seeded, indent=2))
+                results["phases"]["seed"] = seeded
+            else:
+                say(f"reusing the DataMart {redacted(url)}")
+                if seeded_marker and seeded_marker.exists():
+                    results["seed_reused"] = json.loads(seeded_marker.read_text())
+            if db_path and db_path.exists():
+                results["datamart_size_mib"] = round(db_path.stat().st_size / 2**20, 1)
 
-        if args.skip_backfill:
-            spec = base | {"start": args.first_month, "end": add_months(month, -1)}
-            results["phases"]["prepare"] = run_phase("backfill", spec, env, scratch, log)
-        else:
-            spec = base | {"start": args.first_month, "end": month}
-            results["phases"]["d_backfill"] = run_phase("backfill", spec, env, scratch, log)
-        results["phases"]["a_release"] = run_phase("release", base | {"month": month}, env, scratch, log)
-        results["phases"]["b_sql"] = run_phase("sql", base | {"month": month}, env, scratch, log)
-        results["phases"]["c_naive"] = run_phase("naive", base | {"month": month}, env, scratch, log)
+            if args.skip_backfill:
+                spec = base | {"start": args.first_month, "end": add_months(month, -1)}
+                results["phases"]["prepare"] = run_phase("backfill", spec, env, scratch, log)
+            else:
+                spec = base | {"start": args.first_month, "end": month}
+                results["phases"]["d_backfill"] = run_phase("backfill", spec, env, scratch, log)
+            results["phases"]["a_release"] = run_phase("release", base | {"month": month}, env, scratch, log)
+            results["phases"]["b_sql"] = run_phase("sql", base | {"month": month}, env, scratch, log)
+            results["phases"]["c_naive"] = run_phase("naive", base | {"month": month}, env, scratch, log)
 
-    summary = summarise(results)
-    results["targets"] = summary
-    out = RESULTS_DIR / f"benchmark-{stamp}.json"
-    out.write_text(json.dumps(results, indent=2, default=str))
-    print_report(results)
-    say(f"results written to {out}")
-    if not args.keep:
-        shutil.rmtree(scratch, ignore_errors=True)
-    else:
-        say(f"kept DAGSTER_HOME and work area under {scratch}")
+        summary = summarise(results)
+        results["targets"] = summary
+        out = RESULTS_DIR / f"benchmark-{stamp}.json"
+        out.write_text(json.dumps(results, indent=2, default=str))
+        print_report(results)
+        say(f"results written to {out}")
+    finally:
+        if args.keep:
+            say(f"kept DAGSTER_HOME and work area under {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def git_state() -> str:
+    """HEAD of the repository, and whether code under metpipeline/ or sql/ differs from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "metpipeline", "sql"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}{' (with uncommitted changes)' if dirty else ''}"
 
 
 def mem_gib() -> float:
@@ -548,6 +563,7 @@ def print_report(results: dict) -> None:
     print()
     print(f"DataMart {results['datamart']}  scale {results['scale']:g}  months {results['first_month']} .. "
           f"{results['release_month']}  size {results.get('datamart_size_mib', '?')} MiB")  # fmt: skip
+    print(f"commit {results['commit']}; {results['machine']}")
     print(f"{'phase':<12} {'wall s':>9} {'rows':>12} {'rows/s':>11} {'peak RSS MiB':>13}")
     for name, r in p.items():
         rate = r["rows"] / r["wall_s"] if r.get("wall_s") else 0
