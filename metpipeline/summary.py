@@ -74,4 +74,4 @@ def print_release_summary(month: str) -> None:
         print(f"    {dataset:8} candidate {current.content_hash[:12]}…  {state}")
     print(f"  report:  {area.release_dir(month, 'report', 'report.html')}")
     print(f"  bucket:  {settings.BUCKET_URL.value()}")
-    print("  UI:      make ui, then open http://127.0.0.1:3000 (Assets → release_candidates)")
+    print("  UI:      make ui, then open http://127.0.0.1:3000 (Catalog → release_candidates)")
