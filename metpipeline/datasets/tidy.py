@@ -1,7 +1,9 @@
-"""Wide Datastore table → tidy long form (one row per cell), for the publishable `<slug>-tidy` files.
+"""Wide Datastore table → tidy long form (a row per non-zero cell), for the publishable `<slug>-tidy` files.
 
 Cells may be integers or the suppression marker `[c]` (after disclosure control): the long form carries
-`count` as nullable Int64 (missing where suppressed) and a boolean `suppressed`.
+`count` as nullable Int64 (missing where suppressed) and a boolean `suppressed`. Cells whose count is 0
+are left out (a long table lists what happened; zeros are implied, as the wide files leave out rows
+that are zero in every month); suppressed cells are always kept.
 """
 
 import re
@@ -40,7 +42,7 @@ def tidy_columns(slug: str) -> list[str]:
 
 
 def to_tidy(wide: pd.DataFrame, slug: str) -> pd.DataFrame:
-    """One row per (row, month) of the wide table, months as `YYYY-MM`, sorted by month then keys."""
+    """One row per non-zero or suppressed cell, months as `YYYY-MM`, sorted by month then keys."""
     keys = key_columns(slug)
     months = [c for c in wide.columns if _MONTH.match(str(c))]
     unexpected = [c for c in wide.columns if c not in keys and c not in months]
@@ -55,5 +57,6 @@ def to_tidy(wide: pd.DataFrame, slug: str) -> pd.DataFrame:
     out["count"] = count
     out["suppressed"] = suppressed
     out = out[tidy_columns(slug)]
+    out = out[(out["count"] != 0).fillna(True).to_numpy(dtype=bool) | suppressed.to_numpy(dtype=bool)]
     order = ["month", *TIDY_NAMES[slug].values()]
     return out.sort_values(order, kind="stable").reset_index(drop=True)

@@ -7,12 +7,14 @@ saying what the value looks like; the value itself is never echoed, since it cou
 """
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
 from metpipeline import reference
+from metpipeline.disclosure.files import read_text
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import (
     KEY_COLUMNS,
@@ -95,25 +97,19 @@ def scan_frame(
         extra = [c for c in cols if c not in fixed]
         problems.append(f"{name}: columns not allowed for {slug} (expected {fixed}); unexpected: {extra}")
     vocab = dict(_vocab(), flag_type=frozenset(policy.flag_types), flag=frozenset(policy.flag_texts))
+    parquet = name.endswith(".parquet")
     for col in cols:
         series = frame[col]
         if col in KIND:
-            allowed = vocab[KIND[col]]
-            text = series.astype("string")
-            upper = KIND[col] in ("flag_type", "flag")
-            bad_mask = ~(text.str.upper() if upper else text).isin(allowed) | text.isna()
+            bad_mask = _bad_values(
+                series, _in_vocab(vocab[KIND[col]], upper=KIND[col] in ("flag_type", "flag"))
+            )
+        elif (MONTH_COLUMN.match(col) or col == "count") and parquet:
+            bad_mask = _bad_parquet_counts(series, frame.get("suppressed"))
         elif MONTH_COLUMN.match(col) or col == "count":
-            if name.endswith(".parquet"):
-                num = pd.to_numeric(series, errors="coerce").astype("Float64")
-                negative_or_fraction = ((num < 0) | (num % 1 != 0)).fillna(False)
-                bad_mask = negative_or_fraction | (series.notna() & num.isna())
-                if "suppressed" in frame:  # a null count is only allowed where the cell is suppressed
-                    bad_mask = bad_mask | (series.isna() & ~frame["suppressed"].astype(bool))
-            else:
-                text = series.astype("string")
-                bad_mask = ~(text.str.match(COUNT.pattern) | (text == policy.marker)).fillna(False)
+            bad_mask = _bad_values(series, lambda v: v == policy.marker or COUNT.fullmatch(v) is not None)
         elif col == "month":
-            bad_mask = ~series.astype("string").str.match(TIDY_MONTH.pattern).fillna(False)
+            bad_mask = _bad_values(series, lambda v: TIDY_MONTH.fullmatch(v) is not None)
         elif col == "suppressed":
             bad_mask = ~series.isin([True, False])
         else:
@@ -128,10 +124,42 @@ def scan_frame(
     return problems
 
 
+def _in_vocab(allowed: frozenset[str], upper: bool) -> Callable[[str], bool]:
+    return (lambda v: v.upper() in allowed) if upper else (lambda v: v in allowed)
+
+
+def _bad_values(series: pd.Series, ok: Callable[[str], bool]) -> pd.Series:
+    """Cells that are missing, not text, or text that `ok` rejects.
+
+    Each distinct value is judged once (a column holds a few thousand distinct values among millions of
+    cells), then the verdict is mapped back onto the cells with one vectorised `isin`.
+    """
+    bad = [v for v in pd.unique(series) if not (isinstance(v, str) and ok(v))]
+    if not bad:
+        return pd.Series(False, index=series.index)
+    missing = any(not isinstance(v, str) and pd.isna(v) for v in bad)
+    mask = series.isin([v for v in bad if not (not isinstance(v, str) and pd.isna(v))])
+    return mask | series.isna() if missing else mask
+
+
+def _bad_parquet_counts(series: pd.Series, suppressed: pd.Series | None) -> pd.Series:
+    """Counts that are negative, fractional or not numbers; null only where the cell is suppressed."""
+    if pd.api.types.is_integer_dtype(series.dtype):
+        bad = (series < 0).fillna(False)
+    else:
+        num = pd.to_numeric(series, errors="coerce").astype("Float64")
+        negative_or_fraction = ((num < 0) | (num % 1 != 0)).fillna(False)
+        bad = negative_or_fraction | (series.notna() & num.isna())
+    if suppressed is not None:  # a null count is only allowed where the cell is suppressed
+        bad = bad | (series.isna() & ~suppressed.astype(bool))
+    return bad
+
+
 def _read(path: Path) -> pd.DataFrame:
+    """The file as published: Parquet typed as written, CSV every value as text."""
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    return read_text(path)
 
 
 def scan_publishable(directory: str | Path, policy: Policy) -> list[str]:

@@ -4,7 +4,7 @@ import dagster as dg
 
 from metpipeline.disclosure.files import known_from_previous, not_geocoded, previous_publishable, read_counts
 from metpipeline.disclosure.policy import load_policy
-from metpipeline.disclosure.render import publishable_files
+from metpipeline.disclosure.render import write_publishable
 from metpipeline.disclosure.suppress import apply_policy
 from metpipeline.partitions import monthly_partitions
 from metpipeline.reference import category_sensitivity
@@ -51,8 +51,7 @@ def disclosed_datasets(
     out_dir = area.release_dir(month, "publishable")
     for slug in sorted({s for s, _ in release}):
         tables = [t for (s, _w), t in sorted(release.items()) if s == slug]
-        for name, data in publishable_files(slug, tables, policy.marker).items():
-            area.write_bytes(out_dir / slug / name, data)
+        write_publishable(out_dir, slug, tables, policy.marker)  # streamed to each file, atomically
     record = disclosure_record(month, policy, outcome, release, ng)
     area.write_json(out_dir / "disclosure.json", record)
     return dg.MaterializeResult(

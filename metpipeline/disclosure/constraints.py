@@ -80,8 +80,7 @@ def borough_totals(release: Release) -> dict[str, dict[tuple[str, str], int]]:
     return out
 
 
-def _cell_variable(t: Table, row: int, col: int, value: int, cat, known: Known) -> Variable:
-    month = t.months[col]
+def _cell_variable(t: Table, row: int, col: int, month: str, value: int, cat, known: Known) -> Variable:
     prev = known.get((t.slug, month, t.row_keys_cache[row])) if known else None  # type: ignore[attr-defined]
     return Variable(
         value=value,
@@ -115,7 +114,7 @@ def build_block(
     suppressed = np.flatnonzero(status != PUBLISHED)
     by_cat: dict[tuple[str, str], list[int]] = {}
     for r in suppressed:
-        block.variables.append(_cell_variable(t, int(r), col, int(vals[r, col]), cats[r], known))
+        block.variables.append(_cell_variable(t, int(r), col, month, int(vals[r, col]), cats[r], known))
         by_cat.setdefault(cats[r], []).append(len(block.variables) - 1)
     if t.slug != "ward":
         return block  # see module docstring: no published relation constrains other suppressed cells

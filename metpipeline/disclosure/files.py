@@ -51,6 +51,14 @@ def not_geocoded(release: Release) -> dict[str, dict[str, int]]:
     return {k: dict(sorted(v.items())) for k, v in out.items()}
 
 
+def read_text(path: Path) -> pd.DataFrame:
+    """A published CSV exactly as written: every value as text (nothing parsed, no value read as missing).
+
+    Multi-threaded pyarrow parser; the columns are pyarrow-backed strings, never Python object arrays.
+    """
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", engine="pyarrow")
+
+
 def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sensitivity: dict) -> Release:
     """The counts release with each cell's status as actually published (marker or number).
 
@@ -62,14 +70,17 @@ def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sens
         path = publishable_dir / slug / csv_name(slug, window)
         if not path.exists():
             raise ValueError(f"{path.name} is missing from the publishable folder")
-        pub = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        pub = read_text(path)
         keys = KEY_COLUMNS[slug]
         same_rows = len(pub) == len(t.frame) and (
             pub[keys].reset_index(drop=True).equals(t.frame[keys].astype(str).reset_index(drop=True))
         )
         if not same_rows or month_columns(pub) != t.months:
             raise ValueError(f"{path.name}: rows or month columns differ from the counts file")
-        t.status = np.where(pub[t.months].to_numpy() == policy.marker, PRIMARY, 0).astype(np.int8)
+        status = np.zeros((len(pub), len(t.months)), dtype=np.int8)
+        for j, m in enumerate(t.months):  # column by column: no object array of the whole file
+            status[:, j] = np.where((pub[m] == policy.marker).to_numpy(dtype=bool), PRIMARY, 0)
+        t.status = status
     return release
 
 
@@ -83,7 +94,7 @@ def known_from_previous(previous_dir: Path | None, policy: Policy) -> Known:
             path = previous_dir / slug / csv_name(slug, window)
             if not path.exists():
                 continue
-            pub = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+            pub = read_text(path)
             keys = list(pub[KEY_COLUMNS[slug]].itertuples(index=False, name=None))
             for m in month_columns(pub):
                 for key, v in zip(keys, pub[m], strict=True):

@@ -1,66 +1,155 @@
-"""Publishable files from a suppressed release (pure: returns bytes and frames, writes nothing)."""
+"""Publishable files from a suppressed release, written straight to their paths in chunks.
 
-import io
+No file is ever held in memory whole: the wide CSVs are written a block of rows at a time, the tidy long
+form a month at a time (CSV) and in row groups (Parquet). Each file goes to a temporary name beside its
+path and is renamed into place (`workarea._atomic`), so a reader never sees a half-written file. Output
+is deterministic: the same tables give the same bytes.
 
+The tidy long form lists the cells that hold something: a cell whose count is 0 is left out (as the
+wide files leave out rows that are zero in every month); a suppressed cell is always listed, with
+count `[c]` in the CSV and a null count with `suppressed` true in the Parquet.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from metpipeline.disclosure.tables import KEY_COLUMNS, PUBLISHED, TIDY_COLUMNS, Table, csv_name
+from metpipeline.workarea import _atomic
+
+WIDE_CHUNK_ROWS = 20_000  # rows of a wide table rendered to text at a time
+ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group of the tidy file
 
 
-def wide_frame(t: Table, marker: str) -> pd.DataFrame:
-    """The wide table as text, suppressed cells replaced by the marker."""
-    out = t.frame[KEY_COLUMNS[t.slug]].astype(str).copy()
+def wide_frame(t: Table, marker: str, rows: slice = slice(None)) -> pd.DataFrame:
+    """The wide table (or a block of its rows) as text, suppressed cells replaced by the marker."""
+    keys = t.frame[KEY_COLUMNS[t.slug]].iloc[rows].astype(str)
+    status = t.status[rows]
+    cells = {}
     for j, m in enumerate(t.months):
-        col = t.frame[m].astype("int64").astype(str)
-        out[m] = col.where(t.status[:, j] == PUBLISHED, marker)
+        text = t.frame[m].iloc[rows].to_numpy(dtype=np.int64).astype(str)
+        cells[m] = np.where(status[:, j] == PUBLISHED, text, marker).astype(object)
+    return pd.concat([keys, pd.DataFrame(cells, index=keys.index)], axis=1)
+
+
+def _write_text(path: Path, chunks: Iterator[pd.DataFrame], header: list[str]) -> None:
+    """CSV (UTF-8, LF, no index) from frames sharing `header`; the header alone when there are none."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            first = True
+            for chunk in chunks:
+                chunk.to_csv(f, index=False, header=first, lineterminator="\n")
+                first = False
+            if first:
+                pd.DataFrame(columns=header).to_csv(f, index=False, lineterminator="\n")
+
+    _atomic(path, write)
+
+
+def write_wide_csv(path: Path, t: Table, marker: str) -> None:
+    n = len(t.frame)
+    chunks = (wide_frame(t, marker, slice(i, i + WIDE_CHUNK_ROWS)) for i in range(0, n, WIDE_CHUNK_ROWS))
+    _write_text(path, chunks, [*KEY_COLUMNS[t.slug], *t.months])
+
+
+def tidy_names(slug: str) -> list[str]:
+    return ["month", *TIDY_COLUMNS[slug].values(), "count", "suppressed"]
+
+
+def _month_order(t: Table) -> np.ndarray:
+    """Row positions of `t` sorted by the tidy key columns (their tidy order), ties in file order."""
+    rename = TIDY_COLUMNS[t.slug]
+    keys = t.frame[list(rename)].rename(columns=rename)
+    return keys.sort_values(list(rename.values()), kind="stable").index.to_numpy()
+
+
+def tidy_parts(tables: list[Table]) -> Iterator[pd.DataFrame]:
+    """The tidy long form one month at a time, months ascending, rows by key; zero cells left out.
+
+    Columns: month (YYYY-MM), the geography codes and names, the categories (or flags), count (nullable
+    Int64, null where suppressed), suppressed (bool).
+    """
+    columns = [(t, j, m) for t in tables for j, m in enumerate(t.months)]
+    order = {id(t): _month_order(t) for t in tables}
+    for t, j, m in sorted(columns, key=lambda c: c[2]):
+        rename = TIDY_COLUMNS[t.slug]
+        rows = order[id(t)]
+        counts = t.frame[m].to_numpy(dtype=np.int64)[rows]
+        suppressed = t.status[rows, j] != PUBLISHED
+        keep = (counts != 0) | suppressed
+        if not keep.any():
+            continue
+        rows, counts, suppressed = rows[keep], counts[keep], suppressed[keep]
+        part = t.frame[list(rename)].take(rows).rename(columns=rename).reset_index(drop=True)
+        part.insert(0, "month", f"{m[:4]}-{m[4:]}")
+        part["count"] = pd.arrays.IntegerArray(counts, suppressed.copy())  # masked (null) where suppressed
+        part["suppressed"] = suppressed
+        yield part
+
+
+def _empty_tidy(slug: str) -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.array([], dtype="str") for c in tidy_names(slug)[:-2]})
+    frame["count"] = pd.array([], dtype="Int64")
+    frame["suppressed"] = np.array([], dtype=bool)
+    return frame
+
+
+def tidy_csv_text(part: pd.DataFrame, marker: str) -> pd.DataFrame:
+    """A tidy part as the CSV shows it: `count` as text, the marker where suppressed, no `suppressed`."""
+    out = part.drop(columns=["suppressed"])
+    counts = part["count"].to_numpy(dtype=np.int64, na_value=0).astype(str)
+    out["count"] = np.where(part["suppressed"].to_numpy(dtype=bool), marker, counts).astype(object)
     return out
 
 
-def wide_csv(t: Table, marker: str) -> bytes:
-    buf = io.StringIO()
-    wide_frame(t, marker).to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8")
+def write_tidy(csv_path: Path, parquet_path: Path, slug: str, tables: list[Table], marker: str) -> None:
+    """Both tidy files in one pass over the tables (CSV a month at a time, Parquet in row groups)."""
+
+    def write_parquet(tmp: str) -> None:
+        schema = pa.Schema.from_pandas(_empty_tidy(slug), preserve_index=False)
+        with pq.ParquetWriter(tmp, schema) as writer:
+            buffered: list[pd.DataFrame] = []
+            n = 0
+
+            def flush(final: bool) -> None:
+                """Write whole row groups of ROW_GROUP_ROWS (and, at the end, the rest)."""
+                nonlocal n
+                if not buffered:
+                    return
+                frame = pd.concat(buffered, ignore_index=True)
+                cut = len(frame) if final else len(frame) - len(frame) % ROW_GROUP_ROWS
+                table = pa.Table.from_pandas(frame.iloc[:cut], schema=schema, preserve_index=False)
+                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+                buffered[:] = [frame.iloc[cut:]] if cut < len(frame) else []
+                n = len(frame) - cut
+
+            def csv_chunks() -> Iterator[pd.DataFrame]:
+                nonlocal n
+                for part in tidy_parts(tables):
+                    buffered.append(part)
+                    n += len(part)
+                    if n >= ROW_GROUP_ROWS:
+                        flush(final=False)
+                    yield tidy_csv_text(part, marker)
+
+            _write_text(csv_path, csv_chunks(), tidy_names(slug)[:-1])
+            flush(final=True)
+
+    _atomic(parquet_path, write_parquet)
 
 
-def tidy_frame(tables: list[Table]) -> pd.DataFrame:
-    """Long form over both windows: month, geography codes and names, category, count, suppressed."""
-    parts = []
+def write_publishable(out_dir: Path, slug: str, tables: list[Table], marker: str) -> list[str]:
+    """Write one dataset's publishable folder (`out_dir/<slug>/`); returns the file names written."""
+    folder = out_dir / slug
+    names = []
     for t in tables:
-        rename = TIDY_COLUMNS[t.slug]
-        for j, m in enumerate(t.months):
-            part = t.frame[list(rename)].rename(columns=rename)
-            suppressed = t.status[:, j] != PUBLISHED
-            part.insert(0, "month", f"{m[:4]}-{m[4:]}")
-            # pandas-stubs have no pd.array overload for a Series with a nullable dtype; pandas accepts it.
-            part["count"] = pd.array(t.frame[m].astype("int64"), dtype="Int64")  # type: ignore[call-overload]
-            part.loc[suppressed, "count"] = pd.NA
-            part["suppressed"] = suppressed
-            parts.append(part)
-    if not parts:
-        slug = tables[0].slug if tables else "borough"
-        return pd.DataFrame(columns=["month", *TIDY_COLUMNS[slug].values(), "count", "suppressed"])
-    tidy = pd.concat(parts, ignore_index=True)
-    return tidy.sort_values([c for c in tidy.columns if c not in ("count", "suppressed")], kind="stable")
-
-
-def tidy_csv(tidy: pd.DataFrame, marker: str) -> bytes:
-    out = tidy.drop(columns=["suppressed"]).copy()
-    out["count"] = out["count"].astype("string").fillna(marker)
-    buf = io.StringIO()
-    out.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8")
-
-
-def tidy_parquet(tidy: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    tidy.reset_index(drop=True).to_parquet(buf, index=False)
-    return buf.getvalue()
-
-
-def publishable_files(slug: str, tables: list[Table], marker: str) -> dict[str, bytes]:
-    """File name -> content for one dataset's publishable folder."""
-    files = {csv_name(t.slug, t.window): wide_csv(t, marker) for t in tables}
-    tidy = tidy_frame(tables)
-    files[f"{slug}-tidy.csv"] = tidy_csv(tidy, marker)
-    files[f"{slug}-tidy.parquet"] = tidy_parquet(tidy)
-    return files
+        name = csv_name(t.slug, t.window)
+        write_wide_csv(folder / name, t, marker)
+        names.append(name)
+    write_tidy(folder / f"{slug}-tidy.csv", folder / f"{slug}-tidy.parquet", slug, tables, marker)
+    return [*names, f"{slug}-tidy.csv", f"{slug}-tidy.parquet"]

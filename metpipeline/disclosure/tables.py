@@ -55,6 +55,9 @@ class Table:
     frame: pd.DataFrame  # the wide counts table exactly as published (before disclosure control)
     # int8, rows x month columns; None only until __post_init__ fills in all-published
     status: np.ndarray = field(default=cast(np.ndarray, None))
+    # month columns and the column Index they were computed from (see `months`)
+    _months: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
+    _months_of: pd.Index | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.frame = self.frame.reset_index(drop=True)
@@ -63,7 +66,17 @@ class Table:
 
     @property
     def months(self) -> list[str]:
-        return month_columns(self.frame)
+        """The YYYYMM columns in file order (do not mutate the list).
+
+        Computed once per column Index: the disclosure stage asks for it once per suppressed cell, and
+        frames are not changed after construction. Adding, removing or renaming a column (or replacing
+        `frame`) gives the frame a new Index object, so the list is recomputed then.
+        """
+        cols = self.frame.columns
+        if self._months_of is not cols:
+            self._months = month_columns(self.frame)
+            self._months_of = cols
+        return self._months
 
     def values(self) -> np.ndarray:
         return (

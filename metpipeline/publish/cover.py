@@ -122,7 +122,8 @@ _TEMPLATE = jinja2.Environment(autoescape=True).from_string(
 <h2>Summary</h2>
 <p>Recorded crime in London reported by the Metropolitan Police Service, counted by the month (London
 time) in which each crime was recorded. Two files: the most recent 24 months, and the historical months
-before them; a tidy long form in CSV and Parquet holds the same counts.</p>
+before them; a tidy long form in CSV and Parquet holds the same counts, leaving out cells whose
+count is 0.</p>
 <h2>Coverage</h2>
 <p>{{ first_month }} to {{ last_month }} ({{ n_months }} months).</p>
 <h2>Sources</h2>

@@ -82,6 +82,23 @@ def test_tidy_handles_suppressed_cells_and_renders():
     )
 
 
+def test_tidy_omits_zero_cells_but_keeps_suppressed():
+    wide = pd.DataFrame(
+        {"MajorText": ["THEFT", "THEFT"], "MinorText": ["OTHER THEFT", "SHOPLIFTING"],
+         "BoroughName": ["Camden", "Camden"], "202401": [0, "[c]"], "202402": [5, 0]}
+    )  # fmt: skip
+    tidy = to_tidy(wide, "borough")
+    assert tidy[["month", "minor"]].values.tolist() == [
+        ["2024-01", "SHOPLIFTING"],
+        ["2024-02", "OTHER THEFT"],
+    ]
+    assert tidy["suppressed"].tolist() == [True, False] and tidy["count"].tolist()[1] == 5
+    assert render_tidy_csv(tidy) == (
+        b"month,borough_name,major,minor,count\n2024-01,Camden,THEFT,SHOPLIFTING,[c]\n"
+        b"2024-02,Camden,THEFT,OTHER THEFT,5\n"
+    )
+
+
 def test_render_is_lf_utf8_without_index():
     df = pd.DataFrame({"BoroughName": ["Hammersmith and Fulham"], "202401": [3]})
     assert render_csv(df) == b"BoroughName,202401\nHammersmith and Fulham,3\n"
