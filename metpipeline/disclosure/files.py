@@ -85,21 +85,29 @@ def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sens
 
 
 def known_from_previous(previous_dir: Path | None, policy: Policy) -> Known:
-    """Cells the previous publishable version published, with their values (the attacker's knowledge)."""
+    """Cells the previous publishable version published, with their values (the attacker's knowledge).
+
+    Only datasets the policy suppresses in can hold a cell that is suppressed now but was public before, so
+    only those are read (the LSOA and borough files, the largest, never are).
+    """
     known: Known = {}
     if previous_dir is None or not previous_dir.is_dir():
         return known
     for slug in SLUGS_WITH_FILES:
+        if policy.rule(slug).action != "suppress":
+            continue
         for window in WINDOWS:
             path = previous_dir / slug / csv_name(slug, window)
             if not path.exists():
                 continue
             pub = read_text(path)
-            keys = list(pub[KEY_COLUMNS[slug]].itertuples(index=False, name=None))
+            keys = np.empty(len(pub), dtype=object)
+            keys[:] = list(pub[KEY_COLUMNS[slug]].itertuples(index=False, name=None))
             for m in month_columns(pub):
-                for key, v in zip(keys, pub[m], strict=True):
-                    if v != policy.marker and v.isdigit():
-                        known[(slug, m, key)] = int(v)
+                text = pub[m].to_numpy(dtype=str)
+                counted = np.char.isdigit(text)  # the marker and anything else are not known values
+                values = text[counted].astype(np.int64)
+                known.update(zip(((slug, m, k) for k in keys[counted]), values.tolist(), strict=True))
     return known
 
 
