@@ -88,21 +88,38 @@ def _flag_rows(harmonised: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _as_str(values: pd.Series) -> pd.Series:
+    """`values.astype(str)` for values with no missing value; a categorical converts its categories only."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = values.cat.categories.astype(str)
+        return pd.Series(categories.take(values.cat.codes.to_numpy()), index=values.index, name=values.name)
+    return values.astype(str)
+
+
 def build_table(harmonised: pd.DataFrame, slug: str, months: list[str]) -> pd.DataFrame:
     """The wide table of `slug` over `months`: key columns, then one integer `YYYYMM` column per month
     (oldest first); rows that are zero in every month left out; sorted by the key columns."""
     keys = KEY_COLUMNS[slug]
-    source = _flag_rows(harmonised) if slug == "flagged" else harmonised
-    source = source.loc[source["month"].isin(months)]
-    # Ward and LSOA counts leave out crimes with no geocode (rule 6).
-    for _, column in keys:
-        source = source.loc[source[column].notna()]
-    month_columns = [m.replace("-", "") for m in months]
-    frame = pd.DataFrame({column: source[column].astype(str) for _, column in keys})
-    frame["_month"] = source["month"].str.replace("-", "", regex=False)
     group_columns = [column for _, column in keys]
-    if len(frame):
-        counts = frame.groupby(group_columns + ["_month"]).size().unstack("_month", fill_value=0)
+    month_columns = [m.replace("-", "") for m in months]
+    source = _flag_rows(harmonised) if slug == "flagged" else harmonised
+    # One mask over the rows: the window's months, and (rule 6) ward and LSOA counts leave out crimes with
+    # no geocode. Only the key and month columns are taken, and grouped as they are (categorical keys
+    # group by code, observed combinations only); text work is done on the grouped result, not per crime.
+    mask = source["month"].isin(months)
+    for column in group_columns:
+        mask &= source[column].notna()
+    if mask.any():
+        sizes = (
+            source.loc[mask, [*group_columns, "month"]]
+            .groupby([*group_columns, "month"], observed=True, sort=False)
+            .size()
+        )
+        grouped = sizes.reset_index(name="_count")
+        for column in group_columns:
+            grouped[column] = _as_str(grouped[column])
+        grouped["_month"] = _as_str(grouped["month"]).str.replace("-", "", regex=False)
+        counts = grouped.set_index([*group_columns, "_month"])["_count"].unstack("_month", fill_value=0)
         wide = counts.reindex(columns=month_columns, fill_value=0).reset_index()
     else:
         wide = pd.DataFrame(columns=group_columns + month_columns)

@@ -108,7 +108,14 @@ def _query(engine: sa.Engine, sql_file: str, params: dict) -> pd.DataFrame:
     try:
         with engine.connect() as conn:
             result = conn.execute(stmt, params)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            columns = list(result.keys())
+            # The driver's plain rows, not SQLAlchemy Row objects: pandas probes each Row for attributes
+            # (one exception per probe), which costs more than the query. A text() query has no result
+            # types, so the values are the driver's either way.
+            rows = result.cursor.fetchall()
+            if rows and not isinstance(rows[0], tuple):
+                rows = [tuple(row) for row in rows]
+            return pd.DataFrame(rows, columns=columns)
     except sa.exc.DBAPIError:
         # A failing query is most often a contract change: name the table and column if so.
         check_contract_columns(engine)

@@ -201,16 +201,15 @@ def geography(ward_code: pd.Series, lsoa_code: pd.Series) -> pd.DataFrame:
     ward_lookup, lsoa_lookup = _geography_lookups()
     ward = _clean(ward_code).str.upper()
     lsoa = _clean(lsoa_code).str.upper()
-    bad = {c for c in ward.dropna() if c not in ward_lookup} | {
-        c for c in lsoa.dropna() if c not in lsoa_lookup
+    bad = {c for c in ward.dropna().unique() if c not in ward_lookup} | {
+        c for c in lsoa.dropna().unique() if c not in lsoa_lookup
     }
     if bad:
         raise DataError(f"geography codes not in the ONS ward/LSOA lookups: {', '.join(sorted(bad))}")
 
     def pick(codes: pd.Series, lookup: dict, i: int) -> pd.Series:
-        return pd.Series(
-            [None if pd.isna(c) else lookup[c][i] for c in codes], index=codes.index, dtype="string"
-        )
+        # Every code is in the lookup (checked above); a missing code maps to missing.
+        return codes.map({code: names[i] for code, names in lookup.items()}).astype("string")
 
     return pd.DataFrame(
         {

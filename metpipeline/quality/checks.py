@@ -4,12 +4,15 @@ Checks read the files their asset wrote from the work area; they run after the a
 single-month run. The `*_result` functions are plain and are what the tests and the release report call.
 """
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
 import dagster as dg
 import pandas as pd
+import pyarrow.parquet as pq
 
 from metpipeline.disclosure.tables import counts_name, csv_name
 from metpipeline.partitions import FIRST_MONTH, monthly_partitions
@@ -140,6 +143,33 @@ def volume_result(borough: pd.DataFrame, month: str) -> dg.AssetCheckResult:
 
 
 # --- file readers -----------------------------------------------------------------------------------
+# Columns already read from the last few month files, keyed by path, mtime and size: the checks of one
+# asset in a run read each file once between them, and a rewritten file (new mtime) is never served stale.
+_COLUMN_CACHE: OrderedDict[tuple[str, int, int], dict[str, pd.Series]] = OrderedDict()
+_CACHE_FILES = 4
+_CACHE_LOCK = threading.Lock()
+
+
+def read_columns(path: Path, columns: list[str]) -> pd.DataFrame:
+    """The named columns of a month's Parquet file (those it has; in file order), as `pd.read_parquet`
+    reads them. A column the file lacks is left out, so the rule's expectation on it fails as before."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _CACHE_LOCK:
+        cached = _COLUMN_CACHE.pop(key, None) or {}
+        wanted = set(columns)
+        present = [c for c in pq.read_schema(path).names if c in wanted]
+        if not present:
+            return pd.read_parquet(path, columns=[])
+        missing = [c for c in present if c not in cached]
+        if missing:
+            cached.update((str(c), v) for c, v in pd.read_parquet(path, columns=missing).items())
+        _COLUMN_CACHE[key] = cached
+        while len(_COLUMN_CACHE) > _CACHE_FILES:
+            _COLUMN_CACHE.popitem(last=False)
+        return pd.DataFrame({c: cached[c] for c in present})
+
+
 def read_dataset_files(area: WorkArea, slug: str, month: str) -> dict[str, pd.DataFrame]:
     out = {}
     for window in ("24m", "historical"):
@@ -161,7 +191,9 @@ def _extract_check(system: str, rule: str) -> dg.AssetChecksDefinition:
         area = workarea.area
         return per_month(
             months_of(context),
-            lambda m: extract_result(system, rule, pd.read_parquet(area.extract_path(system, m)), m),
+            lambda m: extract_result(
+                system, rule, read_columns(area.extract_path(system, m), extracts.columns(system, rule)), m
+            ),
         )
 
     return _check
@@ -172,7 +204,10 @@ def _harmonised_check(rule: str) -> dg.AssetChecksDefinition:
     def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
         area = workarea.area
         return per_month(
-            months_of(context), lambda m: harmonised_result(rule, pd.read_parquet(area.harmonised_path(m)), m)
+            months_of(context),
+            lambda m: harmonised_result(
+                rule, read_columns(area.harmonised_path(m), harmonised.COLUMNS[rule]), m
+            ),
         )
 
     return _check

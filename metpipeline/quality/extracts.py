@@ -103,6 +103,23 @@ def recorded_in_window(system: str, frame: pd.DataFrame, month: str):
     return [(view[["recorded_month"]], [expectation])]
 
 
+def columns(system: str, rule: str) -> list[str]:
+    """The extract columns `rule` reads (the check reads only these from the file)."""
+    if rule in ("key_unique", "key_not_null"):
+        return [KEYS[system]]
+    if rule == "required_not_null":
+        return CRIS_NOT_NULL if system == "cris" else CONNECT_NOT_NULL
+    if rule == "status_vocabulary":
+        return ["crime_status" if system == "cris" else "offence_status"]
+    if rule == "premises_type_vocabulary":
+        return ["premises_type"]
+    if rule == "flags_vocabulary":
+        return CRIS_BITS if system == "cris" else ["domestic_abuse_flag"]
+    if rule == "recorded_in_extraction_window":
+        return ["recorded_at" if system == "cris" else "recorded_at_utc"]
+    raise ValueError(f"unknown extract rule {rule!r}")
+
+
 RULES = {
     "key_unique": key_unique,
     "key_not_null": key_not_null,

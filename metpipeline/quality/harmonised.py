@@ -59,3 +59,9 @@ RULES = {
     "month_is_partition": month_is_partition,
     "borough_is_published": borough_is_published,
 }
+# The harmonised columns each rule reads (the check reads only these from the file).
+COLUMNS = {
+    "every_record_classified": ["mps_major", "mps_minor"],
+    "month_is_partition": ["month"],
+    "borough_is_published": ["borough_name"],
+}

@@ -6,7 +6,16 @@ import json
 import pandas as pd
 import pytest
 
-from metpipeline.quality.checks import dataset_result, extract_result, harmonised_result, volume_result
+from metpipeline.quality import extracts
+from metpipeline.quality import harmonised as harmonised_rules
+from metpipeline.quality.checks import (
+    dataset_result,
+    extract_result,
+    harmonised_result,
+    read_columns,
+    volume_result,
+)
+from metpipeline.quality.gx import validate
 from metpipeline_tests.disclosure.synth import MONTH, frames
 
 COL = MONTH.replace("-", "")
@@ -170,3 +179,50 @@ def test_volume_warns_and_says_how_much_history():
         b.drop(columns=[c for c in b.columns if c.startswith("2022") or c.startswith("2023")]), MONTH
     )
     assert "only 2 months of history" in short.description
+
+
+def _write(path, frame):
+    frame.to_parquet(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("system, rule, breaker", EXTRACT_CASES)
+def test_extract_rules_on_the_columns_read_from_the_file(tmp_path, system, rule, breaker):
+    """The checks read only the rule's columns from the file: same outcome and metadata as the whole frame."""
+    good = cris() if system == "cris" else connect()
+    for name, frame in (("good", good), ("bad", breaker(good))):
+        path = _write(tmp_path / f"{name}.parquet", frame)
+        narrow = read_columns(path, extracts.columns(system, rule))
+        assert set(narrow.columns) <= set(frame.columns) and len(narrow) == len(frame)
+        whole, read = (extract_result(system, rule, f, MONTH) for f in (frame, narrow))
+        assert (read.passed, read.description, _meta(read)) == (whole.passed, whole.description, _meta(whole))
+        assert read.passed == (name == "good")
+
+
+@pytest.mark.parametrize("rule", list(harmonised_rules.RULES))
+def test_harmonised_rules_on_the_columns_read_from_the_file(tmp_path, rule):
+    bad = harmonised().assign(mps_minor=[None, "RAPE"], month=["2024-02", MONTH], borough_name=["X", "Brent"])
+    for name, frame in (("good", harmonised()), ("bad", bad)):
+        narrow = read_columns(_write(tmp_path / f"{name}.parquet", frame), harmonised_rules.COLUMNS[rule])
+        assert harmonised_result(rule, narrow, MONTH).passed == (name == "good")
+
+
+def test_read_columns_is_never_stale_and_leaves_out_missing_columns(tmp_path):
+    path = _write(tmp_path / "m.parquet", cris())
+    assert read_columns(path, ["crime_status"])["crime_status"].tolist() == ["CRIME"] * 3
+    _write(path, cris().assign(crime_status=["CRIME", "FOO", "CRIME"], extra=[1, 2, 3]))
+    assert read_columns(path, ["crime_status"])["crime_status"].tolist() == ["CRIME", "FOO", "CRIME"]
+    _write(path, cris().drop(columns="crime_status"))
+    narrow = read_columns(path, ["crime_status"])
+    assert "crime_status" not in narrow.columns and len(narrow) == 3
+    assert not extract_result("cris", "status_vocabulary", narrow, MONTH).passed
+
+
+def test_validate_keeps_the_whole_frame_for_table_expectations():
+    import great_expectations.expectations as gxe
+
+    frame = pd.DataFrame({"a": [1, 2], "b": [3, 4]})
+    ordered = gxe.ExpectTableColumnsToMatchOrderedList(column_list=["a"])
+    assert not validate(frame, "t", [ordered]).success
+    assert validate(frame, "t", [gxe.ExpectColumnValuesToNotBeNull(column="a")]).success
+    assert not validate(frame, "t", [gxe.ExpectColumnValuesToNotBeNull(column="c")]).success
