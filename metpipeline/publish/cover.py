@@ -152,7 +152,7 @@ suppressed to protect the people involved; withheld categories are not published
 <h2>Version history</h2>
 <table><tr><th>Version</th><th>Release month</th><th>Published</th><th>Changes</th></tr>
 {% for v in history %}<tr><td>{{ v.version }}</td><td>{{ v.month }}</td><td>{{ v.released_at }}</td>
-<td>{% for c in v.changes %}{{ c.month }}: {{ c.cells_changed }} cells ({{ c.why }}){% if not loop.last %};
+<td>{% for c in v.changes %}{{ c.months }}: {{ c.cells_changed }} cells ({{ c.why }}){% if not loop.last %};
 {% endif %}{% else %}no cell changed{% endfor %}</td></tr>
 {% endfor %}</table>
 </body></html>
@@ -191,5 +191,34 @@ def render_cover(
         suppressed=suppressed,
         withheld=withheld,
         not_geocoded=_flatten(not_geocoded) if not_geocoded is not None else [],
-        history=history,
+        history=[{**v, "changes": group_changes(v.get("changes", []))} for v in history],
     )
+
+
+def group_changes(changes: list[dict]) -> list[dict]:
+    """For reading: consecutive months with the same reason become one line ("2022-01 to 2026-10", cells
+    summed), so a first version lists its coverage once instead of one line per month. latest.json keeps
+    the per-month detail for machines."""
+    out: list[dict] = []
+    for c in changes:
+        last = out[-1] if out else None
+        if last and last["why"] == c["why"] and _next_month(last["last"]) == c["month"]:
+            last["last"] = c["month"]
+            last["cells_changed"] += c["cells_changed"]
+        else:
+            out.append(
+                {
+                    "first": c["month"],
+                    "last": c["month"],
+                    "cells_changed": c["cells_changed"],
+                    "why": c["why"],
+                }
+            )
+    for g in out:
+        g["months"] = g["first"] if g["first"] == g["last"] else f"{g['first']} to {g['last']}"
+    return out
+
+
+def _next_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year + mon // 12}-{mon % 12 + 1:02d}"

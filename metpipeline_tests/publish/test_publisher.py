@@ -184,3 +184,21 @@ def test_next_release_follows_the_calendar():
     )
     with pytest.raises(ValueError, match="METPIPELINE_RELEASE_CRON"):
         next_release(datetime(2024, 1, 1, tzinfo=LONDON), "0 6 * * MON")
+
+
+def test_cover_sheet_groups_consecutive_months_of_the_same_change():
+    from metpipeline.publish.cover import group_changes
+
+    changes = [
+        {"month": "2024-11", "cells_changed": 3, "why": "new month"},
+        {"month": "2024-12", "cells_changed": 4, "why": "new month"},
+        {"month": "2025-01", "cells_changed": 5, "why": "new month"},
+        {"month": "2025-03", "cells_changed": 1, "why": "revised"},
+        {"month": "2025-04", "cells_changed": 2, "why": "new month"},
+    ]
+    lines = [(g["months"], g["cells_changed"], g["why"]) for g in group_changes(changes)]
+    assert lines == [
+        ("2024-11 to 2025-01", 12, "new month"),  # across the year end
+        ("2025-03", 1, "revised"),
+        ("2025-04", 2, "new month"),  # adjacent month, other reason: a line of its own
+    ]
