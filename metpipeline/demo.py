@@ -28,7 +28,7 @@ def ensure_datamart(say) -> None:
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     try:
-        say("seeding the embedded DataMart (2022-01 to the last complete month; a few minutes)")
+        say("embedded DataMart: seeding 2022-01 to the last complete month unless it holds data (~1 min)")
         summary = seed_datamart(url, progress=True)
         print(summary.render(), flush=True)
     except DataMartNotEmpty:
