@@ -45,6 +45,8 @@ def _defs():
 
 def _run(job_name: str, *, partition_key: str | None = None, tags: dict | None = None, run_config=None):
     """Execute a job of the code location in-process against the instance; raise with the failing step."""
+    import dagster as dg
+
     job = _defs().resolve_job_def(job_name)
     # The console shows INFO and above (one line per step and per month); every event, DEBUG included,
     # is still stored in the instance and shown in the UI.
@@ -58,9 +60,22 @@ def _run(job_name: str, *, partition_key: str | None = None, tags: dict | None =
         raise_on_error=False,
     )
     if not result.success:
+        evaluations = [
+            ev.event_specific_data
+            for ev in result.all_events
+            if ev.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ]
+        failed_checks = [
+            f"check {e.check_name} on {e.asset_key.to_user_string()}: {e.description}"
+            for e in evaluations
+            if not e.passed
+        ]
         failures = [f"{ev.step_key}: {_root_message(ev)}" for ev in result.all_events if ev.is_step_failure]
-        detail = "\n  ".join(failures) or "see the run in the Dagster UI"
-        raise SystemExit(f"run {result.run_id} of {job_name} failed:\n  {detail}")
+        detail = "\n  ".join(failed_checks + failures) or "see the run in the Dagster UI"
+        raise SystemExit(
+            f"run {result.run_id} of {job_name} failed:\n  {detail}\n"
+            f"Nothing was staged or published. The run is in the Dagster UI (make ui → Runs)."
+        )
     return result
 
 

@@ -152,22 +152,22 @@ def test_defects_stop_the_release_at_the_right_check(tmp_path):
     (tmp_path / "var").mkdir()
     seed_datamart(
         f"sqlite:///{tmp_path / 'var' / 'datamart.sqlite'}",
-        "2024-03",
+        "2024-01",
         "2024-03",
         scale=0.02,
         defects=True,
         progress=False,
     )
-    env_tmp = tmp_path
-    run = _cli(env_tmp, "backfill", "2024-03", "2024-03")
+    run = _cli(tmp_path, "release", "2024-03")
     output = run.stdout + run.stderr
     assert run.returncode != 0
-    # Duplicate keys are caught by the blocking key check; the message gives counts, never the keys.
-    assert "key_unique" in output
-    # Unmapped codes stop harmonisation with each code, system and row count, or the release is blocked
-    # before it: either way nothing is staged.
-    assert not (tmp_path / "var" / "work" / "candidates").exists()
-    assert not (tmp_path / "var" / "bucket").exists()
+    # Duplicate keys are caught by the blocking key checks (counts, never the keys themselves), in the
+    # back-fill of the earlier months, so the release of 2024-03 is never started.
+    assert "key_unique" in output and "backfill_job" in output
+    assert "check cris_key_unique on cris_extract: 2024-" in output  # the month and what was found
+    assert "monthly_release_job" not in output.split("failed:")[0].splitlines()[-1]
+    assert not (tmp_path / "var" / "work" / "candidates").exists(), "nothing may be staged"
+    assert not (tmp_path / "var" / "work" / "releases").exists(), "no dataset may be built"
 
 
 def test_report_shows_every_check_of_the_release_run(released):
