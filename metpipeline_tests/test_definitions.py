@@ -38,3 +38,14 @@ def test_code_location_loads_the_whole_flow():
     assert {"disclosure_threshold", "disclosure_differencing_audit", "disclosure_allowlist"} <= names
     # The release job runs in one process (the multiprocess executor re-imports the code per step).
     assert repo.get_job("monthly_release_job").executor_def.name == "in_process"
+
+
+def test_launchpad_approval_config_defaults_to_the_month_the_schedule_releases():
+    from metpipeline.approval.jobs import ApprovalConfig
+    from metpipeline.partitions import monthly_partitions
+
+    fields = ApprovalConfig.model_fields
+    assert fields["month"].default == monthly_partitions.get_last_partition_key()
+    assert fields["decision"].default.value == "approve"
+    # The hash and the approver must be typed by the owner: no default could stand for what they reviewed.
+    assert fields["candidate_hash"].is_required() and fields["approver"].is_required()

@@ -7,7 +7,12 @@ from pydantic import Field, field_validator
 
 from metpipeline.approval import decide
 from metpipeline.approval.registry import RegistryError, load_registry
+from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import GovernanceResource, StateResource
+
+# The Launchpad's default month: the last complete month, the one the monthly schedule releases. Computed
+# from the calendar when the code location loads (no database access at import).
+LATEST_MONTH = monthly_partitions.get_last_partition_key() or ""
 
 
 class DatasetSlug(Enum):
@@ -24,7 +29,10 @@ class Verdict(Enum):
 
 class ApprovalConfig(dg.Config):
     dataset: DatasetSlug = Field(description="Which dataset's candidate you are deciding on.")
-    month: str = Field(description="Release month, YYYY-MM (the release_candidates partition).")
+    month: str = Field(
+        default=LATEST_MONTH,
+        description="Release month, YYYY-MM (release_candidates partition; default: last complete month).",
+    )
     decision: Verdict = Field(default=Verdict.approve, description="approve publishes it; reject does not.")
     approver: str = Field(description="Your name as in the owners registry, e.g. first.last.")
     comment: str = Field(default="", description="Why; kept with the decision in the ledger.")
