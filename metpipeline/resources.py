@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from metpipeline import settings
-from metpipeline.db import check_reachable, make_engine, uses_schema
+from metpipeline.db import check_reachable, make_engine
 from metpipeline.workarea import WorkArea
 
 
@@ -29,15 +29,6 @@ class DataMartResource(dg.ConfigurableResource):
             check_reachable(engine, settings.DATAMART_URL.name)
             self._engine = engine
         return self._engine
-
-    @property
-    def dialect(self) -> str:
-        return self.engine().dialect.name
-
-    @property
-    def schema_name(self) -> str | None:
-        """`dm` where the dialect has schemas (named so as not to shadow pydantic's `BaseModel.schema`)."""
-        return "dm" if uses_schema(self.dialect) else None
 
 
 class StateResource(dg.ConfigurableResource):

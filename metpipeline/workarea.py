@@ -9,7 +9,7 @@ Layout under METPIPELINE_WORK_DIR (default var/work):
   releases/YYYY-MM/counts/            unsuppressed dataset tables for the release month (internal)
   releases/YYYY-MM/publishable/       the files as they would be published, after disclosure control
   releases/YYYY-MM/report/            release report (report.html, report.json)
-  candidates/YYYY-MM/<hash>/          staged release candidates (files + report + manifest.json)
+  candidates/YYYY-MM/<slug>/<hash>/   staged release candidates (files + report + manifest.json)
 Writes go to a temporary name and are renamed into place, so a reader never sees a half-written file.
 """
 
@@ -41,9 +41,6 @@ class WorkArea:
 
     def release_dir(self, month: str, *parts: str) -> Path:
         return self.path("releases", month, *parts)
-
-    def candidate_dir(self, month: str, content_hash: str) -> Path:
-        return self.path("candidates", month, content_hash)
 
     def months_with(self, kind: str) -> list[str]:
         """Months that have a file of `kind` ('harmonised', 'reconciliation', 'extract/cris', ...)."""
