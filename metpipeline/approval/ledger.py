@@ -177,6 +177,12 @@ def current_candidate(engine: sa.Engine, dataset: str, month: str) -> Candidate 
     return Candidate(**row) if row else None
 
 
+def latest_staged_month(engine: sa.Engine) -> str | None:
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(release_candidates.c.month))).scalar()
+
+
 def insert_decision(
     engine: sa.Engine,
     dataset: str,
