@@ -67,6 +67,7 @@ def approve_as_demo_owner(month: str, say) -> list[str]:
 
 def publish_approved(say, run_job) -> None:
     """Evaluate the approval sensor once and execute the publish runs it requests, in this process."""
+    from metpipeline.approval import ledger
     from metpipeline.approval.sensors import approval_sensor
     from metpipeline.resources import default_resources
 
@@ -74,12 +75,25 @@ def publish_approved(say, run_job) -> None:
         state = default_resources(resolved=True)["state"]
         context = dg.build_sensor_context(instance=instance, resources={"state": state})
         result = approval_sensor(context)
-    requests = getattr(result, "run_requests", None) or []
+    # Evaluated from the start of the ledger, the sensor asks again for candidates published by an earlier
+    # `make run`; publishing them again would change nothing, so those runs are not launched at all.
+    engine = state.engine()
+    requests = [
+        r
+        for r in getattr(result, "run_requests", None) or []
+        if ledger.publication_for(engine, *_candidate_of(r)) is None
+    ]
     if not requests:
         say("nothing new to publish (every approved candidate is already published)")
     for request in requests:
         say(f"publishing {request.tags.get('metpipeline/dataset')} {request.tags.get('metpipeline/month')}")
         run_job("publish_job", run_config=request.run_config, tags=dict(request.tags))
+
+
+def _candidate_of(request: dg.RunRequest) -> tuple[str, str, str]:
+    """(dataset, month, content hash) of a publish run request, from its run config."""
+    config = next(iter(request.run_config["ops"].values()))["config"]
+    return config["dataset"], config["month"], config["candidate_hash"]
 
 
 def _instance():
