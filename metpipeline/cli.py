@@ -6,11 +6,11 @@ Runs started here are recorded in the configured Dagster instance (DAGSTER_HOME)
 import argparse
 import sys
 
-from metpipeline.settings import ConfigError
+from metpipeline.settings import ConfigError, redact_secrets
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from metpipeline import operate
+    from metpipeline import operate, webserver
     from metpipeline.approval import cli as approval_cli
     from metpipeline.datamart import cli as datamart_cli
 
@@ -22,16 +22,19 @@ def build_parser() -> argparse.ArgumentParser:
     datamart_cli.register(sub)
     operate.register(sub)
     approval_cli.register(sub)
+    webserver.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    # A malformed setting is one line naming the variable, never a traceback: settings are read both while
+    # the command line is built (the partitions need METPIPELINE_FIRST_MONTH) and while it runs.
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
         result = args.func(args)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        print(f"configuration error: {redact_secrets(str(exc))}", file=sys.stderr)
         return 2
     return int(result or 0)
 

@@ -37,21 +37,24 @@ def ensure_datamart(say) -> None:
 
 def approve_as_demo_owner(month: str, say) -> list[str]:
     from metpipeline.approval import decide, ledger
-    from metpipeline.approval.registry import DATASETS, load_registry
+    from metpipeline.approval.registry import DATASETS
     from metpipeline.resources import default_resources
 
-    engine = default_resources(resolved=True)["state"].engine()
-    registry = load_registry(settings.OWNERS_FILE.value() or "")
+    resources = default_resources()
+    engine = resources["state"].engine()
+    registry = resources["governance"].registry()
+    key = resources["governance"].ledger_key(say)
     approved = []
     for dataset in DATASETS:
         current = ledger.current_candidate(engine, dataset, month)
         if current is None:
             raise SystemExit(f"no candidate staged for {dataset} {month}")
-        if ledger.decision_for(engine, dataset, month, current.content_hash) is not None:
+        if ledger.decisions_for(engine, dataset, month, current.content_hash):
             say(f"{dataset} {month}: candidate {current.content_hash[:12]}… already decided")
             continue
         decide.record_decision(
             engine,
+            key,
             registry,
             dataset,
             month,
@@ -72,8 +75,11 @@ def publish_approved(say, run_job) -> None:
     from metpipeline.resources import default_resources
 
     with _instance() as instance:
-        state = default_resources(resolved=True)["state"]
-        context = dg.build_sensor_context(instance=instance, resources={"state": state})
+        resources = default_resources()
+        state = resources["state"]
+        context = dg.build_sensor_context(
+            instance=instance, resources={"state": state, "governance": resources["governance"]}
+        )
         result = approval_sensor(context)
     # Evaluated from the start of the ledger, the sensor asks again for candidates published by an earlier
     # `make run`; publishing them again would change nothing, so those runs are not launched at all.

@@ -124,7 +124,7 @@ def refresh_plan(month: str):
     from metpipeline.orchestration import plan_release
     from metpipeline.resources import default_resources
 
-    resources = default_resources(resolved=True)
+    resources = default_resources()
     area = resources["workarea"].area
     engine = resources["datamart"].engine()
     extracted = set(area.months_with("harmonised"))

@@ -1,7 +1,10 @@
-"""Dagster resources: the DataMart, the pipeline's state database, the work area and the bucket.
+"""Dagster resources: the DataMart, the pipeline's state database, the work area, the bucket, governance.
 
-Locations and secrets reach these only through configuration (see settings.py); a missing or malformed
-value fails at start-up with a message that names the variable.
+Governance is deployment, not run config. Every location and secret is read from the deployment's
+environment (settings.py) when the resource is used; the resources have no config fields, so Dagster refuses
+any run config that tries to set them (`resources: {governance: {config: …}}` on the Launchpad is an
+"unexpected config entry" and the run is never created). The UI shows no value, because there is none to
+show. A missing or malformed value fails with a message that names the variable.
 """
 
 from functools import cached_property
@@ -15,12 +18,21 @@ from metpipeline import settings
 from metpipeline.db import check_reachable, make_engine
 from metpipeline.workarea import WorkArea
 
+_WHERE = "Set by the deployment (environment variable {name}; README, Configuration); not by run config."
+
+
+def _doc(summary: str, *names: str) -> str:
+    return f"{summary} " + " ".join(_WHERE.format(name=n) for n in names)
+
 
 class DataMartResource(dg.ConfigurableResource):
-    """The MPS DataMart (read only). SQL Server in production, SQLite embedded, PostgreSQL in tests."""
+    __doc__ = _doc("The MPS DataMart (read only).", settings.DATAMART_URL.name)
 
-    url: str
     _engine: sa.Engine | None = PrivateAttr(default=None)
+
+    @property
+    def url(self) -> str:
+        return settings.DATAMART_URL.value() or ""
 
     def engine(self) -> sa.Engine:
         if self._engine is None:
@@ -32,10 +44,15 @@ class DataMartResource(dg.ConfigurableResource):
 
 
 class StateResource(dg.ConfigurableResource):
-    """The pipeline's own database: approval ledger and release records."""
+    __doc__ = _doc(
+        "The pipeline's own database: approval ledger and release records.", settings.STATE_URL.name
+    )
 
-    url: str
     _engine: sa.Engine | None = PrivateAttr(default=None)
+
+    @property
+    def url(self) -> str:
+        return settings.STATE_URL.value() or ""
 
     def engine(self) -> sa.Engine:
         if self._engine is None:
@@ -49,9 +66,11 @@ class StateResource(dg.ConfigurableResource):
 
 
 class WorkAreaResource(dg.ConfigurableResource):
-    """Intermediate files between stages (see workarea.py)."""
+    __doc__ = _doc("Intermediate files between stages (see workarea.py).", settings.WORK_DIR.name)
 
-    root: str
+    @property
+    def root(self) -> str:
+        return settings.WORK_DIR.value() or ""
 
     @cached_property
     def area(self) -> WorkArea:
@@ -59,20 +78,57 @@ class WorkAreaResource(dg.ConfigurableResource):
 
 
 class BucketResource(dg.ConfigurableResource):
-    """Where releases are published: `s3://bucket/prefix` (boto3) or a local directory, same layout."""
+    __doc__ = _doc(
+        "Where releases are published: `s3://bucket/prefix` (boto3) or a local directory, same layout.",
+        settings.BUCKET_URL.name,
+        settings.S3_ENDPOINT_URL.name,
+    )
 
-    url: str
-    endpoint_url: str = ""
+    @property
+    def url(self) -> str:
+        return settings.BUCKET_URL.value() or ""
+
+    @property
+    def endpoint_url(self) -> str:
+        return settings.S3_ENDPOINT_URL.value() or ""
 
     def validated_url(self) -> str:
         return settings.check_bucket_url(settings.BUCKET_URL.name, self.url)
 
 
 class GovernanceResource(dg.ConfigurableResource):
-    """Files that govern a release: the disclosure policy and the data-owner registry."""
+    __doc__ = _doc(
+        "What governs a release: the disclosure policy, the data-owner registry, the ledger's key and the "
+        "sign-in proxy.",
+        settings.POLICY_FILE.name,
+        settings.OWNERS_FILE.name,
+        settings.LEDGER_KEY_FILE.name,
+        settings.IDENTITY_HEADER.name,
+    )
 
-    policy_file: str
-    owners_file: str
+    @property
+    def policy_file(self) -> str:
+        return settings.POLICY_FILE.value() or ""
+
+    @property
+    def owners_file(self) -> str:
+        return settings.OWNERS_FILE.value() or ""
+
+    def registry(self):
+        """The owners registry in force, read now (a change to the file applies to the next check)."""
+        from metpipeline.approval.registry import load_registry
+
+        return load_registry(self.owners_file)
+
+    def ledger_key(self, say=print) -> bytes:
+        from metpipeline.approval.seal import load_key
+
+        return load_key(say)
+
+    @property
+    def identity_header(self) -> str:
+        """The sign-in proxy's user header; empty when the deployment has no proxy (embedded default)."""
+        return (settings.IDENTITY_HEADER.value() or "").strip()
 
 
 class DefaultResources(TypedDict):
@@ -85,24 +141,12 @@ class DefaultResources(TypedDict):
     governance: GovernanceResource
 
 
-def default_resources(resolved: bool = False) -> DefaultResources:
-    """Resources wired to the environment (or the embedded defaults).
-
-    For the code location the values are `dg.EnvVar`s (the UI shows the variable, never the value), which
-    Dagster resolves inside a run. Code outside a run (the CLI) asks for `resolved=True`: literal values.
-    """
-
-    def value(setting: settings.Setting):
-        return (setting.value() or "") if resolved else setting.for_resource()
-
+def default_resources() -> DefaultResources:
+    """The resources, each reading its settings from the environment (or the embedded defaults) when used."""
     return {
-        "datamart": DataMartResource(url=value(settings.DATAMART_URL)),
-        "state": StateResource(url=value(settings.STATE_URL)),
-        "workarea": WorkAreaResource(root=value(settings.WORK_DIR)),
-        "bucket": BucketResource(
-            url=value(settings.BUCKET_URL), endpoint_url=value(settings.S3_ENDPOINT_URL)
-        ),
-        "governance": GovernanceResource(
-            policy_file=value(settings.POLICY_FILE), owners_file=value(settings.OWNERS_FILE)
-        ),
+        "datamart": DataMartResource(),
+        "state": StateResource(),
+        "workarea": WorkAreaResource(),
+        "bucket": BucketResource(),
+        "governance": GovernanceResource(),
     }

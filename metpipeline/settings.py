@@ -1,15 +1,15 @@
 """Where things live: every location and secret comes from an environment variable with an embedded default.
 
 The defaults point at the embedded set-up under `var/` in the working directory (the repository root when
-run through the Makefile). Resources receive these as `dg.EnvVar` when the variable is set, so the Dagster
-UI shows the variable's name and never its value.
+run through the Makefile). Resources read these when used and have no config fields of their own, so run
+config can never change them and the Dagster UI never shows a value (see resources.py).
 """
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import dagster as dg
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -35,11 +35,8 @@ class Setting:
         raw = os.environ.get(self.name)
         return raw if raw not in (None, "") else self.default()
 
-    def for_resource(self) -> "str | dg.EnvVar":
-        """What a resource field receives: an EnvVar (value hidden in the UI) when set, else the default."""
-        if os.environ.get(self.name):
-            return dg.EnvVar(self.name)
-        return self.default() or ""
+    def is_set(self) -> bool:
+        return os.environ.get(self.name) not in (None, "")
 
 
 DATAMART_URL = Setting(
@@ -52,6 +49,18 @@ S3_ENDPOINT_URL = Setting("METPIPELINE_S3_ENDPOINT_URL", "optional endpoint of a
 WORK_DIR = Setting("METPIPELINE_WORK_DIR", "directory for intermediate extracts, datasets and candidates")
 OWNERS_FILE = Setting("METPIPELINE_OWNERS_FILE", "YAML registry of data owners (default: the embedded demo)")
 POLICY_FILE = Setting("METPIPELINE_DISCLOSURE_POLICY", "YAML disclosure policy (default: the packaged one)")
+LEDGER_KEY_FILE = Setting(
+    "METPIPELINE_LEDGER_KEY_FILE",
+    "secret key (file) that seals the approval ledger; the embedded default is created under var/, mode 0600",
+)
+IDENTITY_HEADER = Setting(
+    "METPIPELINE_IDENTITY_HEADER",
+    "header in which the sign-in proxy passes the signed-in user (e.g. X-Forwarded-User); empty: no proxy",
+)
+TRUSTED_PROXIES = Setting(
+    "METPIPELINE_TRUSTED_PROXIES", "comma-separated addresses of the sign-in proxy (identity header trusted)"
+)
+FIRST_MONTH = Setting("METPIPELINE_FIRST_MONTH", "first month the DataMart holds, YYYY-MM")
 
 _DEFAULTS = {
     DATAMART_URL.name: lambda: f"sqlite:///{var_dir() / 'datamart.sqlite'}",
@@ -61,9 +70,35 @@ _DEFAULTS = {
     WORK_DIR.name: lambda: str(var_dir() / "work"),
     OWNERS_FILE.name: lambda: str(Path(__file__).parent / "approval" / "owners.embedded.yaml"),
     POLICY_FILE.name: lambda: str(Path(__file__).parent / "disclosure" / "policy.yaml"),
+    LEDGER_KEY_FILE.name: lambda: str(var_dir() / "ledger.key"),
+    IDENTITY_HEADER.name: lambda: None,
+    TRUSTED_PROXIES.name: lambda: "127.0.0.1,::1",
+    FIRST_MONTH.name: lambda: "2022-01",
 }
 
-ALL_SETTINGS = (DATAMART_URL, STATE_URL, BUCKET_URL, S3_ENDPOINT_URL, WORK_DIR, OWNERS_FILE, POLICY_FILE)
+ALL_SETTINGS = (
+    DATAMART_URL,
+    STATE_URL,
+    BUCKET_URL,
+    S3_ENDPOINT_URL,
+    WORK_DIR,
+    OWNERS_FILE,
+    POLICY_FILE,
+    LEDGER_KEY_FILE,
+    IDENTITY_HEADER,
+    TRUSTED_PROXIES,
+    FIRST_MONTH,
+)
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def first_month() -> str:
+    """METPIPELINE_FIRST_MONTH, checked: a malformed value is a one-line ConfigError, not a traceback."""
+    value = (FIRST_MONTH.value() or "").strip()
+    if not _MONTH.match(value):
+        raise ConfigError(f"{FIRST_MONTH.name}={value!r} is not a month: expected YYYY-MM, e.g. 2022-01")
+    return value
 
 
 def check_sqlalchemy_url(variable: str, url: str) -> str:
@@ -73,11 +108,14 @@ def check_sqlalchemy_url(variable: str, url: str) -> str:
             f"{variable} is empty: set it to a SQLAlchemy URL such as sqlite:///var/datamart.sqlite"
         )
     try:
-        make_url(url)
-    except ArgumentError as exc:
+        parsed = make_url(url)
+        parsed.port  # noqa: B018 — a non-numeric port only fails when read
+    except (ArgumentError, ValueError) as exc:
         raise ConfigError(
-            f"{variable} is not a valid SQLAlchemy URL ({exc.__class__.__name__}); "
-            "expected e.g. mssql+pyodbc://user:***@dsn or sqlite:///path"
+            f"{variable}={redact_url(url)!r} is not a valid SQLAlchemy URL "
+            f"({exc.__class__.__name__}: {redact_url(str(exc))[:120]}); "
+            "expected e.g. mssql+pyodbc://user:***@host:1433/db?driver=… or sqlite:///path "
+            "(the port, if given, is a number)"
         ) from None
     return url
 
@@ -93,9 +131,22 @@ def check_bucket_url(variable: str, url: str) -> str:
     return url
 
 
+# Secrets in the forms a database or bucket URL can carry them: the user part (`user:secret@`), a query
+# string (`?password=`, `&pwd=`, tokens), and an ODBC connection string (`odbc_connect=…;PWD=…;`), plain or
+# percent-encoded. Applied to any text that may contain a URL, so an error message quoting one is safe too.
+_USER_PART = re.compile(r"(?i)([a-z][a-z0-9+.\-]*://[^:/@\s?#]*:)([^@\s/]*)(@)")
+_SECRET_KEYS = r"password|passwd|pwd|secret|token|api_?key|access_?key|secret_?key|sig|signature|credential"
+_KEY_VALUE = re.compile(
+    rf"(?i)(?:(?<![a-z0-9_])|(?<=%3B)|(?<=%26)|(?<=%3F))((?:{_SECRET_KEYS})\s*(?:=|%3D))((?:(?!%3B|%26)[^&;\s\"'}}])*)"
+)
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with every password, token or key in a URL or connection string replaced by ***."""
+    text = _USER_PART.sub(lambda m: f"{m.group(1)}***{m.group(3)}", text)
+    return _KEY_VALUE.sub(lambda m: f"{m.group(1)}***", text)
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ***, for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
+    """The URL with any password, in any of its forms, replaced by ***, for messages and logs."""
+    return redact_secrets(url)

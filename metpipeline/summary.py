@@ -24,7 +24,7 @@ def print_release_summary(month: str) -> None:
     from metpipeline.approval.registry import DATASETS
     from metpipeline.publish.datapackage import BUCKET_SLUGS
 
-    resources = default_resources(resolved=True)
+    resources = default_resources()
     area = resources["workarea"].area
     engine = resources["state"].engine()
     recon = _load(area.reconciliation_path(month)) or {}

@@ -13,10 +13,7 @@ def test_defaults_point_under_var(monkeypatch, tmp_path):
     monkeypatch.delenv("METPIPELINE_DATAMART_URL", raising=False)
     assert settings.DATAMART_URL.value() == f"sqlite:///{tmp_path / 'datamart.sqlite'}"
     assert settings.BUCKET_URL.value() == str(tmp_path / "bucket")
-    # Unset: the resource gets the literal default; set: an EnvVar, so the UI shows the name, not the value.
-    assert settings.DATAMART_URL.for_resource() == f"sqlite:///{tmp_path / 'datamart.sqlite'}"
-    monkeypatch.setenv("METPIPELINE_DATAMART_URL", "sqlite:///x.sqlite")
-    assert type(settings.DATAMART_URL.for_resource()).__name__ == "EnvVar"
+    assert settings.LEDGER_KEY_FILE.value() == str(tmp_path / "ledger.key")
 
 
 def test_malformed_url_names_the_variable():
@@ -30,9 +27,10 @@ def test_malformed_url_names_the_variable():
         settings.check_bucket_url("METPIPELINE_BUCKET_URL", "ftp://host/x")
 
 
-def test_resource_rejects_malformed_datamart_url():
+def test_resource_rejects_malformed_datamart_url(monkeypatch):
+    monkeypatch.setenv("METPIPELINE_DATAMART_URL", "::nonsense::")
     with pytest.raises(settings.ConfigError, match="METPIPELINE_DATAMART_URL"):
-        DataMartResource(url="::nonsense::").engine()
+        DataMartResource().engine()
 
 
 def test_unreachable_database_names_url_without_password(tmp_path):
@@ -70,10 +68,8 @@ def test_every_extract_file_runs_as_bound_text():
             assert "{" not in clause.text, f"{path.name} looks like a format template"
 
 
-def test_cli_resources_are_resolved_even_when_variables_are_set(monkeypatch, tmp_path):
-    # Outside a run an EnvVar cannot be read from a resource; the CLI asks for literal values.
+def test_resources_read_the_environment_when_used(monkeypatch, tmp_path):
     from metpipeline.resources import default_resources
 
     monkeypatch.setenv("METPIPELINE_WORK_DIR", str(tmp_path / "work"))
-    assert default_resources(resolved=True)["workarea"].area.root == tmp_path / "work"
-    assert type(default_resources()["workarea"].root).__name__ == "EnvVar"
+    assert default_resources()["workarea"].area.root == tmp_path / "work"

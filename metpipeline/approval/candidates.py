@@ -1,9 +1,11 @@
 """Release candidates: the exact files a data owner reviews, frozen under their content hash.
 
 `candidates/M/<slug>/<sha256>/` holds the dataset's publishable files, the month's disclosure record and
-release report, and `manifest.json`. The content hash covers the files' names and bytes only (not the run
-id or any time), so rebuilding a month that yields identical bytes gives the identical candidate, and any
-change to the bytes gives a new candidate that needs a new decision.
+release report, and `manifest.json`. The content hash is the sha256 of the whole manifest (every field but
+the hash itself): the files' names, sizes and sha256, the policy and code versions and the checks' outcome.
+No run id or time is in it, so rebuilding a month that yields identical bytes with the same code gives the
+identical candidate; any other change gives a new candidate that needs a new decision. (Who staged it and
+when is in the ledger.)
 """
 
 import hashlib
@@ -47,12 +49,10 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def content_hash(files: dict[str, str]) -> str:
-    """sha256 over the sorted (name, sha256) pairs: independent of run ids, times and file order."""
-    h = hashlib.sha256()
-    for name in sorted(files):
-        h.update(f"{name}\0{files[name]}\n".encode())
-    return h.hexdigest()
+def content_hash(manifest: dict) -> str:
+    """sha256 of the manifest's canonical JSON without its `content_hash` field: every other field counts."""
+    body = {k: v for k, v in manifest.items() if k != "content_hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
 
 
 def candidate_root(workarea: WorkArea, month: str, dataset: str) -> Path:
@@ -105,10 +105,8 @@ def checks_passed_from_report(report: dict) -> bool:
 def stage_candidates(
     workarea: WorkArea,
     month: str,
-    run_id: str,
     code_version: dict[str, str | None],
     datasets: tuple[str, ...] = DATASETS,
-    staged_at: str | None = None,
 ) -> list[StagedCandidate]:
     """Freeze each dataset's publishable files and the month's report into a candidate folder."""
     publishable = workarea.release_dir(month, "publishable")
@@ -142,8 +140,6 @@ def stage_candidates(
                 {
                     "dataset": dataset,
                     "source_month": month,
-                    "run_id": run_id,
-                    "staged_at": staged_at,
                     "code_version": code_version,
                     "policy_version": disclosure.get("policy_version"),
                     "checks_passed": checks_passed,
@@ -171,8 +167,9 @@ def _stage_one(workarea, dataset, month, inputs, manifest_extra, checks_passed) 
                     "sha256": sha256_file(tmp / name),
                 }
             )
-        chash = content_hash({f["name"]: f["sha256"] for f in files})
-        manifest = {"content_hash": chash, "files": files, **manifest_extra}
+        manifest = {"files": files, **manifest_extra}
+        chash = content_hash(manifest)
+        manifest["content_hash"] = chash
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         final = root / chash
         if final.exists():
@@ -188,29 +185,49 @@ def _stage_one(workarea, dataset, month, inputs, manifest_extra, checks_passed) 
     )
 
 
-def load_verified_candidate(workarea: WorkArea, dataset: str, month: str, chash: str) -> dict:
-    """The candidate's manifest, after re-checking every file's sha256 and the content hash itself.
+@dataclass(frozen=True)
+class VerifiedCandidate:
+    """A candidate's manifest and the bytes of its files, each file read once and checked against it."""
 
-    Run immediately before publication so that no byte reaches the public that the owner did not approve.
+    manifest: dict
+    files: dict[str, bytes]
+
+    def role(self, role: str) -> dict[str, bytes]:
+        names = {e["name"] for e in self.manifest["files"] if e["role"] == role}
+        return {n: b for n, b in self.files.items() if n in names}
+
+
+def load_verified_candidate(workarea: WorkArea, dataset: str, month: str, chash: str) -> VerifiedCandidate:
+    """The candidate's manifest and file bytes, after checking every file's sha256 and the content hash.
+
+    Each file is read exactly once and the bytes returned are the bytes hashed: the publisher uploads these,
+    so a file swapped on disk after this point cannot reach the public.
     """
     folder = candidate_path(workarea, month, dataset, chash)
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         raise CandidateError(f"candidate {folder} has no {MANIFEST}: it was never staged on this work area")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    actual = {}
+    manifest = json.loads(manifest_path.read_bytes())
+    if content_hash(manifest) != chash or manifest.get("content_hash") != chash:
+        raise CandidateError(
+            f"candidate {folder}: {MANIFEST} does not match the approved content hash (a field was changed "
+            "after staging); it will not be published. Rebuild the month and approve the new candidate."
+        )
+    if manifest.get("dataset") != dataset or manifest.get("source_month") != month:
+        raise CandidateError(f"candidate {folder}: {MANIFEST} is for another dataset or month")
+    files = {}
     for entry in manifest["files"]:
         path = folder / entry["name"]
-        if not path.is_file():
-            raise CandidateError(f"candidate file {path} is missing; rebuild the month and approve again")
-        actual[entry["name"]] = sha256_file(path)
-        if actual[entry["name"]] != entry["sha256"]:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise CandidateError(
+                f"candidate file {path} is missing; rebuild the month and approve again"
+            ) from None
+        if hashlib.sha256(data).hexdigest() != entry["sha256"] or len(data) != entry["bytes"]:
             raise CandidateError(
                 f"candidate file {path} has changed since it was staged (sha256 differs from manifest); "
                 "it will not be published. Rebuild the month and approve the new candidate."
             )
-    if content_hash(actual) != chash or manifest.get("content_hash") != chash:
-        raise CandidateError(
-            f"candidate {folder}: content hash does not match its files; it will not be published"
-        )
-    return manifest
+        files[entry["name"]] = data
+    return VerifiedCandidate(manifest, files)

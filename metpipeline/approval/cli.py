@@ -2,6 +2,8 @@
 
 Records the same decision, through the same checks, as the Launchpad job `record_approval`. Without
 --hash the current candidate is decided on, and its hash is printed so the user sees what they approved.
+Decisions made here are recorded as *unauthenticated*; when the deployment has a sign-in proxy
+(METPIPELINE_IDENTITY_HEADER), decisions are taken in the UI only and this command refuses.
 """
 
 import argparse
@@ -11,6 +13,7 @@ from pathlib import Path
 from metpipeline import settings
 from metpipeline.approval import decide, ledger
 from metpipeline.approval.registry import DATASETS, RegistryError, load_registry
+from metpipeline.approval.seal import load_key
 from metpipeline.db import make_engine
 
 
@@ -30,6 +33,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (settings.IDENTITY_HEADER.value() or "").strip():
+        print(
+            f"refused: this deployment has a sign-in proxy ({settings.IDENTITY_HEADER.name} is set), so "
+            "decisions are taken in the Dagster UI, where the signed-in user is known",
+            file=sys.stderr,
+        )
+        return 1
     url = settings.check_sqlalchemy_url(settings.STATE_URL.name, settings.STATE_URL.value() or "")
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
@@ -48,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
         chash = current.content_hash
         print(f"current candidate for {args.dataset} {args.month}: {chash}")
     try:
-        decision = decide.record_decision(
+        decision, status = decide.record_decision(
             engine,
+            load_key(),
             registry,
             args.dataset,
             args.month,
@@ -63,4 +74,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"recorded: {decision.dataset} {decision.month} candidate {decision.content_hash}")
     print(f"          {decision.describe()}")
+    if decision.decision == "approve":
+        print(f"          {len(status.approvers)} of {status.required} required approval(s)")
     return 0

@@ -1,11 +1,18 @@
-"""The data owner's decision on a release candidate, with every refusal explained.
+"""The data owner's decision on a release candidate, and the rules a candidate must meet to be published.
 
-Used by the Launchpad job and by `metpipeline approve`. The approver name is validated against the owners
-registry but not authenticated (open-source Dagster has no login): production puts an authenticating
-proxy in front of the UI, and the ledger records the name and the registry version used.
+Used by the Launchpad job, by `metpipeline approve`, by the approval sensor and by the publish job, so that
+the same rules are checked when a decision is recorded and again, from the ledger, at publication:
+- the approver is registered (owner or deputy) for the dataset in the registry in force, and the decision
+  was made under that same registry file (path and sha256);
+- when the sign-in proxy is configured, the approver is the signed-in user who launched the decision;
+- the approver did not launch the release run that built the candidate (four eyes);
+- the candidate is the current one and passed its checks;
+- the registry's `approvals_required` distinct people approved it, and nobody rejected it;
+- the dataset's decisions are intact (sealed and chained; see seal.py).
 """
 
 import re
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -14,15 +21,44 @@ from metpipeline.approval.registry import Registry, normalise_name
 
 DECISIONS = ("approve", "reject")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 class DecisionRefused(ValueError):
     """The decision was not recorded. The message says why and what to do instead."""
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who launched the decision, as far as the pipeline can know."""
+
+    signed_in_user: str | None  # from the sign-in proxy (run tag set by `metpipeline ui`), else None
+    required: bool  # the deployment has a sign-in proxy: an approval must come through it
+
+    @property
+    def authentication(self) -> str:
+        return ledger.AUTHENTICATED if self.signed_in_user else ledger.UNAUTHENTICATED
+
+
+UNAUTHENTICATED = Identity(signed_in_user=None, required=False)
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """Where a candidate stands: valid approvals under the registry in force, and what is still missing."""
+
+    approvers: tuple[str, ...]
+    required: int
+    rejection: ledger.Decision | None
+    stale: tuple[ledger.Decision, ...]  # decisions made under another registry file
+
+    @property
+    def complete(self) -> bool:
+        return self.rejection is None and len(self.approvers) >= self.required
+
+
 def record_decision(
     engine: sa.Engine,
+    key: bytes,
     registry: Registry,
     dataset: str,
     month: str,
@@ -30,16 +66,21 @@ def record_decision(
     approver: str,
     comment: str,
     candidate_hash: str,
-) -> ledger.Decision:
-    decision = decision.strip().lower()
+    *,
+    identity: Identity = UNAUTHENTICATED,
+    run_id: str = "",
+) -> tuple[ledger.Decision, Approvals]:
+    decision = (decision or "").strip().lower()
+    dataset = (dataset or "").strip().lower()
+    month = (month or "").strip()
     if decision not in DECISIONS:
         raise DecisionRefused(f"decision must be 'approve' or 'reject', not {decision!r}")
-    if not _MONTH.match(month or ""):
+    if not _MONTH.match(month):
         raise DecisionRefused(f"month {month!r} is not a release month: use YYYY-MM, e.g. 2024-03")
     if dataset not in registry.datasets:
         raise DecisionRefused(
-            f"dataset {dataset!r} is not in the owners registry {registry.source}; "
-            f"known datasets: {', '.join(sorted(registry.datasets))}"
+            f"dataset {dataset!r} is not in the owners registry; known datasets: "
+            f"{', '.join(sorted(registry.datasets))}"
         )
     name = normalise_name(approver or "")
     allowed = registry.approvers(dataset)
@@ -47,9 +88,10 @@ def record_decision(
         who = "; ".join(registry.describe(n) for n in allowed)
         raise DecisionRefused(
             f"{approver!r} is not registered to decide on the {dataset} dataset "
-            f"(owners registry {registry.source}, version {registry.version}). Registered: {who}. "
+            f"(owners registry version {registry.version}). Registered: {who}. "
             "Ask a registered owner or deputy, or have the registry updated."
         )
+    _check_identity(identity, name)
 
     current = ledger.current_candidate(engine, dataset, month)
     if current is None:
@@ -59,33 +101,146 @@ def record_decision(
         )
     candidate_hash = (candidate_hash or "").strip().lower()
     if candidate_hash != current.content_hash:
-        shown = candidate_hash or "(none given)"
+        # Never print the current hash here: an owner must open the candidate to learn it.
+        shown = candidate_hash[:12] or "(none given)"
         raise DecisionRefused(
-            f"candidate {shown} is not the current candidate for {dataset} {month}; the current one is "
-            f"{current.content_hash} (staged {current.staged_at:%Y-%m-%d %H:%M:%S} UTC). Review that "
-            "candidate's report and decide on its hash."
+            f"candidate {shown}… is not the current candidate for {dataset} {month} (it was rebuilt, or the "
+            "hash was mistyped). Open the latest release_candidates materialization, read its report, and "
+            "decide on the hash shown there."
         )
     if not current.checks_passed:
         raise DecisionRefused(
-            f"candidate {current.content_hash} for {dataset} {month} did not pass all its checks and "
-            "cannot be approved or rejected; fix the data or the checks and rebuild the month"
+            f"the {dataset} {month} candidate did not pass all its checks and cannot be decided on; fix "
+            "the data or the checks and rebuild the month"
         )
-    earlier = ledger.decision_for(engine, dataset, month, current.content_hash)
-    if earlier is not None:
-        raise DecisionRefused(_already_decided(dataset, month, earlier))
+    _check_four_eyes(current, name, identity)
+    broken = ledger.verify_chain(engine, key, dataset)
+    if broken:
+        raise DecisionRefused(_broken_ledger(dataset, broken))
+
+    status = approvals(engine, registry, current)
+    if status.rejection is not None:
+        raise DecisionRefused(
+            f"the {dataset} {month} candidate was rejected ({status.rejection.describe()}); a rejected "
+            "candidate stays rejected. Rebuild the month to get a new candidate."
+        )
+    if name in status.approvers or ledger.decisions_by(
+        engine, dataset, month, candidate_hash, name, registry.sha256
+    ):
+        raise DecisionRefused(
+            f"{name} has already decided on the {dataset} {month} candidate; decisions are final"
+            + (
+                f" ({len(status.approvers)} of {status.required} approvals so far)"
+                if status.required > 1
+                else ""
+            )
+        )
     try:
-        return ledger.insert_decision(
-            engine, dataset, month, current.content_hash, decision, name, comment or "", registry.version
+        recorded = ledger.append_decision(
+            engine,
+            key,
+            dataset=dataset,
+            month=month,
+            content_hash=current.content_hash,
+            decision=decision,
+            approver=name,
+            authentication=identity.authentication,
+            signed_in_user=identity.signed_in_user,
+            comment=comment or "",
+            registry_path=registry.source,
+            registry_sha256=registry.sha256,
+            registry_version=registry.version,
+            run_id=run_id,
         )
     except sa.exc.IntegrityError:
-        # Two decisions raced: the database's UNIQUE constraint let exactly one in.
-        earlier = ledger.decision_for(engine, dataset, month, current.content_hash)
-        raise DecisionRefused(_already_decided(dataset, month, earlier)) from None
+        raise DecisionRefused(
+            f"{name} has already decided on the {dataset} {month} candidate; decisions are final"
+        ) from None
+    return recorded, approvals(engine, registry, current)
 
 
-def _already_decided(dataset: str, month: str, earlier: ledger.Decision | None) -> str:
-    what = earlier.describe() if earlier else "by another request"
+def _check_identity(identity: Identity, name: str) -> None:
+    if not identity.required:
+        return
+    if not identity.signed_in_user:
+        raise DecisionRefused(
+            "this decision did not come through the sign-in proxy, so nobody is signed in to it; open the "
+            "Dagster UI at its production address and launch the decision there"
+        )
+    if normalise_name(identity.signed_in_user) != name:
+        raise DecisionRefused(
+            f"you are signed in as {identity.signed_in_user!r} but typed approver {name!r}; an owner "
+            "decides under their own name only"
+        )
+
+
+def _check_four_eyes(current: ledger.Candidate, name: str, identity: Identity) -> None:
+    launcher = normalise_name(current.launched_by) if current.launched_by else None
+    if launcher and launcher in {name, normalise_name(identity.signed_in_user or "")}:
+        raise DecisionRefused(
+            f"{name} launched the release run that built this candidate and cannot also approve it "
+            "(four eyes); ask another registered owner or deputy"
+        )
+
+
+def approvals(engine: sa.Engine, registry: Registry, current: ledger.Candidate) -> Approvals:
+    """The candidate's approvals that hold under `registry`, re-checked from the ledger (not trusted)."""
+    decisions = ledger.decisions_for(engine, current.dataset, current.month, current.content_hash)
+    allowed = set(registry.approvers(current.dataset))
+    launcher = normalise_name(current.launched_by) if current.launched_by else None
+    valid, stale, rejection = [], [], None
+    for d in decisions:
+        if d.registry_sha256 != registry.sha256 or d.registry_path != registry.source:
+            stale.append(d)
+            continue
+        if d.approver not in allowed or d.approver == launcher:
+            continue
+        if d.decision == "reject":
+            rejection = rejection or d
+        elif d.approver not in valid:
+            valid.append(d.approver)
+    return Approvals(tuple(valid), registry.required(current.dataset), rejection, tuple(stale))
+
+
+def publication_problem(
+    engine: sa.Engine, key: bytes, registry: Registry, dataset: str, month: str, chash: str
+) -> str | None:
+    """Why this candidate may not be published now, or None. Checked by the sensor and again by the publish
+    job immediately before anything is written: nothing reaches the public that the registered owners did
+    not approve byte for byte, under the registry in force, in an intact ledger."""
+    broken = ledger.verify_chain(engine, key, dataset)
+    if broken:
+        return _broken_ledger(dataset, broken)
+    current = ledger.current_candidate(engine, dataset, month)
+    if current is None or current.content_hash != chash:
+        return (
+            f"{dataset} {month} candidate {chash[:12]}… is no longer the current candidate (the month was "
+            "rebuilt); the current candidate needs its own approval"
+        )
+    if not current.checks_passed:
+        return f"{dataset} {month} candidate {chash[:12]}… did not pass its checks"
+    status = approvals(engine, registry, current)
+    if status.rejection is not None:
+        return f"{dataset} {month} candidate {chash[:12]}… was rejected ({status.rejection.describe()})"
+    if not status.complete:
+        missing = status.required - len(status.approvers)
+        have = ", ".join(status.approvers) or "nobody"
+        stale = (
+            "; approvals given under an earlier owners registry no longer count ("
+            + ", ".join(d.approver for d in status.stale)
+            + "): the owners must decide again under the registry in force"
+            if status.stale
+            else ""
+        )
+        return (
+            f"{dataset} {month} candidate {chash[:12]}… has {len(status.approvers)} of {status.required} "
+            f"required approval(s) (approved by {have}); waiting for {missing} more{stale}"
+        )
+    return None
+
+
+def _broken_ledger(dataset: str, problems: list[str]) -> str:
     return (
-        f"candidate {earlier.content_hash if earlier else ''} for {dataset} {month} was already decided: "
-        f"{what}. Decisions are final; rebuild the month to get a new candidate if it must change."
+        f"the {dataset} decisions in the ledger were altered outside the pipeline, so nothing of "
+        f"{dataset} is published until an administrator investigates: " + "; ".join(problems)
     )

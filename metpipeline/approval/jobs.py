@@ -6,9 +6,11 @@ import dagster as dg
 from pydantic import Field, field_validator
 
 from metpipeline.approval import decide
-from metpipeline.approval.registry import RegistryError, load_registry
+from metpipeline.approval.registry import RegistryError
+from metpipeline.identity import signed_in_user
 from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import GovernanceResource, StateResource
+from metpipeline.settings import ConfigError
 
 # The Launchpad's default month: the last complete month, the one the monthly schedule releases. Computed
 # from the calendar when the code location loads (no database access at import).
@@ -58,26 +60,46 @@ def record_decision_op(
     state: StateResource,
     governance: GovernanceResource,
 ) -> None:
+    # The signed-in user counts only where the deployment has a sign-in proxy: only `metpipeline ui` sets
+    # the tag there, and without a proxy anybody could have typed it.
+    required = bool(governance.identity_header)
+    identity = decide.Identity(
+        signed_in_user=signed_in_user(context.run.tags) if required else None, required=required
+    )
     try:
-        registry = load_registry(governance.owners_file)
-        decision = decide.record_decision(
+        decision, status = decide.record_decision(
             state.engine(),
-            registry,
+            governance.ledger_key(context.log.info),
+            governance.registry(),
             config.dataset.value,
             config.month,
             config.decision.value,
             config.approver,
             config.comment,
             config.candidate_hash,
+            identity=identity,
+            run_id=context.run_id,
         )
-    except (decide.DecisionRefused, RegistryError) as exc:
+    except (decide.DecisionRefused, RegistryError, ConfigError) as exc:
         raise dg.Failure(description=f"Decision not recorded: {exc}") from None
+    progress = (
+        f"{len(status.approvers)} of {status.required} required approvals"
+        if decision.decision == "approve"
+        else "rejected: it will not be published"
+    )
     context.log.info(
         f"recorded: {decision.dataset} {decision.month} candidate {decision.content_hash}: "
-        f"{decision.describe()}"
+        f"{decision.describe()} ({progress})"
     )
     context.add_output_metadata(
-        {"decision_id": decision.id, "decision": decision.decision, "content_hash": decision.content_hash}
+        {
+            "decision_id": decision.id,
+            "decision": decision.decision,
+            "content_hash": decision.content_hash,
+            "approver": decision.approver,
+            "authentication": decision.authentication,
+            "approvals": progress,
+        }
     )
 
 

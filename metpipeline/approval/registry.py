@@ -2,8 +2,12 @@
 
 Loaded from a YAML file (METPIPELINE_OWNERS_FILE, default the embedded demo registry). Every problem is
 reported with the file's path and what to change, because the person fixing it is editing that file.
+Each decision in the ledger records the registry's path and sha256; a decision counts only while the same
+registry is in force, so a changed registry needs the owners to decide again.
+A dataset may require several distinct approvers (`approvals_required: 2`, default 1).
 """
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,7 @@ class RegistryError(ValueError):
 class DatasetOwners:
     owners: tuple[str, ...]
     deputies: tuple[str, ...]
+    approvals_required: int = 1
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -31,9 +36,15 @@ class DatasetOwners:
 @dataclass(frozen=True)
 class Registry:
     version: str
-    source: str
+    source: str  # the file's absolute path
+    sha256: str  # of the file's bytes: what a decision is bound to
     people: dict[str, str]  # name -> display name
     datasets: dict[str, DatasetOwners]
+
+    def required(self, dataset: str) -> int:
+        """How many distinct registered approvers must approve the same candidate before it is published."""
+        self.approvers(dataset)  # raises for an unknown dataset
+        return self.datasets[dataset].approvals_required
 
     def approvers(self, dataset: str) -> tuple[str, ...]:
         if dataset not in self.datasets:
@@ -64,14 +75,16 @@ def normalise_name(name: str) -> str:
 
 
 def load_registry(path: str | Path) -> Registry:
-    path = Path(path)
+    path = Path(path).resolve()
     where = str(path)
     if not path.is_file():
         raise RegistryError(
             f"owners file {where} does not exist: set METPIPELINE_OWNERS_FILE to the registry"
         )
+    # Read once: the bytes hashed are the bytes parsed.
+    data = path.read_bytes()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(data.decode("utf-8"))
     except yaml.YAMLError as exc:
         raise RegistryError(f"owners file {where} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -110,11 +123,24 @@ def load_registry(path: str | Path) -> Registry:
         deputies = _names(entry.get("deputies") or [], where, slug, "deputies", people)
         if not owners:
             raise RegistryError(f"owners file {where}: dataset {slug!r} has no owner; name at least one")
-        datasets[slug] = DatasetOwners(owners, deputies)
+        required = entry.get("approvals_required", 1)
+        distinct = len(set(owners) | set(deputies))
+        if not isinstance(required, int) or isinstance(required, bool) or not 1 <= required <= distinct:
+            raise RegistryError(
+                f"owners file {where}: dataset {slug!r} approvals_required must be a whole number from 1 "
+                f"to {distinct} (its registered owners and deputies), not {required!r}"
+            )
+        datasets[slug] = DatasetOwners(owners, deputies, required)
     missing = [d for d in DATASETS if d not in datasets]
     if missing:
         raise RegistryError(f"owners file {where}: no owners for dataset(s) {', '.join(missing)}")
-    return Registry(version=str(version), source=where, people=people, datasets=datasets)
+    return Registry(
+        version=str(version),
+        source=where,
+        sha256=hashlib.sha256(data).hexdigest(),
+        people=people,
+        datasets=datasets,
+    )
 
 
 def _names(value, where: str, slug: str, field: str, people: dict[str, str]) -> tuple[str, ...]:

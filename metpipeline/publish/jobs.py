@@ -4,42 +4,21 @@ import dagster as dg
 from pydantic import Field
 
 from metpipeline.approval import ledger
-from metpipeline.approval.candidates import CandidateError
-from metpipeline.approval.jobs import DatasetSlug
+from metpipeline.approval.candidates import DATASETS, CandidateError
+from metpipeline.approval.decide import publication_problem
+from metpipeline.approval.registry import RegistryError
 from metpipeline.publish.publisher import PublishError, publish_candidate
 from metpipeline.publish.store import StoreError, open_store
-from metpipeline.resources import BucketResource, StateResource, WorkAreaResource
+from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
+from metpipeline.settings import ConfigError
 
 PUBLISH_OP = "publish_candidate_op"
 
 
 class PublishConfig(dg.Config):
-    dataset: DatasetSlug = Field(description="Dataset slug.")
+    dataset: str = Field(description=f"Dataset slug: one of {', '.join(DATASETS)}.")
     month: str = Field(description="Release month, YYYY-MM.")
     candidate_hash: str = Field(description="Content hash of the approved candidate.")
-
-
-def approval_problem(engine, dataset: str, month: str, chash: str) -> str | None:
-    """Why this candidate may not be published, or None. Nothing reaches the public that the owner did not
-    approve byte for byte, and a candidate superseded by a rebuild is not published on an old approval."""
-    decision = ledger.decision_for(engine, dataset, month, chash)
-    if decision is None:
-        return (
-            f"no decision is recorded for {dataset} {month} candidate {chash}; the data owner must approve it"
-        )
-    if decision.decision != "approve":
-        return (
-            f"{dataset} {month} candidate {chash} was rejected ({decision.describe()}); "
-            "it will not be published"
-        )
-    current = ledger.current_candidate(engine, dataset, month)
-    if current is None or current.content_hash != chash:
-        now = current.content_hash if current else "none"
-        return (
-            f"{dataset} {month} candidate {chash} was approved but is no longer current (current: {now}); "
-            "the current candidate needs its own approval"
-        )
-    return None
 
 
 @dg.op(description="Verify the approval and the candidate's bytes, then publish it as a new version.")
@@ -49,10 +28,19 @@ def publish_candidate_op(
     state: StateResource,
     bucket: BucketResource,
     workarea: WorkAreaResource,
+    governance: GovernanceResource,
 ) -> None:
-    dataset, month, chash = config.dataset.value, config.month, config.candidate_hash.strip().lower()
+    dataset, month = config.dataset.strip().lower(), config.month.strip()
+    chash = config.candidate_hash.strip().lower()
     engine = state.engine()
-    problem = approval_problem(engine, dataset, month, chash)
+    # Everything is verified again here, from the ledger and the registry in force, whatever launched this
+    # run (the sensor, a re-execution or a hand-typed Launchpad config).
+    try:
+        problem = publication_problem(
+            engine, governance.ledger_key(), governance.registry(), dataset, month, chash
+        )
+    except (RegistryError, ConfigError) as exc:
+        raise dg.Failure(description=f"Not published: {exc}") from None
     if problem:
         raise dg.Failure(description=f"Not published: {problem}")
     store = open_store(bucket.validated_url(), bucket.endpoint_url or None)

@@ -10,12 +10,13 @@ A version folder that no pointer references is invisible. Publishing an already 
 changes nothing and returns its version.
 """
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from metpipeline.approval.candidates import DISCLOSURE, candidate_path, load_verified_candidate
+from metpipeline.approval.candidates import DISCLOSURE, load_verified_candidate
 from metpipeline.publish import catalog as catalog_mod
 from metpipeline.publish.cover import diff_versions, render_cover
 from metpipeline.publish.datapackage import BUCKET_SLUGS, build_datapackage
@@ -45,6 +46,10 @@ class PublishResult:
     already_published: bool
 
 
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _dumps(obj) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -68,15 +73,13 @@ def publish_candidate(
     slug = BUCKET_SLUGS[dataset]
     latest_key = f"datasets/{slug}/latest.json"
 
-    manifest = load_verified_candidate(workarea, dataset, month, candidate_hash)
-    folder = candidate_path(workarea, month, dataset, candidate_hash)
-    data = {
-        e["name"]: ((folder / e["name"]).read_bytes(), e["sha256"])
-        for e in manifest["files"]
-        if e["role"] == "data"
-    }
-    disclosure = json.loads((folder / DISCLOSURE).read_text(encoding="utf-8"))
-    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    # Each file is read once, here, and checked against the approved manifest; only these bytes are used
+    # from now on (uploaded, hashed for the public manifest, described on the cover sheet).
+    candidate = load_verified_candidate(workarea, dataset, month, candidate_hash)
+    manifest = candidate.manifest
+    data = {name: (payload, sha256_hex(payload)) for name, payload in candidate.role("data").items()}
+    disclosure = json.loads(candidate.files[DISCLOSURE])
+    report = json.loads(candidate.files["report.json"])
 
     latest, _ = _load(store, latest_key)
     done = _published_entry(latest, month, candidate_hash)

@@ -5,9 +5,12 @@ Only two kinds of write exist, which is what makes publication safe:
   completes); different bytes are refused, because a published version is immutable.
 - `put_if_match`: compare-and-swap on a pointer (latest.json, catalog.json) so concurrent publishers
   never overwrite each other's update.
+Every S3 write carries the payload's `ChecksumSHA256`, so the store itself verifies that the bytes it keeps
+are the bytes the pipeline hashed and sent.
 Credentials for S3 come from boto3's usual chain (environment, profile, instance role), never from here.
 """
 
+import base64
 import hashlib
 import os
 import tempfile
@@ -41,6 +44,11 @@ class PreconditionFailed(StoreError):
 class StoredObject:
     data: bytes
     etag: str
+
+
+def checksum_sha256(data: bytes) -> str:
+    """S3's ChecksumSHA256 header value: the base64 of the raw sha256 digest."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
 
 
 def _content_type(key: str) -> str:
@@ -91,6 +99,7 @@ class S3Store:
                     Key=self._key(key),
                     Body=data,
                     ContentType=_content_type(key),
+                    ChecksumSHA256=checksum_sha256(data),
                     IfNoneMatch="*",
                 )
                 return True
@@ -115,7 +124,12 @@ class S3Store:
         condition: dict[str, Any] = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             resp = self.client.put_object(
-                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=_content_type(key), **condition
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                ContentType=_content_type(key),
+                ChecksumSHA256=checksum_sha256(data),
+                **condition,
             )
         except ClientError as exc:
             code, status = self._code(exc)

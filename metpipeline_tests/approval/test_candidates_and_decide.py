@@ -10,7 +10,7 @@ CODE = {"package": "0.1.0", "git_commit": None}
 
 
 def _stage(area, engine, month="2024-03", run_id="run-1", **kw):
-    staged = candidates.stage_candidates(area, month, run_id, CODE, **kw)
+    staged = candidates.stage_candidates(area, month, CODE, **kw)
     for c in staged:
         ledger.record_candidate(engine, c.dataset, month, c.content_hash, run_id, c.checks_passed)
     return {c.dataset: c for c in staged}

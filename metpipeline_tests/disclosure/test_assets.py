@@ -13,20 +13,19 @@ from metpipeline.report.assets import release_report
 from metpipeline.resources import GovernanceResource, WorkAreaResource
 from metpipeline.settings import POLICY_FILE
 from metpipeline.workarea import WorkArea
+from metpipeline_tests.deployment import deployment
 from metpipeline_tests.disclosure.synth import MONTH, write_release
 
 
 def _run(tmp_path):
-    resources = {
-        "workarea": WorkAreaResource(root=str(tmp_path)),
-        "governance": GovernanceResource(policy_file=POLICY_FILE.default(), owners_file="unused.yaml"),
-    }
-    return dg.materialize(
-        [disclosed_datasets, release_report, *CHECKS],
-        partition_key=MONTH,
-        resources=resources,
-        raise_on_error=False,
-    )
+    resources = {"workarea": WorkAreaResource(), "governance": GovernanceResource()}
+    with deployment(WORK_DIR=tmp_path, DISCLOSURE_POLICY=POLICY_FILE.default()):
+        return dg.materialize(
+            [disclosed_datasets, release_report, *CHECKS],
+            partition_key=MONTH,
+            resources=resources,
+            raise_on_error=False,
+        )
 
 
 def test_release_passes_and_report_is_written(tmp_path):

@@ -17,6 +17,7 @@ from metpipeline.extract.queries import (
     utc_to_london,
 )
 from metpipeline.resources import DataMartResource
+from metpipeline_tests.deployment import deployment
 from metpipeline_tests.golden.datamart import build_golden_datamart, execute
 
 
@@ -71,9 +72,9 @@ def test_missing_contract_table_is_named(tmp_path):
 
 
 def test_unreachable_datamart_names_redacted_url():
-    resource = DataMartResource(url="postgresql+psycopg://reader:s3cret-pw@127.0.0.1:1/datamart")
-    with pytest.raises(DataMartUnreachable) as err:
-        resource.engine()
+    url = "postgresql+psycopg://reader:s3cret-pw@127.0.0.1:1/datamart"
+    with deployment(DATAMART_URL=url), pytest.raises(DataMartUnreachable) as err:
+        DataMartResource().engine()
     assert "reader:***@127.0.0.1:1/datamart" in str(err.value)
     assert "s3cret-pw" not in str(err.value)
 

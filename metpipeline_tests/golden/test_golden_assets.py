@@ -16,6 +16,7 @@ from metpipeline.extract.queries import current_watermarks, months_changed_since
 from metpipeline.harmonise.assets import harmonised_offences
 from metpipeline.resources import DataMartResource, WorkAreaResource
 from metpipeline.workarea import WorkArea
+from metpipeline_tests.deployment import deployment
 from metpipeline_tests.golden.datamart import (
     EXPECTED_DIR,
     FIRST_MONTH,
@@ -29,29 +30,31 @@ MONTHLY = [cris_extract, connect_extract, harmonised_offences]
 DATASETS = [borough_dataset, ward_dataset, lsoa_dataset, flagged_dataset]
 
 
-def _resources(url, root):
-    return {"datamart": DataMartResource(url=url), "workarea": WorkAreaResource(root=str(root))}
+def _resources():
+    return {"datamart": DataMartResource(), "workarea": WorkAreaResource()}
 
 
 def backfill(url, root, first, last):
     """Extract and harmonise a partition range in a single run."""
-    result = dg.materialize(
-        MONTHLY,
-        resources=_resources(url, root),
-        instance=dg.DagsterInstance.ephemeral(),
-        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
-    )
+    with deployment(DATAMART_URL=url, WORK_DIR=root):
+        result = dg.materialize(
+            MONTHLY,
+            resources=_resources(),
+            instance=dg.DagsterInstance.ephemeral(),
+            tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+        )
     assert result.success
     return result
 
 
 def release(url, root, month=RELEASE_MONTH):
-    result = dg.materialize(
-        MONTHLY + DATASETS,
-        resources=_resources(url, root),
-        instance=dg.DagsterInstance.ephemeral(),
-        partition_key=month,
-    )
+    with deployment(DATAMART_URL=url, WORK_DIR=root):
+        result = dg.materialize(
+            MONTHLY + DATASETS,
+            resources=_resources(),
+            instance=dg.DagsterInstance.ephemeral(),
+            partition_key=month,
+        )
     assert result.success
     return result
 
@@ -161,10 +164,13 @@ def test_dataset_asset_names_missing_months(tmp_path):
     url = build_golden_datamart(tmp_path / "datamart.sqlite")
     root = tmp_path / "work"
     backfill(url, root, "2024-09", "2024-10")
-    with pytest.raises(Exception, match=r"metpipeline backfill 2022-01 2024-10") as err:
+    with (
+        deployment(DATAMART_URL=url, WORK_DIR=root),
+        pytest.raises(Exception, match=r"metpipeline backfill 2022-01 2024-10") as err,
+    ):
         dg.materialize(
             [borough_dataset],
-            resources=_resources(url, root),
+            resources=_resources(),
             instance=dg.DagsterInstance.ephemeral(),
             partition_key="2024-10",
         )

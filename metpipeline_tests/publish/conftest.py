@@ -18,7 +18,7 @@ class Staging:
 
     def stage(self, month: str, **kw) -> dict[str, str]:
         write_release(self.area, month, **kw)
-        staged = candidates.stage_candidates(self.area, month, "run-x", CODE)
+        staged = candidates.stage_candidates(self.area, month, CODE)
         for c in staged:
             ledger.record_candidate(self.engine, c.dataset, month, c.content_hash, "run-x", c.checks_passed)
         return {c.dataset: c.content_hash for c in staged}

@@ -1,0 +1,72 @@
+"""The ledger's seal: an HMAC over every field of a decision, chained to the dataset's previous decision.
+
+A row typed into the state database by hand has no valid seal (the key is a deployment secret, not in the
+database); an edited row no longer matches its seal; a deleted row breaks the chain of the rows after it.
+The key comes from METPIPELINE_LEDGER_KEY_FILE. The embedded default creates one under var/ with mode 0600
+and says so; production mounts a secret there.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from metpipeline import settings
+
+_MIN_KEY_BYTES = 16
+
+
+def load_key(say=print) -> bytes:
+    """The ledger key, creating the embedded default (0600) on first use. Production must set the path."""
+    path = Path(settings.LEDGER_KEY_FILE.value() or "")
+    name = settings.LEDGER_KEY_FILE.name
+    if not path.exists():
+        if settings.LEDGER_KEY_FILE.is_set():
+            raise settings.ConfigError(
+                f"{name}={path}: the file does not exist; mount the ledger key (at least "
+                f"{_MIN_KEY_BYTES} random bytes) there, readable by the pipeline only"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            pass  # another process created it first
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+            say(
+                f"created the embedded ledger key {path} (mode 0600); production sets {name} to a mounted "
+                "secret instead"
+            )
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise settings.ConfigError(f"{name}={path}: cannot read the ledger key ({exc.strerror})") from None
+    if len(key) < _MIN_KEY_BYTES:
+        raise settings.ConfigError(
+            f"{name}={path}: the ledger key is shorter than {_MIN_KEY_BYTES} bytes; use a random secret"
+        )
+    return key
+
+
+def canonical(fields: dict[str, Any]) -> bytes:
+    """One byte string per row content: sorted keys, datetimes as ISO text, no whitespace variation."""
+
+    def default(value):
+        if isinstance(value, datetime):
+            return value.replace(microsecond=0).isoformat()
+        raise TypeError(f"cannot seal a {type(value).__name__}")
+
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=default).encode("utf-8")
+
+
+def seal(key: bytes, fields: dict[str, Any]) -> str:
+    return hmac.new(key, canonical(fields), hashlib.sha256).hexdigest()
+
+
+def seal_matches(key: bytes, fields: dict[str, Any], mac: str | None) -> bool:
+    return bool(mac) and hmac.compare_digest(seal(key, fields), mac or "")

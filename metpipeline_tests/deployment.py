@@ -1,0 +1,29 @@
+"""Tests set the deployment the way production does: through the environment, never through run config."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from metpipeline import settings
+
+_BY_SHORT_NAME = {s.name.removeprefix("METPIPELINE_"): s.name for s in settings.ALL_SETTINGS}
+
+
+@contextmanager
+def deployment(**values: object) -> Iterator[None]:
+    """Set METPIPELINE_<NAME> for each keyword (e.g. STATE_URL=…, WORK_DIR=…); restore afterwards."""
+    names = {}
+    for short, value in values.items():
+        if short not in _BY_SHORT_NAME:
+            raise KeyError(f"no setting METPIPELINE_{short}; known: {', '.join(sorted(_BY_SHORT_NAME))}")
+        names[_BY_SHORT_NAME[short]] = str(value)
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(names)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
