@@ -211,6 +211,11 @@ def publication_problem(
     broken = ledger.verify_chain(engine, key, dataset)
     if broken:
         return _broken_ledger(dataset, broken)
+    rejection = next(
+        (d for d in ledger.decisions_for(engine, dataset, month, chash) if d.decision == "reject"), None
+    )
+    if rejection is not None:
+        return f"{dataset} {month} candidate {chash[:12]}… was rejected ({rejection.describe()})"
     current = ledger.current_candidate(engine, dataset, month)
     if current is None or current.content_hash != chash:
         return (

@@ -45,3 +45,9 @@ def engine(tmp_path) -> sa.Engine:
 @pytest.fixture
 def area(tmp_path) -> WorkArea:
     return WorkArea(tmp_path / "work")
+
+
+@pytest.fixture
+def key() -> bytes:
+    """The ledger's sealing key in tests (production mounts a secret file; see seal.py)."""
+    return b"test-ledger-key-0123456789abcdef"

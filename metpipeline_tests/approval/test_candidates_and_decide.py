@@ -22,7 +22,9 @@ def test_identical_bytes_give_the_identical_candidate_and_new_bytes_a_new_one(ar
     again = _stage(area, engine, run_id="run-2")
     assert {k: c.content_hash for k, c in first.items()} == {k: c.content_hash for k, c in again.items()}
     manifest = json.loads(first["borough"].manifest_path.read_text())
-    assert manifest["run_id"] == "run-1"  # the first staging's manifest is kept as it was
+    # No run id or time in the manifest (they are in the ledger): every field it has is in the hash.
+    assert "run_id" not in manifest and "staged_at" not in manifest
+    assert candidates.content_hash(manifest) == manifest["content_hash"] == first["borough"].content_hash
     assert manifest["policy_version"] == "2024.1" and manifest["checks_passed"] is True
     names = {f["name"] for f in manifest["files"]}
     assert "MPS Borough Level Crime (most recent 24 months).csv" in names and "report.html" in names
@@ -37,20 +39,42 @@ def test_identical_bytes_give_the_identical_candidate_and_new_bytes_a_new_one(ar
 def test_a_changed_candidate_file_is_detected_before_publication(area, engine):
     write_release(area, "2024-03")
     c = _stage(area, engine)["ward"]
-    assert candidates.load_verified_candidate(area, "ward", "2024-03", c.content_hash)["dataset"] == "ward"
+    verified = candidates.load_verified_candidate(area, "ward", "2024-03", c.content_hash)
+    assert verified.manifest["dataset"] == "ward"
+    assert verified.files["ward-tidy.csv"] == (c.path / "ward-tidy.csv").read_bytes()
     (c.path / "ward-tidy.csv").write_text("month,count\n2024-03,999\n")
     with pytest.raises(candidates.CandidateError, match="has changed since it was staged"):
         candidates.load_verified_candidate(area, "ward", "2024-03", c.content_hash)
 
 
-def test_every_refusal_says_why(area, engine, registry):
+@pytest.mark.parametrize(
+    "field, forged",
+    [("policy_version", "1999.1"), ("code_version", {"package": "9.9", "git_commit": "f" * 40}),
+     ("checks_passed", True), ("checks_status", "all checks passed")],
+)
+def test_a_forged_manifest_field_is_refused_at_publication(area, engine, field, forged):
+    # Every field of the staged manifest is inside the content hash: editing any one (even to a value that
+    # looks harmless) makes the candidate fail verification before a byte is published.
+    write_release(area, "2024-03", check_status="failed" if field.startswith("checks") else "passed")
+    c = _stage(area, engine)["borough"]
+    manifest = json.loads(c.manifest_path.read_text())
+    assert manifest[field] != forged
+    manifest[field] = forged
+    c.manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(candidates.CandidateError, match="does not match the approved content hash"):
+        candidates.load_verified_candidate(area, "borough", "2024-03", c.content_hash)
+
+
+def test_every_refusal_says_why(area, engine, registry, key):
     write_release(area, "2024-03")
     old = _stage(area, engine)["borough"].content_hash
     write_release(area, "2024-03", revise=True)
     current = _stage(area, engine, run_id="run-2")["borough"].content_hash
 
     def attempt(approver="alice.owner", chash=current, dataset="borough", decision="approve"):
-        return decide.record_decision(engine, registry, dataset, "2024-03", decision, approver, "ok", chash)
+        return decide.record_decision(
+            engine, key, registry, dataset, "2024-03", decision, approver, "ok", chash
+        )[0]
 
     with pytest.raises(decide.DecisionRefused) as err:
         attempt(approver="carol.other")
@@ -59,23 +83,29 @@ def test_every_refusal_says_why(area, engine, registry):
 
     with pytest.raises(decide.DecisionRefused) as err:
         attempt(chash=old)
-    assert f"the current one is {current}" in str(err.value)
+    # The refusal says what to do but never gives away the current hash.
+    assert "is not the current candidate" in str(err.value) and current not in str(err.value)
 
     with pytest.raises(decide.DecisionRefused, match="no release candidate is staged"):
-        decide.record_decision(engine, registry, "borough", "2024-04", "approve", "alice.owner", "", current)
+        decide.record_decision(
+            engine, key, registry, "borough", "2024-04", "approve", "alice.owner", "", current
+        )
 
-    decision = attempt(approver="  Bob.Deputy ")  # a deputy may decide; names are not case-sensitive
+    decision = attempt(approver="  Bob.Deputy ", dataset="Borough")  # names and datasets: any case
     assert (decision.approver, decision.registry_version) == ("bob.deputy", "7")
+    assert decision.authentication == "unauthenticated"
     with pytest.raises(decide.DecisionRefused) as err:
-        attempt(decision="reject")
-    assert "already decided: approve by bob.deputy at" in str(err.value)
+        attempt(approver="bob.deputy", decision="reject")
+    assert "bob.deputy has already decided" in str(err.value)
 
 
-def test_a_candidate_whose_checks_failed_cannot_be_decided(area, engine, registry):
+def test_a_candidate_whose_checks_failed_cannot_be_decided(area, engine, registry, key):
     write_release(area, "2024-03", check_status="failed")
     chash = _stage(area, engine)["borough"].content_hash
     with pytest.raises(decide.DecisionRefused, match="did not pass all its checks"):
-        decide.record_decision(engine, registry, "borough", "2024-03", "approve", "alice.owner", "", chash)
+        decide.record_decision(
+            engine, key, registry, "borough", "2024-03", "approve", "alice.owner", "", chash
+        )
 
 
 def test_cli_decides_on_the_current_candidate_and_prints_its_hash(
@@ -87,6 +117,7 @@ def test_cli_decides_on_the_current_candidate_and_prints_its_hash(
     chash = _stage(area, engine)["flagged"].content_hash
     monkeypatch.setenv("METPIPELINE_STATE_URL", str(engine.url))
     monkeypatch.setenv("METPIPELINE_OWNERS_FILE", str(owners_file))
+    monkeypatch.setenv("METPIPELINE_VAR_DIR", str(tmp_path))  # the embedded ledger key is created there
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     args = parser.parse_args(["approve", "flagged", "2024-03", "--as", "carol.other"])

@@ -24,12 +24,18 @@ def _stand_in_monthly_release_job():
 
 
 @pytest.fixture
-def resources(tmp_path, owners_file):
+def resources(tmp_path, owners_file, monkeypatch):
+    # The deployment, set as production sets it: in the environment.
+    monkeypatch.setenv("METPIPELINE_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("METPIPELINE_STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
+    monkeypatch.setenv("METPIPELINE_WORK_DIR", str(tmp_path / "work"))
+    monkeypatch.setenv("METPIPELINE_BUCKET_URL", str(tmp_path / "bucket"))
+    monkeypatch.setenv("METPIPELINE_OWNERS_FILE", str(owners_file))
     return {
-        "state": StateResource(url=f"sqlite:///{tmp_path / 'state.sqlite'}"),
-        "workarea": WorkAreaResource(root=str(tmp_path / "work")),
-        "bucket": BucketResource(url=str(tmp_path / "bucket")),
-        "governance": GovernanceResource(policy_file="unused.yaml", owners_file=str(owners_file)),
+        "state": StateResource(),
+        "workarea": WorkAreaResource(),
+        "bucket": BucketResource(),
+        "governance": GovernanceResource(),
     }
 
 
@@ -88,9 +94,10 @@ def test_candidate_to_published_files(tmp_path, resources, definitions):
     assert "not registered to decide on the borough dataset" in _failure(
         _decide(resources, chash, "carol.other")
     )
-    assert f"the current one is {chash}" in _failure(_decide(resources, first_hash))
+    refusal = _failure(_decide(resources, first_hash))
+    assert "is not the current candidate" in refusal and chash not in refusal
     assert _decide(resources, chash).success
-    assert "already decided: approve by alice.owner" in _failure(_decide(resources, chash, decision="reject"))
+    assert "alice.owner has already decided" in _failure(_decide(resources, chash, decision="reject"))
 
     instance = dg.DagsterInstance.ephemeral()
     context = dg.build_sensor_context(
@@ -161,7 +168,7 @@ def test_rejections_and_stale_approvals_are_skipped_with_a_reason(resources, def
         )
     )
     assert not result.run_requests
-    assert "no longer current" in result.skip_reason.skip_message
+    assert "no longer the current candidate" in result.skip_reason.skip_message
     assert "was rejected" in result.skip_reason.skip_message
     assert result.cursor == "2"
 
@@ -172,7 +179,7 @@ def test_rejections_and_stale_approvals_are_skipped_with_a_reason(resources, def
         resources=resources,
         raise_on_error=False,
     )
-    assert "no longer current" in _failure(run)
+    assert "no longer the current candidate" in _failure(run)
 
 
 def test_monthly_schedule_builds_the_previous_month(definitions):

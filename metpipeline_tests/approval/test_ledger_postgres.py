@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from metpipeline.approval import ledger
+from metpipeline_tests.approval.test_registry_and_ledger import KEY, decide_row
 
 pytestmark = pytest.mark.integration
 
@@ -46,17 +47,25 @@ def pg_engine():
 
 def test_postgres_rejects_update_delete_and_truncate_of_decisions(pg_engine):
     ledger.ensure_schema(pg_engine)
-    ledger.insert_decision(pg_engine, "ward", "2024-03", "b" * 64, "approve", "alice.owner", "", "1")
+    decide_row(pg_engine, "b" * 64, dataset="ward")
     for stmt in (
         sa.update(ledger.approval_decisions).values(approver="someone.else"),
         sa.delete(ledger.approval_decisions),
-        sa.text("TRUNCATE approval_decisions"),
+        sa.text("TRUNCATE owner_decisions"),
     ):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"):
             with pg_engine.begin() as conn:
                 conn.execute(stmt)
     with pytest.raises(sa.exc.IntegrityError):
-        ledger.insert_decision(pg_engine, "ward", "2024-03", "b" * 64, "reject", "alice.owner", "", "1")
+        decide_row(pg_engine, "b" * 64, dataset="ward", decision="reject")
     ledger._ready.discard(pg_engine)
     ledger.ensure_schema(pg_engine)  # installing the triggers again is harmless
-    assert ledger.decision_for(pg_engine, "ward", "2024-03", "b" * 64).approver == "alice.owner"
+    assert [d.approver for d in ledger.decisions_for(pg_engine, "ward", "2024-03", "b" * 64)] == ["alice.owner"]
+    # Sealed and chained on PostgreSQL too: a row a superuser forges around the triggers is found.
+    assert ledger.verify_chain(pg_engine, KEY, "ward") == []
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE owner_decisions DISABLE TRIGGER USER")
+        conn.execute(sa.update(ledger.approval_decisions).values(approver="mallory"))
+        conn.exec_driver_sql("ALTER TABLE owner_decisions ENABLE TRIGGER USER")
+    problems = ledger.verify_chain(pg_engine, KEY, "ward")
+    assert len(problems) == 1 and "seal does not match" in problems[0] and "ward decision #1" in problems[0]

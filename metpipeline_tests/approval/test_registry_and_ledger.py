@@ -34,8 +34,29 @@ def test_missing_registry_file_says_which_variable_to_set(tmp_path):
         load_registry(tmp_path / "absent.yaml")
 
 
-def _decide(engine, chash="a" * 64):
-    return ledger.insert_decision(engine, "borough", "2024-03", chash, "approve", "alice.owner", "", "7")
+KEY = b"test-ledger-key-0123456789abcdef"
+
+
+def decide_row(engine, chash="a" * 64, approver="alice.owner", decision="approve", dataset="borough", key=KEY):
+    return ledger.append_decision(
+        engine,
+        key,
+        dataset=dataset,
+        month="2024-03",
+        content_hash=chash,
+        decision=decision,
+        approver=approver,
+        authentication=ledger.UNAUTHENTICATED,
+        signed_in_user=None,
+        comment="",
+        registry_path="/etc/owners.yaml",
+        registry_sha256="c" * 64,
+        registry_version="7",
+        run_id="run-1",
+    )
+
+
+_decide = decide_row
 
 
 def test_decisions_are_append_only_at_the_database_level(engine):
@@ -47,15 +68,17 @@ def test_decisions_are_append_only_at_the_database_level(engine):
         with engine.begin() as conn:
             conn.execute(sa.delete(ledger.approval_decisions))
     with pytest.raises(sa.exc.IntegrityError):
-        _decide(engine)  # a second decision on the same candidate
-    assert ledger.decision_for(engine, "borough", "2024-03", "a" * 64).decision == "approve"
+        _decide(engine)  # a second decision by the same person on the same candidate
+    assert [d.decision for d in ledger.decisions_for(engine, "borough", "2024-03", "a" * 64)] == ["approve"]
+    assert ledger.verify_chain(engine, KEY, "borough") == []
 
 
 def test_current_candidate_is_the_most_recently_staged(engine):
-    ledger.record_candidate(engine, "ward", "2024-03", "1" * 64, "run-a", True)
+    ledger.record_candidate(engine, "ward", "2024-03", "1" * 64, "run-a", True, "eve.engineer")
     ledger.record_candidate(engine, "ward", "2024-03", "2" * 64, "run-b", False)
     current = ledger.current_candidate(engine, "ward", "2024-03")
     assert (current.content_hash, current.checks_passed, current.status) == ("2" * 64, False, "checks failed")
+    assert current.launched_by is None
     assert ledger.current_candidate(engine, "ward", "2024-04") is None
     assert ledger.latest_staged_month(engine) == "2024-03"
 
