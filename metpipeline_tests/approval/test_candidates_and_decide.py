@@ -49,8 +49,12 @@ def test_a_changed_candidate_file_is_detected_before_publication(area, engine):
 
 @pytest.mark.parametrize(
     "field, forged",
-    [("policy_version", "1999.1"), ("code_version", {"package": "9.9", "git_commit": "f" * 40}),
-     ("checks_passed", True), ("checks_status", "all checks passed")],
+    [
+        ("policy_version", "1999.1"),
+        ("code_version", {"package": "9.9", "git_commit": "f" * 40}),
+        ("checks_passed", True),
+        ("checks_status", "all checks passed"),
+    ],
 )
 def test_a_forged_manifest_field_is_refused_at_publication(area, engine, field, forged):
     # Every field of the staged manifest is inside the content hash: editing any one (even to a value that

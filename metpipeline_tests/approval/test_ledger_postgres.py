@@ -60,7 +60,9 @@ def test_postgres_rejects_update_delete_and_truncate_of_decisions(pg_engine):
         decide_row(pg_engine, "b" * 64, dataset="ward", decision="reject")
     ledger._ready.discard(pg_engine)
     ledger.ensure_schema(pg_engine)  # installing the triggers again is harmless
-    assert [d.approver for d in ledger.decisions_for(pg_engine, "ward", "2024-03", "b" * 64)] == ["alice.owner"]
+    assert [d.approver for d in ledger.decisions_for(pg_engine, "ward", "2024-03", "b" * 64)] == [
+        "alice.owner"
+    ]
     # Sealed and chained on PostgreSQL too: a row a superuser forges around the triggers is found.
     assert ledger.verify_chain(pg_engine, KEY, "ward") == []
     with pg_engine.begin() as conn:

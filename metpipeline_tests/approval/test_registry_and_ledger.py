@@ -37,7 +37,9 @@ def test_missing_registry_file_says_which_variable_to_set(tmp_path):
 KEY = b"test-ledger-key-0123456789abcdef"
 
 
-def decide_row(engine, chash="a" * 64, approver="alice.owner", decision="approve", dataset="borough", key=KEY):
+def decide_row(
+    engine, chash="a" * 64, approver="alice.owner", decision="approve", dataset="borough", key=KEY
+):
     return ledger.append_decision(
         engine,
         key,
