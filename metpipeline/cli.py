@@ -6,6 +6,7 @@ Runs started here are recorded in the configured Dagster instance (DAGSTER_HOME)
 import argparse
 import sys
 
+from metpipeline.db import DataMartUnreachable
 from metpipeline.settings import ConfigError, redact_secrets
 
 
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {redact_secrets(str(exc))}", file=sys.stderr)
         return 2
+    except DataMartUnreachable as exc:
+        print(f"error: {redact_secrets(str(exc))}", file=sys.stderr)
+        return 1
     return int(result or 0)
 
 

@@ -51,12 +51,19 @@ def load_sql(relative: str, dialect_name: str) -> sa.TextClause:
     return sa.text(translate_sql(_read_sql_file(relative), dialect_name))
 
 
-def make_engine(url: str) -> sa.Engine:
+def make_engine(url: str, variable: str = "the database URL") -> sa.Engine:
     """An engine for `url`. SQLite gets a generous lock timeout: Dagster steps and the CLI share a file."""
     kwargs: dict = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 60}
-    return sa.create_engine(url, **kwargs)
+    try:
+        return sa.create_engine(url, **kwargs)
+    except ImportError as exc:
+        # e.g. pyodbc without the system's ODBC driver manager (Debian: unixodbc, tdsodbc)
+        raise DataMartUnreachable(
+            f"cannot open {redact_url(url)} ({variable}): its database driver is not installed ({exc}); "
+            "`make system-deps` installs the ODBC driver manager and FreeTDS"
+        ) from None
 
 
 def check_reachable(engine: sa.Engine, variable: str) -> None:

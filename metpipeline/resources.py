@@ -37,7 +37,7 @@ class DataMartResource(dg.ConfigurableResource):
     def engine(self) -> sa.Engine:
         if self._engine is None:
             settings.check_sqlalchemy_url(settings.DATAMART_URL.name, self.url)
-            engine = make_engine(self.url)
+            engine = make_engine(self.url, settings.DATAMART_URL.name)
             check_reachable(engine, settings.DATAMART_URL.name)
             self._engine = engine
         return self._engine
@@ -61,7 +61,7 @@ class StateResource(dg.ConfigurableResource):
                 from pathlib import Path
 
                 Path(self.url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-            self._engine = make_engine(self.url)
+            self._engine = make_engine(self.url, settings.STATE_URL.name)
         return self._engine
 
 

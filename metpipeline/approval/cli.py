@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     except RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    key = load_key()  # a missing or unreadable key is a configuration error: say so before anything else
     chash = args.candidate_hash
     if not chash:
         current = ledger.current_candidate(engine, args.dataset, args.month)
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         decision, status = decide.record_decision(
             engine,
-            load_key(),
+            key,
             registry,
             args.dataset,
             args.month,
