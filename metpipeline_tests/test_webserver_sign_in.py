@@ -86,8 +86,8 @@ def test_a_launch_carries_the_proxys_user_and_not_the_one_typed(server):
 def test_re_execution_and_back_fills_are_stamped_too(server):
     inner, app = server
     body = {
-        "query": "mutation R($reexecutionParams: ReexecutionParams) { launchRunReexecution(reexecutionParams: "
-        "$reexecutionParams) { __typename } }",
+        "query": "mutation R($reexecutionParams: ReexecutionParams) "
+        "{ launchRunReexecution(reexecutionParams: $reexecutionParams) { __typename } }",
         "variables": {"reexecutionParams": {"parentRunId": "x", "strategy": "ALL_STEPS"}},
     }
     assert call(app, body)[0] == 200

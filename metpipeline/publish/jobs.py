@@ -49,6 +49,11 @@ def publish_candidate_op(
     except (CandidateError, PublishError, StoreError) as exc:
         raise dg.Failure(description=f"Not published: {exc}") from None
     ledger.record_publication(engine, dataset, month, chash, result.version)
+    approvals = [
+        f"{d.describe()}"
+        for d in ledger.decisions_for(engine, dataset, month, chash)
+        if d.decision == "approve"
+    ]
     context.log.info(
         f"{dataset} {month}: v{result.version} at {result.prefix}"
         + (" (already published; nothing changed)" if result.already_published else "")
@@ -58,6 +63,7 @@ def publish_candidate_op(
             "version": result.version,
             "prefix": dg.MetadataValue.text(result.prefix),
             "already_published": result.already_published,
+            "approved": dg.MetadataValue.md("\n".join(f"- {a}" for a in approvals)),
             "files": dg.MetadataValue.json(list(result.files)),
         }
     )

@@ -19,11 +19,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+IDENTITY_HEADER = "X-Forwarded-User"
 
 LOCATION_STATUS_QUERY = """
 query LocationStatus {
@@ -114,11 +115,12 @@ class DagsterUI:
     process: subprocess.Popen
     env: dict[str, str]
     stopped_with: str | None = None  # the signal that finally stopped the process group
+    headers: dict[str, str] = field(default_factory=dict)  # what the sign-in proxy adds to each request
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None, timeout: float = 10) -> Any:
         body = json.dumps({"query": query, "variables": dict(variables or {})}).encode()
         request = urllib.request.Request(
-            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json", **self.headers}
         )
         with urllib.request.urlopen(request, timeout=timeout) as response:
             payload = json.load(response)
@@ -149,7 +151,8 @@ class DagsterUI:
 
 def _server_answers(ui: DagsterUI) -> bool:
     ui.check_alive()
-    with urllib.request.urlopen(f"{ui.url}/server_info", timeout=2) as response:
+    request = urllib.request.Request(f"{ui.url}/server_info", headers=ui.headers)
+    with urllib.request.urlopen(request, timeout=2) as response:
         return response.status == 200
 
 
@@ -220,11 +223,15 @@ def dagster_dev(
     cwd: Path = REPO_ROOT,
     startup_timeout: float = 180,
     daemons: tuple[str, ...] = ("SENSOR", "QUEUED_RUN_COORDINATOR"),
+    signed_in_as: str | None = None,
 ) -> Iterator[DagsterUI]:
     """Run `dagster dev` (webserver + daemon) until the block exits, then stop it and all its children.
 
     `env` is laid over the current environment; DAGSTER_HOME is set to `home`. The process runs from
     `cwd` with the venv's interpreter, so no `uv` process sits between the test and Dagster.
+    With `signed_in_as`, the production entry point runs instead: `dagster-daemon run` beside
+    `metpipeline ui` with METPIPELINE_IDENTITY_HEADER set, and every request of the harness carries the
+    header as the sign-in proxy would.
     """
     port = free_port()
     # Inherited METPIPELINE_* settings (a developer's own DataMart, owners file, first month) are dropped so
@@ -238,6 +245,18 @@ def dagster_dev(
         "-h", "127.0.0.1",
         "-p", str(port),
     ]  # fmt: skip
+    headers = {}
+    if signed_in_as:
+        full_env["METPIPELINE_IDENTITY_HEADER"] = IDENTITY_HEADER
+        headers = {IDENTITY_HEADER: signed_in_as}
+        daemon = Path(sys.executable).parent / "dagster-daemon"
+        # One process group: the daemon in the background, the webserver in the foreground; SIGINT to the
+        # group stops both.
+        command = [
+            "bash", "-c",
+            f'"{daemon}" run -w "{workspace}" & exec "{sys.executable}" -m metpipeline.cli ui '
+            f'--host 127.0.0.1 --port {port} -w "{workspace}"',
+        ]  # fmt: skip
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - closed in the finally below, after the process has gone
     process = subprocess.Popen(
@@ -249,7 +268,9 @@ def dagster_dev(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    ui = DagsterUI(url=f"http://127.0.0.1:{port}", log_path=log_path, process=process, env=full_env)
+    ui = DagsterUI(
+        url=f"http://127.0.0.1:{port}", log_path=log_path, process=process, env=full_env, headers=headers
+    )
     try:
         try:
             wait_until(lambda: _server_answers(ui), startup_timeout, what="the webserver's /server_info")

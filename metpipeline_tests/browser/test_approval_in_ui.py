@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import time
+import urllib.error
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,7 +64,7 @@ PUBLISH_TIMEOUT_S = 120
 SENSOR_TIMEOUT_S = 120
 
 
-def approval_yaml(month: str, candidate_hash: str) -> str:
+def approval_yaml(month: str, candidate_hash: str, approver: str = APPROVER) -> str:
     return (
         "ops:\n"
         "  record_decision_op:\n"
@@ -71,7 +72,7 @@ def approval_yaml(month: str, candidate_hash: str) -> str:
         f"      dataset: {DATASET}\n"
         f'      month: "{month}"\n'
         "      decision: approve\n"
-        f"      approver: {APPROVER}\n"
+        f"      approver: {approver}\n"
         '      comment: "Reviewed the release report and the candidate files"\n'
         f'      candidate_hash: "{candidate_hash}"\n'
     )
@@ -180,13 +181,17 @@ def test_owner_approves_in_launchpad_and_sensor_publishes(tmp_path: Path) -> Non
 
     home = dagster_home(tmp_path / "dagster_home")
     with (
-        dagster_dev(REPO_ROOT / "workspace.yaml", home, tmp_path / "dagster.log", env=env) as ui,
+        # Production's entry point: `metpipeline ui` behind the sign-in proxy (whose header the browser and
+        # the harness add, as the proxy would), with the daemon beside it.
+        dagster_dev(
+            REPO_ROOT / "workspace.yaml", home, tmp_path / "dagster.log", env=env, signed_in_as=APPROVER
+        ) as ui,
         sync_playwright() as playwright,
     ):
         timings["dagster_up"] = time.monotonic() - started
         dismiss_community_prompt(ui)
         browser = launch_chromium(playwright)
-        page = browser.new_page(viewport=VIEWPORT)
+        page = browser.new_page(viewport=VIEWPORT, extra_http_headers=ui.headers)
         try:
             with evidence(page, ui, tmp_path, timings):
                 # 1. The month is released through the daemon, as the schedule would.
@@ -197,7 +202,24 @@ def test_owner_approves_in_launchpad_and_sensor_publishes(tmp_path: Path) -> Non
                 )
                 assert not (bucket / "datasets" / BUCKET_SLUG).exists(), "published before any approval"
 
-                # 2. The owner reads the hash in the UI and approves in the Launchpad.
+                # Without the proxy's header the webserver answers nobody.
+                unsigned = DagsterUI(ui.url, ui.log_path, ui.process, ui.env)
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    unsigned.graphql("query { version }")
+                assert refused.value.code == 401
+
+                # 2. Signed in as the owner, typing someone else's name: refused, in plain words.
+                fill_launchpad(
+                    page, ui, "record_approval", approval_yaml(month, candidate_hash, approver="demo.deputy")
+                )
+                run_id = launch_run(page)
+                assert wait_for_run(ui, run_id, RUN_TIMEOUT_S) == "FAILURE"
+                expect(page.get_by_text("but typed approver 'demo.deputy'").first).to_be_visible(
+                    timeout=60_000
+                )
+                page.screenshot(path=str(shots / "approval-refused-other-name.png"))
+
+                # 3. The owner reads the hash in the UI and approves in the Launchpad under their own name.
                 screenshot_candidate_metadata(page, ui, candidate_hash, shots / "candidate-metadata.png")
                 fill_launchpad(page, ui, "record_approval", approval_yaml(month, candidate_hash))
                 page.screenshot(path=str(shots / "launchpad-approval.png"))
@@ -208,7 +230,7 @@ def test_owner_approves_in_launchpad_and_sensor_publishes(tmp_path: Path) -> Non
                 page.screenshot(path=str(shots / "approval-run-success.png"))
                 timings["approved"] = time.monotonic() - started
 
-                # 3. The sensor sees the decision and publish_job puts the candidate in the bucket.
+                # 4. The sensor sees the decision and publish_job puts the candidate in the bucket.
                 latest = wait_for_publication(bucket, month, candidate_hash)
                 timings["published"] = time.monotonic() - started
                 # The files land before the run records its own success: wait for that too.
@@ -224,6 +246,15 @@ def test_owner_approves_in_launchpad_and_sensor_publishes(tmp_path: Path) -> Non
             browser.close()
 
     assert ui.stopped_with == "SIGINT", f"dagster dev needed {ui.stopped_with} to stop; log {ui.log_path}"
+
+    # The ledger names the signed-in owner, authenticated by the proxy.
+    engine = sa.create_engine(env["METPIPELINE_STATE_URL"])
+    (decision,) = ledger.decisions_for(engine, DATASET, month, candidate_hash)
+    assert (decision.approver, decision.authentication, decision.signed_in_user) == (
+        APPROVER,
+        ledger.AUTHENTICATED,
+        APPROVER,
+    )
 
     # What the public sees: v1 of the approved candidate, byte for byte.
     entry = latest["latest"]
