@@ -63,13 +63,17 @@ def print_release_summary(month: str) -> None:
         if current is None:
             print(f"    {dataset:8} no candidate staged")
             continue
-        decision = ledger.decision_for(engine, dataset, month, current.content_hash)
+        decisions = ledger.decisions_for(engine, dataset, month, current.content_hash)
         publication = ledger.publication_for(engine, dataset, month, current.content_hash)
         state = (
             f"published v{publication.version} at "
             f"datasets/{BUCKET_SLUGS[dataset]}/{month}/v{publication.version}/"
             if publication
-            else (decision.describe() if decision else "waiting for the data owner's approval")
+            else (
+                "; ".join(d.describe() for d in decisions)
+                if decisions
+                else "waiting for the data owner's approval"
+            )
         )
         print(f"    {dataset:8} candidate {current.content_hash[:12]}…  {state}")
     print(f"  report:  {area.release_dir(month, 'report', 'report.html')}")

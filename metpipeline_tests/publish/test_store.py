@@ -58,3 +58,17 @@ def test_open_store_picks_the_implementation(tmp_path):
     assert isinstance(open_store(str(tmp_path)), LocalStore)
     s3 = open_store("s3://bucket/some/prefix", "http://127.0.0.1:1")
     assert isinstance(s3, S3Store) and (s3.bucket, s3.prefix) == ("bucket", "some/prefix")
+
+
+def test_s3_keeps_the_sha256_of_the_bytes_sent(s3_server):
+    # Every write carries ChecksumSHA256: the store verified the bytes against the hash the pipeline computed.
+    import base64
+    import hashlib
+
+    store = S3Store(s3_server.bucket, f"t-{uuid.uuid4().hex[:8]}", endpoint_url=s3_server.endpoint_url)
+    payload = b"MajorText,MinorText,BoroughName\nTHEFT,SHOPLIFTING,Camden\n"
+    store.put_create_only("datasets/x/2024-03/v1/a.csv", payload)
+    head = s3_server.client().head_object(
+        Bucket=s3_server.bucket, Key=f"{store.prefix}/datasets/x/2024-03/v1/a.csv", ChecksumMode="ENABLED"
+    )
+    assert head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(payload).digest()).decode()
