@@ -99,6 +99,7 @@ class S3Store:
                     Key=self._key(key),
                     Body=data,
                     ContentType=_content_type(key),
+                    ChecksumAlgorithm="SHA256",
                     ChecksumSHA256=checksum_sha256(data),
                     IfNoneMatch="*",
                 )
@@ -128,6 +129,7 @@ class S3Store:
                 Key=self._key(key),
                 Body=data,
                 ContentType=_content_type(key),
+                ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=checksum_sha256(data),
                 **condition,
             )

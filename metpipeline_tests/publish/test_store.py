@@ -61,7 +61,8 @@ def test_open_store_picks_the_implementation(tmp_path):
 
 
 def test_s3_keeps_the_sha256_of_the_bytes_sent(s3_server):
-    # Every write carries ChecksumSHA256: the store verified the bytes against the hash the pipeline computed.
+    # Every write carries ChecksumSHA256 of the bytes sent; S3 verifies it on receipt and keeps it. (moto
+    # keeps it but does not verify a wrong one, so this shows what is sent and stored, not S3's check.)
     import base64
     import hashlib
 
