@@ -88,21 +88,25 @@ class S3Store:
             raise StoreError(f"cannot read {self.describe()}/{key}: {code or status}") from None
         return StoredObject(resp["Body"].read(), resp["ETag"])
 
+    def _put(self, key: str, data: bytes, **condition: Any) -> Any:
+        """One conditional PUT carrying the sha256 of exactly these bytes (S3 verifies it and keeps it)."""
+        return self.client.put_object(
+            Bucket=self.bucket,
+            Key=self._key(key),
+            Body=data,
+            ContentType=_content_type(key),
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=checksum_sha256(data),
+            **condition,
+        )
+
     def put_create_only(self, key: str, data: bytes) -> bool:
         """Write `key` if absent. True if written, False if it already held identical bytes."""
         from botocore.exceptions import ClientError
 
         for _attempt in range(3):
             try:
-                self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=self._key(key),
-                    Body=data,
-                    ContentType=_content_type(key),
-                    ChecksumAlgorithm="SHA256",
-                    ChecksumSHA256=checksum_sha256(data),
-                    IfNoneMatch="*",
-                )
+                self._put(key, data, IfNoneMatch="*")
                 return True
             except ClientError as exc:
                 code, status = self._code(exc)
@@ -124,15 +128,7 @@ class S3Store:
 
         condition: dict[str, Any] = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
-            resp = self.client.put_object(
-                Bucket=self.bucket,
-                Key=self._key(key),
-                Body=data,
-                ContentType=_content_type(key),
-                ChecksumAlgorithm="SHA256",
-                ChecksumSHA256=checksum_sha256(data),
-                **condition,
-            )
+            resp = self._put(key, data, **condition)
         except ClientError as exc:
             code, status = self._code(exc)
             if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
