@@ -61,6 +61,12 @@ TRUSTED_PROXIES = Setting(
     "METPIPELINE_TRUSTED_PROXIES", "comma-separated addresses of the sign-in proxy (identity header trusted)"
 )
 FIRST_MONTH = Setting("METPIPELINE_FIRST_MONTH", "first month the DataMart holds, YYYY-MM")
+PUBLISH_MAX_ATTEMPTS = Setting(
+    "METPIPELINE_PUBLISH_MAX_ATTEMPTS", "publish runs tried per approved candidate before it needs attention"
+)
+PUBLISH_BACKOFF_SECONDS = Setting(
+    "METPIPELINE_PUBLISH_BACKOFF_SECONDS", "wait before retrying a failed publish run (doubles per attempt)"
+)
 
 _DEFAULTS = {
     DATAMART_URL.name: lambda: f"sqlite:///{var_dir() / 'datamart.sqlite'}",
@@ -74,6 +80,8 @@ _DEFAULTS = {
     IDENTITY_HEADER.name: lambda: None,
     TRUSTED_PROXIES.name: lambda: "127.0.0.1,::1",
     FIRST_MONTH.name: lambda: "2022-01",
+    PUBLISH_MAX_ATTEMPTS.name: lambda: "5",
+    PUBLISH_BACKOFF_SECONDS.name: lambda: "60",
 }
 
 ALL_SETTINGS = (
@@ -88,9 +96,23 @@ ALL_SETTINGS = (
     IDENTITY_HEADER,
     TRUSTED_PROXIES,
     FIRST_MONTH,
+    PUBLISH_MAX_ATTEMPTS,
+    PUBLISH_BACKOFF_SECONDS,
 )
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def whole_number(setting: Setting, minimum: int = 0) -> int:
+    """A setting that must be a whole number >= minimum; otherwise one line naming the variable."""
+    raw = (setting.value() or "").strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{setting.name}={raw!r}: expected a whole number of at least {minimum}")
+    return value
 
 
 def first_month() -> str:

@@ -66,8 +66,10 @@ approval_decisions = sa.Table(
     sa.CheckConstraint("decision IN ('approve', 'reject')", name="ck_owner_decisions_decision"),
 )
 
+# One row per published version. A candidate may be published twice (v1, then again as v3 after the
+# source was reverted to its figures), so a version, not a candidate, is the unit.
 publications = sa.Table(
-    "publications",
+    "published_versions",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("dataset", sa.String(20), nullable=False),
@@ -75,7 +77,7 @@ publications = sa.Table(
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("published_at", sa.DateTime, nullable=False),
-    sa.UniqueConstraint("dataset", "month", "content_hash", name="uq_publications_candidate"),
+    sa.UniqueConstraint("dataset", "version", name="uq_published_versions_version"),
 )
 
 STATUS_AWAITING = "awaiting approval"
@@ -384,10 +386,8 @@ def verify_chain(engine: sa.Engine, key: bytes, dataset: str) -> list[str]:
 
 
 def record_publication(engine: sa.Engine, dataset: str, month: str, content_hash: str, version: int) -> None:
-    """Record that a candidate is public. Idempotent: another publish run of the candidate is a no-op."""
+    """Record that a version is public. Idempotent: another publish run of the same version is a no-op."""
     ensure_schema(engine)
-    if publication_for(engine, dataset, month, content_hash) is not None:
-        return
     row: dict[str, Any] = {
         "dataset": dataset,
         "month": month,
@@ -399,15 +399,34 @@ def record_publication(engine: sa.Engine, dataset: str, month: str, content_hash
         with engine.begin() as conn:
             conn.execute(publications.insert().values(**row))
     except sa.exc.IntegrityError:
-        pass  # a concurrent run recorded the same publication first
+        pass  # this version was recorded already (a re-run, or a concurrent run first)
 
 
-def publication_for(engine: sa.Engine, dataset: str, month: str, content_hash: str) -> Publication | None:
+def current_publication(engine: sa.Engine, dataset: str, month: str) -> Publication | None:
+    """The newest published version of (dataset, month): what the public sees for that month."""
     ensure_schema(engine)
     t = publications
-    stmt = sa.select(t.c.dataset, t.c.month, t.c.content_hash, t.c.version, t.c.published_at).where(
-        t.c.dataset == dataset, t.c.month == month, t.c.content_hash == content_hash
+    stmt = (
+        sa.select(t.c.dataset, t.c.month, t.c.content_hash, t.c.version, t.c.published_at)
+        .where(t.c.dataset == dataset, t.c.month == month)
+        .order_by(t.c.version.desc())
+        .limit(1)
     )
     with engine.connect() as conn:
         row = conn.execute(stmt).mappings().first()
     return Publication(**row) if row else None
+
+
+def publication_for(engine: sa.Engine, dataset: str, month: str, content_hash: str) -> Publication | None:
+    """The candidate's publication if it is what the public sees for the month now, else None."""
+    current = current_publication(engine, dataset, month)
+    return current if current is not None and current.content_hash == content_hash else None
+
+
+def decided_months(engine: sa.Engine) -> list[tuple[str, str]]:
+    """Every (dataset, month) with at least one decision: where a publication may be due."""
+    t = approval_decisions
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.dataset, t.c.month).distinct().order_by(t.c.month, t.c.dataset))
+        return [(r.dataset, r.month) for r in rows]

@@ -1,10 +1,16 @@
-"""The approval sensor: launches one publish run for each candidate whose approvals are complete."""
+"""The approval sensor: publishes every approved, current candidate that is not what the public sees yet.
+
+Each tick looks at every (dataset, month) with a decision, not only at new decisions, so that a publish
+run that failed, was cancelled or died is retried (with backoff, up to a limit: publish/retry.py), and a
+candidate whose approvals complete later, or whose figures come back after a revert, is published too.
+"""
 
 import dagster as dg
 
 from metpipeline.approval import ledger
 from metpipeline.approval.decide import publication_problem
 from metpipeline.approval.registry import RegistryError
+from metpipeline.publish import retry
 from metpipeline.publish.jobs import PUBLISH_OP, publish_job
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
@@ -14,52 +20,58 @@ from metpipeline.settings import ConfigError
     job=publish_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launches publish_job for each release candidate whose required approvals are complete, "
-    "after verifying the sealed ledger, the registry in force and that the candidate is still current.",
+    description="Launches publish_job for each release candidate whose required approvals are complete "
+    "and which the public does not see yet, after verifying the sealed ledger, the registry in force and "
+    "that the candidate is still current; retries failed publish runs with backoff.",
 )
 def approval_sensor(
     context: dg.SensorEvaluationContext, state: StateResource, governance: GovernanceResource
 ) -> dg.SensorResult | dg.SkipReason:
-    # The cursor is the id of the last decision examined. Ids only grow (append-only ledger), so every
-    # decision is looked at once; the run_key also makes Dagster drop a duplicate request. With n-of-m
-    # approval, the decision that completes the set is the one that launches the run.
-    last_id = int(context.cursor or 0)
     engine = state.engine()
-    decisions = ledger.decisions_after(engine, last_id)
-    if not decisions:
-        return dg.SkipReason(f"no new decisions after id {last_id}")
     try:
         registry, key = governance.registry(), governance.ledger_key(context.log.info)
     except (RegistryError, ConfigError) as exc:
-        # Leave the cursor where it is: these decisions are evaluated again once the setting is fixed.
         return dg.SkipReason(f"cannot evaluate decisions: {exc}")
-    requests: dict[str, dg.RunRequest] = {}
-    skipped = []
-    for d in decisions:
-        problem = publication_problem(engine, key, registry, d.dataset, d.month, d.content_hash)
+    requests, notes = [], []
+    for dataset, month in ledger.decided_months(engine):
+        current = ledger.current_candidate(engine, dataset, month)
+        if current is None or ledger.publication_for(engine, dataset, month, current.content_hash):
+            continue  # nothing staged, or the public already sees this candidate
+        chash = current.content_hash
+        problem = publication_problem(engine, key, registry, dataset, month, chash)
         if problem:
-            skipped.append(f"decision {d.id}: {problem}")
-            (context.log.error if "altered outside the pipeline" in problem else context.log.info)(
-                f"decision {d.id} not published: {problem}"
-            )
+            if "altered outside the pipeline" in problem:
+                context.log.error(problem)
+                notes.append(problem)
+            elif ledger.decisions_for(engine, dataset, month, chash):
+                notes.append(problem)  # decided on, but not publishable (yet): say why
             continue
-        run_key = f"publish:{d.dataset}:{d.month}:{d.content_hash}"
-        requests[run_key] = dg.RunRequest(
-            run_key=run_key,
-            run_config={
-                "ops": {
-                    PUBLISH_OP: {
-                        "config": {
-                            "dataset": d.dataset,
-                            "month": d.month,
-                            "candidate_hash": d.content_hash,
-                        }
+        public = ledger.current_publication(engine, dataset, month)
+        attempt_of = retry.publication_key(dataset, month, chash, public.version if public else 0)
+        plan = retry.plan(context.instance, attempt_of)
+        if plan.action == "attention":
+            context.log.error(f"{dataset} {month} needs attention: {plan.reason}")
+            notes.append(f"{dataset} {month} NEEDS ATTENTION: {plan.reason}")
+            continue
+        if plan.action == "wait":
+            notes.append(f"{dataset} {month}: {plan.reason}")
+            continue
+        requests.append(
+            dg.RunRequest(
+                run_key=f"publish:{attempt_of}:attempt-{plan.attempt}",
+                run_config={
+                    "ops": {
+                        PUBLISH_OP: {"config": {"dataset": dataset, "month": month, "candidate_hash": chash}}
                     }
-                }
-            },
-            tags={"metpipeline/dataset": d.dataset, "metpipeline/month": d.month},
+                },
+                tags={
+                    "metpipeline/dataset": dataset,
+                    "metpipeline/month": month,
+                    retry.ATTEMPT_TAG: attempt_of,
+                    "metpipeline/publish_attempt": str(plan.attempt),
+                },
+            )
         )
-    cursor = str(decisions[-1].id)
     if not requests:
-        return dg.SensorResult(skip_reason="; ".join(skipped), cursor=cursor)
-    return dg.SensorResult(run_requests=list(requests.values()), cursor=cursor)
+        return dg.SkipReason("; ".join(notes) or "nothing to publish")
+    return dg.SensorResult(run_requests=requests)

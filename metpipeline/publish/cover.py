@@ -152,8 +152,10 @@ suppressed to protect the people involved; withheld categories are not published
 <h2>Version history</h2>
 <table><tr><th>Version</th><th>Release month</th><th>Published</th><th>Changes</th></tr>
 {% for v in history %}<tr><td>{{ v.version }}</td><td>{{ v.month }}</td><td>{{ v.released_at }}</td>
-<td>{% for c in v.changes %}{{ c.months }}: {{ c.cells_changed }} cells ({{ c.why }}){% if not loop.last %};
-{% endif %}{% else %}no cell changed{% endfor %}</td></tr>
+<td>{% if v.reverts_to_version %}the source was reverted: the figures of version
+{{ v.reverts_to_version }} are current again. {% endif %}{% for c in v.changes -%}
+{{ c.months }}: {{ c.cells_changed }} cells ({{ c.why }}){% if not loop.last %}; {% endif %}
+{%- else %}no cell changed{% endfor %}</td></tr>
 {% endfor %}</table>
 </body></html>
 """

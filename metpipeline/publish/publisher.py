@@ -1,13 +1,16 @@
 """Publication of one approved candidate as an immutable version in the bucket.
 
 Order matters, so that the public never sees a partial version:
-1. claim `datasets/<slug>/<M>/v<N>/datapackage.json` create-only (N = latest version + 1; a number already
-   claimed by another candidate's failed attempt is skipped, and our own claim is resumed byte for byte);
-2. write every other file of the version create-only (identical bytes already there are accepted, so a
-   retry after a failure completes);
+1. claim version N with a create-only `_internal/claims/<slug>/<M>/v<N>.json` outside the public prefix
+   (N = latest version + 1; a number claimed by another candidate's failed attempt is skipped, and our own
+   unfinished claim is resumed, with its release time, so a retry rebuilds identical bytes);
+2. write the version: on the local store the whole folder appears by one rename; on S3 every file is
+   written create-only and `manifest.json` last (identical bytes already there are accepted, so a retry
+   completes it);
 3. only then swap `datasets/<slug>/latest.json` by compare-and-swap, and then `catalog.json` likewise.
-A version folder that no pointer references is invisible. Publishing an already published candidate
-changes nothing and returns its version.
+Publishing the candidate that latest.json already names changes nothing. Publishing a candidate whose
+bytes were published before, but are no longer the latest (the source was reverted), makes a new version
+that says which one it reverts to: the pointer always names the current approved candidate.
 """
 
 import hashlib
@@ -20,7 +23,7 @@ from metpipeline.approval.candidates import DISCLOSURE, load_verified_candidate
 from metpipeline.publish import catalog as catalog_mod
 from metpipeline.publish.cover import diff_versions, render_cover
 from metpipeline.publish.datapackage import BUCKET_SLUGS, build_datapackage
-from metpipeline.publish.store import ObjectExists, PreconditionFailed
+from metpipeline.publish.store import INTERNAL_PREFIX, ObjectExists, PreconditionFailed
 from metpipeline.workarea import WorkArea
 
 LONDON = ZoneInfo("Europe/London")
@@ -82,14 +85,14 @@ def publish_candidate(
     report = json.loads(candidate.files["report.json"])
 
     latest, _ = _load(store, latest_key)
-    done = _published_entry(latest, month, candidate_hash)
-    if done is not None:
+    current = (latest or {}).get("latest")
+    if current and current["month"] == month and current["content_hash"] == candidate_hash:
         _update_catalog(store, dataset, latest, cron)  # a previous run may have stopped before the catalog
         return PublishResult(
-            dataset, month, candidate_hash, done["version"], done["path"], tuple(done["files"]), True
+            dataset, month, candidate_hash, current["version"], current["path"], tuple(current["files"]), True
         )
 
-    previous = latest["latest"] if latest else None
+    previous = current
     if previous and month < previous["month"]:
         raise PublishError(
             f"{slug} already has a release for {previous['month']} (v{previous['version']}), "
@@ -107,9 +110,11 @@ def publish_candidate(
                     )
                 prev_files[name] = obj.data
     changes = [c.__dict__ for c in diff_versions(prev_files or None, {n: b for n, (b, _) in data.items()})]
+    # The source went back to figures published before: a new version says so, and the pointer follows
+    # the approved candidate (never a stale newer version).
+    earlier = _published_entry(latest, month, candidate_hash)
 
-    # datapackage.json is written first, by the claim.
-    version, released_at, _ = _claim_version(store, slug, dataset, month, candidate_hash, latest, data, now)
+    version, released_at = _claim_version(store, slug, month, candidate_hash, latest, now)
     prefix = f"datasets/{slug}/{month}/v{version}/"
     files = sorted([*data, COVER, DATAPACKAGE, MANIFEST])
     entry = {
@@ -121,6 +126,8 @@ def publish_candidate(
         "files": files,
         "changes": changes,
     }
+    if earlier is not None:
+        entry["reverts_to_version"] = earlier["version"]
     history = [entry, *((latest or {}).get("versions", []))]
     cover = render_cover(
         dataset,
@@ -132,6 +139,7 @@ def publish_candidate(
         report,
         history,
     ).encode("utf-8")
+    datapackage = _dumps(build_datapackage(dataset, month, version, released_at, data, candidate_hash))
     public_manifest = {
         "dataset": slug,
         "release_month": month,
@@ -142,10 +150,10 @@ def publish_candidate(
         "code_version": manifest.get("code_version"),
         "files": [{"name": n, "bytes": len(b), "sha256": s} for n, (b, s) in sorted(data.items())],
     }
-    for name, (payload, _) in sorted(data.items()):
-        store.put_create_only(prefix + name, payload)
-    store.put_create_only(prefix + COVER, cover)
-    store.put_create_only(prefix + MANIFEST, _dumps(public_manifest))
+    payloads = {name: payload for name, (payload, _) in data.items()}
+    payloads.update({COVER: cover, DATAPACKAGE: datapackage, MANIFEST: _dumps(public_manifest)})
+    # The whole version appears at once (local store) or manifest last (S3); only then does a pointer move.
+    store.put_version(prefix, payloads, last=MANIFEST)
 
     latest = _swap_latest(store, latest_key, slug, entry)
     _update_catalog(store, dataset, latest, cron)
@@ -159,34 +167,38 @@ def _published_entry(latest: dict | None, month: str, chash: str) -> dict | None
     return None
 
 
-def _claim_version(store, slug, dataset, month, chash, latest, data, now) -> tuple[int, str, bytes]:
-    """Claim the first free version number by writing its datapackage.json create-only; resume our own."""
-    version = max((v["version"] for v in (latest or {}).get("versions", [])), default=0) + 1
+def _claim_version(store, slug, month, chash, latest, now) -> tuple[int, str]:
+    """Claim the first free version number with a create-only claim outside the public prefix; resume our
+    own unfinished claim (same candidate, version not yet in latest.json) so a retry rebuilds the same
+    bytes."""
+    done = {v["version"] for v in (latest or {}).get("versions", [])}
+    version = max(done, default=0) + 1
     for _ in range(100):
-        key = f"datasets/{slug}/{month}/v{version}/{DATAPACKAGE}"
+        key = f"{INTERNAL_PREFIX}claims/{slug}/{month}/v{version}.json"
         existing = store.get(key)
         if existing is not None:
             claimed = json.loads(existing.data)
-            if claimed.get("metpipeline", {}).get("candidate_hash") == chash:
-                return version, claimed["created"], existing.data  # resume our own earlier attempt
+            if claimed.get("candidate_hash") == chash and version not in done:
+                return version, claimed["released_at"]  # resume our own earlier attempt
             version += 1  # an unfinished attempt of another candidate: never referenced, so skip it
             continue
         released_at = (now or datetime.now(LONDON)).astimezone(LONDON).replace(microsecond=0).isoformat()
-        payload = _dumps(build_datapackage(dataset, month, version, released_at, data, chash))
         try:
-            store.put_create_only(key, payload)
+            store.put_create_only(key, _dumps({"candidate_hash": chash, "released_at": released_at}))
         except ObjectExists:
             continue  # another publisher claimed it between our read and write: look again
-        return version, released_at, payload
+        return version, released_at
     raise PublishError(f"could not claim a version number under datasets/{slug}/{month}/")
 
 
 def _swap_latest(store, key: str, slug: str, entry: dict) -> dict:
     for _ in range(_CAS_ATTEMPTS):
         latest, etag = _load(store, key)
-        if _published_entry(latest, entry["month"], entry["content_hash"]):
-            return latest  # a concurrent run of the same approval swapped it first
         versions = (latest or {}).get("versions", [])
+        if any(
+            v["version"] == entry["version"] and v["content_hash"] == entry["content_hash"] for v in versions
+        ):
+            return latest  # a concurrent run of the same approval swapped it first
         newest = max((v["version"] for v in versions), default=0)
         if newest > entry["version"]:
             raise PublishError(

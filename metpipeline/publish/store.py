@@ -11,8 +11,10 @@ Credentials for S3 come from boto3's usual chain (environment, profile, instance
 """
 
 import base64
+import fcntl
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -26,6 +28,12 @@ CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".md": "text/markdown; charset=utf-8",
 }
+
+
+# Keys under this prefix are the pipeline's own bookkeeping (version claims, locks): never public. On S3 the
+# bucket policy grants public read on `datasets/` and `catalog.json` only; the local store keeps them in a
+# sibling directory.
+INTERNAL_PREFIX = "_internal/"
 
 
 class StoreError(RuntimeError):
@@ -122,6 +130,17 @@ class S3Store:
             )
         raise StoreError(f"cannot write {self.describe()}/{key}: repeated conflicting concurrent writes")
 
+    def put_version(self, prefix: str, files: dict[str, bytes], last: str) -> bool:
+        """Write a version's files create-only, `last` (its manifest) after every other one.
+
+        S3 has no multi-object transaction: until `last` is written, some files of an unfinished version may
+        be readable by their exact keys, but no manifest, pointer or catalogue names them, and a retry
+        completes the same version (identical bytes are accepted)."""
+        written = False
+        for name in sorted(files, key=lambda n: n == last):
+            written = self.put_create_only(prefix + name, files[name]) or written
+        return written
+
     def put_if_match(self, key: str, data: bytes, etag: str | None) -> str:
         """Replace `key` only if its ETag is still `etag` (None: only if the key does not exist yet)."""
         from botocore.exceptions import ClientError
@@ -138,20 +157,31 @@ class S3Store:
 
 
 class LocalStore:
-    """The same layout in a directory (the embedded default and tests). Safe between processes on one host."""
+    """The same layout in a directory (the embedded default and tests). Safe between processes on one host.
+
+    Nothing but complete files and complete versions ever appears under the directory: temporary files, a
+    version being assembled, claims and locks live in a sibling directory `.<name>.internal/` (keys under
+    `_internal/` map there), which is never served. A version appears by one atomic rename of its folder.
+    Locks are `flock`s, which the kernel releases when their holder dies, so none can outlive a killed
+    process.
+    """
 
     LOCK_TIMEOUT_S = 30.0
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self.internal = self.root.parent / f".{self.root.name}.internal"
 
     def describe(self) -> str:
         return str(self.root)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root.resolve() not in path.parents:
-            raise StoreError(f"key {key!r} escapes the bucket directory {self.root}")
+        base = self.root
+        if key.startswith(INTERNAL_PREFIX):
+            base, key = self.internal, key[len(INTERNAL_PREFIX) :]
+        path = (base / key).resolve()
+        if base.resolve() not in path.parents:
+            raise StoreError(f"key {key!r} escapes the bucket directory {base}")
         return path
 
     @staticmethod
@@ -162,14 +192,16 @@ class LocalStore:
         path = self._path(key)
         try:
             data = path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             return None
         return StoredObject(data, self._etag(data))
 
-    def _temp(self, path: Path, data: bytes) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def _temp(self, data: bytes) -> Path:
+        """A complete, synced file in the internal directory (same file system, so it can be linked in)."""
+        folder = self.internal / "tmp"
+        folder.mkdir(parents=True, exist_ok=True)
         # mkstemp opens with O_CREAT|O_EXCL: the temporary name is ours alone.
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(dir=folder)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -178,7 +210,8 @@ class LocalStore:
 
     def put_create_only(self, key: str, data: bytes) -> bool:
         path = self._path(key)
-        tmp = self._temp(path, data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._temp(data)
         try:
             # link() fails if the name exists, and readers see either nothing or the complete file.
             os.link(tmp, path)
@@ -192,32 +225,65 @@ class LocalStore:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def put_version(self, prefix: str, files: dict[str, bytes], last: str) -> bool:
+        """Make the folder `prefix` appear with exactly `files`, all at once (one rename). True if written,
+        False if it was already there with identical bytes (a retry after a crash)."""
+        target = self._path(prefix.rstrip("/"))
+        staging = Path(tempfile.mkdtemp(prefix="version-", dir=self._staging_dir()))
+        try:
+            for name, payload in files.items():
+                with open(staging / name, "wb") as fh:
+                    fh.write(payload)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(staging, target)  # atomic; refuses a non-empty existing folder
+                return True
+            except OSError:
+                if not target.is_dir():
+                    raise
+            existing = {p.name: p.read_bytes() for p in target.iterdir()}
+            if existing == files:
+                return False
+            raise ObjectExists(f"{target} already exists with other files; published versions are immutable")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _staging_dir(self) -> Path:
+        folder = self.internal / "staging"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def put_if_match(self, key: str, data: bytes, etag: str | None) -> str:
         path = self._path(key)
-        lock = path.with_name(f".{path.name}.lock")
         path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.LOCK_TIMEOUT_S
-        while True:
-            try:
-                os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-                break
-            except FileExistsError:
-                if time.monotonic() > deadline:
-                    raise StoreError(
-                        f"{lock} has been held for {self.LOCK_TIMEOUT_S:.0f} s; if no publish is running, "
-                        "a crashed one left it: delete it and retry"
-                    ) from None
-                time.sleep(0.05)
-        try:
+        lock_path = self._path(f"{INTERNAL_PREFIX}locks/{key}.lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a+b") as lock:
+            self._acquire(lock, lock_path)
             current = self.get(key)
             current_etag = current.etag if current else None
             if current_etag != etag:
                 raise PreconditionFailed(f"{path} changed since it was read")
-            tmp = self._temp(path, data)
+            tmp = self._temp(data)
             os.replace(tmp, path)
             return self._etag(data)
-        finally:
-            lock.unlink(missing_ok=True)
+        # closing the file releases the flock (and so does the holder's death)
+
+    def _acquire(self, lock, lock_path: Path) -> None:
+        deadline = time.monotonic() + self.LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"{lock_path} is held by a running publish for more than "
+                        f"{self.LOCK_TIMEOUT_S:.0f} s; try again when it has finished"
+                    ) from None
+                time.sleep(0.05)
 
 
 def open_store(bucket_url: str, endpoint_url: str | None = None):

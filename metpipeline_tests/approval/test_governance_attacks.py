@@ -81,8 +81,9 @@ def decide(d, dataset, chash, approver, decision="approve", tags=None):
     )
 
 
-def sense(d, cursor=None):
-    return approval_sensor(dg.build_sensor_context(cursor=cursor, resources=d["resources"]))
+def sense(d, instance=None):
+    instance = instance or dg.DagsterInstance.ephemeral()
+    return approval_sensor(dg.build_sensor_context(instance=instance, resources=d["resources"]))
 
 
 def publish(d, dataset, chash):
@@ -310,7 +311,7 @@ def test_two_of_two_approvals_publish_and_one_does_not(deployment):
     # The same person twice is still one approval.
     assert "already decided" in failure(decide(deployment, "ward", chashes["ward"], "Carol.Other"))
     assert decide(deployment, "ward", chashes["ward"], "dan.deputy").success
-    requests = requests_of(sense(deployment, cursor=first.cursor))
+    requests = requests_of(sense(deployment))
     assert len(requests) == 1
     assert publish_job.execute_in_process(
         run_config=requests[0].run_config, resources=deployment["resources"]

@@ -10,7 +10,7 @@ import pytest
 from metpipeline.publish.catalog import next_release
 from metpipeline.publish.cover import WHY_NEW, WHY_REVISED
 from metpipeline.publish.publisher import publish_candidate
-from metpipeline.publish.store import S3Store
+from metpipeline.publish.store import INTERNAL_PREFIX, S3Store
 
 pytestmark = pytest.mark.integration
 LONDON = ZoneInfo("Europe/London")
@@ -29,9 +29,11 @@ def _json(store, key):
     return json.loads(obj.data) if obj else None
 
 
-def _keys(store, s3_server):
+def _keys(store, s3_server, internal=False):
+    """The keys under the store's prefix: the public ones, or with `internal` also the pipeline's own."""
     resp = s3_server.client().list_objects_v2(Bucket=s3_server.bucket, Prefix=store.prefix + "/")
-    return sorted(o["Key"][len(store.prefix) + 1 :] for o in resp.get("Contents", []))
+    keys = sorted(o["Key"][len(store.prefix) + 1 :] for o in resp.get("Contents", []))
+    return keys if internal else [k for k in keys if not k.startswith(INTERNAL_PREFIX)]
 
 
 class FailAfter:
@@ -51,6 +53,10 @@ class FailAfter:
 
     def put_if_match(self, key, data, etag):
         return self.inner.put_if_match(key, data, etag)
+
+    def put_version(self, prefix, files, last):
+        # S3's way (file by file, manifest last), through this wrapper's failing writes.
+        return S3Store.put_version(self, prefix, files, last)  # type: ignore[arg-type]
 
 
 def test_layout_and_public_documents(store, staging, s3_server):
@@ -79,6 +85,10 @@ def test_layout_and_public_documents(store, staging, s3_server):
     csv_res = next(r for r in dp["resources"] if r["path"].endswith("(Historical).csv"))
     data = store.get(base + csv_res["path"]).data
     assert csv_res["bytes"] == len(data) and csv_res["hash"].startswith("sha256:")
+    # The version claim is the pipeline's own bookkeeping, outside the public prefix.
+    assert f"{INTERNAL_PREFIX}claims/mps-borough-level-crime/2024-03/v1.json" in _keys(
+        store, s3_server, internal=True
+    )
     assert csv_res["mediatype"] == "text/csv" and csv_res["encoding"] == "utf-8"
     assert [f["name"] for f in csv_res["schema"]["fields"]][:3] == ["MajorText", "MinorText", "BoroughName"]
     parquet = next(r for r in dp["resources"] if r["format"] == "parquet")
@@ -132,7 +142,9 @@ def test_a_failed_publish_shows_nothing_and_the_retry_completes(store, staging, 
     with pytest.raises(ConnectionError):
         publish_candidate(FailAfter(store, 3), staging.area, "borough", "2024-03", chash, now=APRIL_6)
     assert store.get(f"{SLUG}/latest.json") is None and store.get("catalog.json") is None
-    assert len([k for k in _keys(store, s3_server) if "/v1/" in k]) == 3  # written but not referenced
+    # The claim and two files were written: no manifest, no pointer, so no version exists for readers.
+    unfinished = [k for k in _keys(store, s3_server) if "/v1/" in k]
+    assert len(unfinished) == 2 and not any(k.endswith("manifest.json") for k in unfinished)
 
     # The retry happens later: the version keeps the time of its first claim, so its bytes are identical.
     result = publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6.replace(day=7))
@@ -202,3 +214,22 @@ def test_cover_sheet_groups_consecutive_months_of_the_same_change():
         ("2025-03", 1, "revised"),
         ("2025-04", 2, "new month"),  # adjacent month, other reason: a line of its own
     ]
+
+
+def test_a_reverted_source_publishes_a_new_version_that_says_so(store, staging):
+    first = staging.stage("2024-03")["borough"]
+    publish_candidate(store, staging.area, "borough", "2024-03", first, now=APRIL_6)
+    revised = staging.stage("2024-03", revise=True)["borough"]
+    publish_candidate(store, staging.area, "borough", "2024-03", revised, now=APRIL_6.replace(day=7))
+    # The source goes back: the first candidate's bytes are current again. The pointer must follow.
+    again = staging.stage("2024-03")["borough"]
+    assert again == first
+    result = publish_candidate(store, staging.area, "borough", "2024-03", again, now=APRIL_6.replace(day=8))
+    assert (result.version, result.already_published) == (3, False)
+    latest = _json(store, f"{SLUG}/latest.json")
+    assert latest["latest"]["content_hash"] == first and latest["latest"]["reverts_to_version"] == 1
+    assert [v["version"] for v in latest["versions"]] == [3, 2, 1]
+    cover = store.get(f"{SLUG}/2024-03/v3/cover-sheet.html").data.decode()
+    assert "the source was reverted: the figures of version\n1 are current again" in cover
+    v1, v3 = (store.get(f"{SLUG}/2024-03/v{n}/borough-tidy.csv").data for n in (1, 3))
+    assert v1 == v3
