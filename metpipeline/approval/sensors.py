@@ -49,12 +49,12 @@ def approval_sensor(
         public = ledger.current_publication(engine, dataset, month)
         attempt_of = retry.publication_key(dataset, month, chash, public.version if public else 0)
         plan = retry.plan(context.instance, attempt_of)
-        if plan.action == "attention":
+        if plan.attention:
             context.log.error(f"{dataset} {month} needs attention: {plan.reason}")
             notes.append(f"{dataset} {month} NEEDS ATTENTION: {plan.reason}")
-            continue
         if plan.action == "wait":
-            notes.append(f"{dataset} {month}: {plan.reason}")
+            if not plan.attention:
+                notes.append(f"{dataset} {month}: {plan.reason}")
             continue
         requests.append(
             dg.RunRequest(
@@ -69,6 +69,7 @@ def approval_sensor(
                     "metpipeline/month": month,
                     retry.ATTEMPT_TAG: attempt_of,
                     "metpipeline/publish_attempt": str(plan.attempt),
+                    **({"metpipeline/needs_attention": plan.reason} if plan.attention else {}),
                 },
             )
         )

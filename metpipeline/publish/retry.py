@@ -25,9 +25,10 @@ _FAILED = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 @dataclass(frozen=True)
 class Plan:
-    action: str  # "launch", "wait" or "attention"
+    action: str  # "launch" or "wait"
     attempt: int  # the attempt a launch would be (1 = first try)
     reason: str
+    attention: bool = False  # failed as often as the limit allows: a person should look
 
 
 def publication_key(dataset: str, month: str, chash: str, published_version: int) -> str:
@@ -45,18 +46,19 @@ def plan(instance: dg.DagsterInstance, key: str, now: datetime | None = None) ->
     failed = [r for r in records if r.dagster_run.status in _FAILED]
     if not failed:
         return Plan("launch", 1, "approved and not yet published")
-    if len(failed) >= max_attempts:
-        return Plan(
-            "attention",
-            len(failed),
-            f"publication failed {len(failed)} times (limit {settings.PUBLISH_MAX_ATTEMPTS.name}="
-            f"{max_attempts}); see the failed publish_job runs, fix the cause, then re-execute the last one",
-        )
+    # Past the limit the candidate needs attention, but is still tried at the longest interval, so it is
+    # published without a person once the fault is gone.
+    attention = len(failed) >= max_attempts
+    wait = backoff * 2 ** (min(len(failed), max_attempts) - 1)
     last_end = max((r.end_time or r.create_timestamp.timestamp()) for r in failed)
-    wait = backoff * 2 ** (len(failed) - 1)
     now_ts = (now or datetime.now(UTC)).timestamp()
+    note = (
+        f"publication failed {len(failed)} times (limit {settings.PUBLISH_MAX_ATTEMPTS.name}="
+        f"{max_attempts}); see the failed publish_job runs and fix the cause: it is retried every "
+        f"{wait} s meanwhile"
+        if attention
+        else f"retry {len(failed) + 1} after {len(failed)} failed run(s)"
+    )
     if now_ts < last_end + wait:
-        return Plan(
-            "wait", len(failed) + 1, f"retry {len(failed) + 1} due in {last_end + wait - now_ts:.0f} s"
-        )
-    return Plan("launch", len(failed) + 1, f"retry {len(failed) + 1} after {len(failed)} failed run(s)")
+        return Plan("wait", len(failed) + 1, f"{note}; next in {last_end + wait - now_ts:.0f} s", attention)
+    return Plan("launch", len(failed) + 1, note, attention)
