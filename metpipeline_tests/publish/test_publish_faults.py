@@ -207,9 +207,8 @@ def test_failed_publish_runs_are_retried_then_flagged_then_complete_once_the_fau
     from metpipeline.approval.sensors import approval_sensor
     from metpipeline.publish.jobs import publish_job
     from metpipeline.resources import default_resources
-    from metpipeline_tests.approval.synthetic import write_release
-
     from metpipeline_tests.approval.conftest import OWNERS_YAML
+    from metpipeline_tests.approval.synthetic import write_release
 
     owners_file = tmp_path / "owners.yaml"
     owners_file.write_text(OWNERS_YAML)
