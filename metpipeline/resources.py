@@ -7,14 +7,16 @@ any run config that tries to set them (`resources: {governance: {config: …}}` 
 show. A missing or malformed value fails with a message that names the variable.
 """
 
+from contextlib import ExitStack
 from functools import cached_property
+from pathlib import Path
 from typing import TypedDict
 
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
-from metpipeline import settings
+from metpipeline import month_locks, settings
 from metpipeline.db import check_reachable, make_engine
 from metpipeline.workarea import WorkArea
 
@@ -68,13 +70,46 @@ class StateResource(dg.ConfigurableResource):
 class WorkAreaResource(dg.ConfigurableResource):
     __doc__ = _doc("Intermediate files between stages (see workarea.py).", settings.WORK_DIR.name)
 
+    _locks: ExitStack | None = PrivateAttr(default=None)
+
     @property
     def root(self) -> str:
         return settings.WORK_DIR.value() or ""
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A run that writes months holds their locks for its whole life (month_locks.py).
+        run = context.dagster_run
+        months = _months_of(run.tags) if run is not None else []
+        if months:
+            self._locks = ExitStack()
+            try:
+                month_locks.hold(Path(self.root), months, run.run_id, self._locks)  # type: ignore[union-attr]
+            except BaseException:
+                self._locks.close()
+                raise
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._locks is not None:
+            self._locks.close()
+
     @cached_property
     def area(self) -> WorkArea:
         return WorkArea(self.root)
+
+
+def _months_of(tags) -> list[str]:
+    """The months a run writes: its partition, or every month of its partition range."""
+    if tags.get("dagster/partition"):
+        return [tags["dagster/partition"]]
+    start, end = (
+        tags.get("dagster/asset_partition_range_start"),
+        tags.get("dagster/asset_partition_range_end"),
+    )
+    if start and end:
+        from metpipeline.datasets.build import month_range
+
+        return month_range(start, end)
+    return []
 
 
 class BucketResource(dg.ConfigurableResource):
