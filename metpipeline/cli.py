@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     datamart_cli.register(sub)
     operate.register(sub)
     approval_cli.register(sub)
+    approval_cli.register_acknowledge(sub)
     webserver.register(sub)
     return parser
 

@@ -9,8 +9,11 @@ Nothing is ever formatted into SQL text: values are bound by the driver.
 """
 
 import re
+import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -52,10 +55,11 @@ def load_sql(relative: str, dialect_name: str) -> sa.TextClause:
 
 
 def make_engine(url: str, variable: str = "the database URL") -> sa.Engine:
-    """An engine for `url`. SQLite gets a generous lock timeout: Dagster steps and the CLI share a file."""
+    """An engine for `url`. SQLite gets a generous lock timeout: Dagster steps and the CLI share a file.
+    (check_same_thread off: `run_cancellable` runs a query on a worker thread, never two at once.)"""
     kwargs: dict = {}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 60}
+        kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
     try:
         return sa.create_engine(url, **kwargs)
     except ImportError as exc:
@@ -77,3 +81,49 @@ def check_reachable(engine: sa.Engine, variable: str) -> None:
             f"cannot reach the database at {redact_url(engine.url.render_as_string(hide_password=False))} "
             f"({variable}): {reason}"
         ) from None
+
+
+T = TypeVar("T")
+
+
+def run_cancellable(conn: sa.Connection, work: Callable[[], T], poll_s: float = 0.2) -> T:
+    """Run `work` (queries on `conn`) so that an interrupt stops it within about a second.
+
+    A query blocks inside the driver, where Python cannot act on SIGTERM, Ctrl-C or the UI's *Terminate*
+    (Dagster turns each into an exception on the main thread). So the query runs on a worker thread while
+    this thread waits in short steps; on an interrupt the driver is told to cancel the statement
+    (sqlite3 `interrupt()`, psycopg `cancel()`), the worker is joined, and the interrupt goes on.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="metpipeline-query", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(poll_s)
+    except BaseException:
+        _cancel(conn)
+        worker.join(30)
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _cancel(conn: sa.Connection) -> None:
+    """Ask the driver to abandon the running statement; a driver without a way to do so is left to finish."""
+    dbapi = getattr(conn.connection, "dbapi_connection", None)
+    for method in ("interrupt", "cancel_safe", "cancel"):  # sqlite3; psycopg 3; psycopg 2 / others
+        fn = getattr(dbapi, method, None)
+        if callable(fn):
+            try:
+                fn()
+            except Exception:  # noqa: S110 - best effort: the interrupt is raised either way
+                pass
+            return

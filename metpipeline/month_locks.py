@@ -1,6 +1,7 @@
 """One run at a time per month: a run that writes a month's work-area files holds that month's lock.
 
-`flock` locks on `<work area>/locks/<YYYY-MM>.lock`: the kernel releases them when their holder exits or is
+`flock` locks on `.<work area name>.locks/<YYYY-MM>.lock` beside the work area (not in it: its files are the
+months' outputs, compared byte for byte between runs): the kernel releases them when their holder exits or is
 killed, so a crashed run never blocks the next one. A second run of a month that is being written is refused
 at once with a message naming the run that holds it. (Runs launched through the daemon are queued before
 that happens: `dagster.yaml` limits runs per partition to one.)
@@ -18,7 +19,7 @@ class MonthBusy(RuntimeError):
 
 def hold(root: Path, months: list[str], run_id: str, stack: ExitStack) -> None:
     """Take every month's lock (in order, so two ranges never deadlock) until `stack` closes."""
-    folder = root / "locks"
+    folder = root.parent / f".{root.name}.locks"
     folder.mkdir(parents=True, exist_ok=True)
     for month in sorted(set(months)):
         path = folder / f"{month}.lock"

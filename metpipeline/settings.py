@@ -61,6 +61,10 @@ TRUSTED_PROXIES = Setting(
     "METPIPELINE_TRUSTED_PROXIES", "comma-separated addresses of the sign-in proxy (identity header trusted)"
 )
 FIRST_MONTH = Setting("METPIPELINE_FIRST_MONTH", "first month the DataMart holds, YYYY-MM")
+MIN_VOLUME_RATIO = Setting(
+    "METPIPELINE_MIN_VOLUME_RATIO",
+    "a month below this share of its trailing 12-month mean (or with no crime at all) blocks the release",
+)
 PUBLISH_MAX_ATTEMPTS = Setting(
     "METPIPELINE_PUBLISH_MAX_ATTEMPTS", "publish runs tried per approved candidate before it needs attention"
 )
@@ -80,6 +84,7 @@ _DEFAULTS = {
     IDENTITY_HEADER.name: lambda: None,
     TRUSTED_PROXIES.name: lambda: "127.0.0.1,::1",
     FIRST_MONTH.name: lambda: "2022-01",
+    MIN_VOLUME_RATIO.name: lambda: "0.5",
     PUBLISH_MAX_ATTEMPTS.name: lambda: "5",
     PUBLISH_BACKOFF_SECONDS.name: lambda: "60",
 }
@@ -96,6 +101,7 @@ ALL_SETTINGS = (
     IDENTITY_HEADER,
     TRUSTED_PROXIES,
     FIRST_MONTH,
+    MIN_VOLUME_RATIO,
     PUBLISH_MAX_ATTEMPTS,
     PUBLISH_BACKOFF_SECONDS,
 )
@@ -112,6 +118,18 @@ def whole_number(setting: Setting, minimum: int = 0) -> int:
         value = minimum - 1
     if value < minimum:
         raise ConfigError(f"{setting.name}={raw!r}: expected a whole number of at least {minimum}")
+    return value
+
+
+def share(setting: Setting) -> float:
+    """A setting that must be a number from 0 to 1; otherwise one line naming the variable."""
+    raw = (setting.value() or "").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{setting.name}={raw!r}: expected a number from 0 to 1, e.g. 0.5")
     return value
 
 

@@ -3,6 +3,7 @@
 Layout under METPIPELINE_WORK_DIR (default var/work):
   extract/cris/YYYY-MM.parquet        rows extracted from CRIS for the month (no PII column is ever read)
   extract/connect/YYYY-MM.parquet     rows extracted from CONNECT for the month
+  extract/<system>/YYYY-MM.undated.json  source rows with no recorded time (in no month), at extraction
   extract/watermark.json              latest last-modified time seen, per system (change detection)
   harmonised/YYYY-MM.parquet          one row per counted crime of the month (no identifiers)
   reconciliation/YYYY-MM.json         every extracted row counted or excluded with a reason, per system
@@ -32,6 +33,10 @@ class WorkArea:
     # --- per-month intermediate files -------------------------------------------------------------
     def extract_path(self, system: str, month: str) -> Path:
         return self.path("extract", system.lower(), f"{month}.parquet")
+
+    def undated_path(self, system: str, month: str) -> Path:
+        """How many source rows of the system had no recorded time when the month was extracted."""
+        return self.path("extract", system.lower(), f"{month}.undated.json")
 
     def harmonised_path(self, month: str) -> Path:
         return self.path("harmonised", f"{month}.parquet")

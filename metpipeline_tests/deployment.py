@@ -27,3 +27,8 @@ def deployment(**values: object) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = old
+
+
+def sensor_resources(resources: dict) -> dict:
+    """What the approval sensor uses: the state database and governance (a sensor writes no month)."""
+    return {k: resources[k] for k in ("state", "governance")}

@@ -178,3 +178,31 @@ def test_report_shows_every_check_of_the_release_run(released):
     assert {"cris_key_unique", "connect_status_vocabulary", "harmonised_every_record_classified"} <= names
     assert {"disclosure_threshold", "disclosure_differencing_audit", "disclosure_allowlist"} <= names
     assert report["status"] in ("pass", "warn") and report["counts"]["fail"] == 0
+
+
+def test_a_month_without_crime_blocks_until_an_owner_acknowledges_it(tmp_path):
+    (tmp_path / "var").mkdir()
+    # The DataMart stops at 2024-02: 2024-03 arrives empty, as a broken feed would deliver it.
+    seed_datamart(
+        f"sqlite:///{tmp_path / 'var' / 'datamart.sqlite'}", "2024-01", "2024-02", scale=0.02, progress=False
+    )
+    run = _cli(tmp_path, "release", "2024-03")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "check month_volume_plausible on borough_dataset" in output
+    assert "2024-03 has no counted crime at all" in output and "acknowledge_volume" in output
+    assert not (tmp_path / "var" / "work" / "candidates").exists(), "nothing may be staged"
+
+    # A row typed into the state database does not count; an owner's sealed acknowledgement does.
+    refused = _cli(
+        tmp_path, "acknowledge-volume", "2024-03", "--total", "0", "--as", "nobody.here", "--reason", "x"
+    )
+    assert refused.returncode == 1 and "not an owner or deputy" in refused.stderr
+    ack = _cli(
+        tmp_path, "acknowledge-volume", "2024-03", "--total", "0", "--as", "demo.owner",
+        "--reason", "feed outage confirmed; publishing the empty month on purpose",
+    )  # fmt: skip
+    assert ack.returncode == 0, ack.stderr
+    again = _cli(tmp_path, "release", "2024-03")
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    assert list((tmp_path / "var" / "work" / "candidates" / "2024-03").iterdir())

@@ -32,6 +32,48 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def register_acknowledge(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "acknowledge-volume",
+        help="confirm that a month blocked by the volume check really has that total",
+        description="Record a borough owner's acknowledgement of a month's implausible total (sealed).",
+    )
+    parser.add_argument("month", help="release month, YYYY-MM")
+    parser.add_argument("--total", type=int, required=True, help="the month_total the check reported")
+    parser.add_argument("--as", dest="approver", required=True, help="your name in the owners registry")
+    parser.add_argument("--reason", required=True, help="why the total is real")
+    parser.set_defaults(func=run_acknowledge)
+
+
+def run_acknowledge(args: argparse.Namespace) -> int:
+    from metpipeline.approval import acknowledge
+
+    if (settings.IDENTITY_HEADER.value() or "").strip():
+        print(
+            "refused: with a sign-in proxy, acknowledge in the Dagster UI (job acknowledge_volume)",
+            file=sys.stderr,
+        )
+        return 1
+    engine = make_engine(
+        settings.check_sqlalchemy_url(settings.STATE_URL.name, settings.STATE_URL.value() or "")
+    )
+    try:
+        ack = acknowledge.record(
+            engine,
+            load_key(),
+            load_registry(settings.OWNERS_FILE.value() or ""),
+            args.month,
+            args.total,
+            args.approver,
+            args.reason,
+        )
+    except (decide.DecisionRefused, RegistryError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"recorded: {args.month} {ack.describe()}; release the month again")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if (settings.IDENTITY_HEADER.value() or "").strip():
         print(

@@ -91,7 +91,7 @@ def record_decision(
             f"(owners registry version {registry.version}). Registered: {who}. "
             "Ask a registered owner or deputy, or have the registry updated."
         )
-    _check_identity(identity, name)
+    check_identity(identity, name)
 
     current = ledger.current_candidate(engine, dataset, month)
     if current is None:
@@ -159,7 +159,7 @@ def record_decision(
     return recorded, approvals(engine, registry, current)
 
 
-def _check_identity(identity: Identity, name: str) -> None:
+def check_identity(identity: Identity, name: str) -> None:
     if not identity.required:
         return
     if not identity.signed_in_user:

@@ -2,8 +2,11 @@
 
 import dagster as dg
 
+from metpipeline.approval.acknowledge_job import acknowledge_volume
 from metpipeline.approval.assets import release_candidates
 from metpipeline.approval.jobs import record_approval
 from metpipeline.approval.sensors import approval_sensor
 
-defs = dg.Definitions(assets=[release_candidates], jobs=[record_approval], sensors=[approval_sensor])
+defs = dg.Definitions(
+    assets=[release_candidates], jobs=[record_approval, acknowledge_volume], sensors=[approval_sensor]
+)

@@ -10,6 +10,7 @@ from metpipeline.extract.queries import (
     extract_connect,
     extract_cris,
     sql_window,
+    undated_rows,
 )
 from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import DataMartResource, WorkAreaResource
@@ -20,10 +21,12 @@ def _extract(context: dg.AssetExecutionContext, datamart, workarea, system: str,
     check_contract_columns(engine)
     # Read before extracting, so a row modified during the run marks its month as changed next time.
     watermark = current_watermarks(engine)[system]
+    undated = undated_rows(engine)[system]  # in no month: reported with every month, blocks every release
     per_month: dict[str, dict] = {}
     for month in context.partition_keys:  # a back-fill range is extracted in one run
         df: pd.DataFrame = fn(engine, month, checked=True)
         workarea.area.write_parquet(workarea.area.extract_path(system, month), df)
+        workarea.area.write_json(workarea.area.undated_path(system, month), {"undated_rows": undated})
         record_watermark(workarea.area, system, month, watermark)
         window = sql_window(month)
         per_month[month] = {

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from metpipeline import settings
-from metpipeline.db import check_reachable, load_sql
+from metpipeline.db import check_reachable, load_sql, run_cancellable
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -107,12 +107,16 @@ def _query(engine: sa.Engine, sql_file: str, params: dict) -> pd.DataFrame:
     )
     try:
         with engine.connect() as conn:
-            result = conn.execute(stmt, params)
-            columns = list(result.keys())
-            # The driver's plain rows, not SQLAlchemy Row objects: pandas probes each Row for attributes
-            # (one exception per probe), which costs more than the query. A text() query has no result
-            # types, so the values are the driver's either way.
-            rows = result.cursor.fetchall()
+
+            def fetch() -> tuple[list, list]:
+                result = conn.execute(stmt, params)
+                # The driver's plain rows, not SQLAlchemy Row objects: pandas probes each Row for
+                # attributes (one exception per probe), which costs more than the query. A text() query
+                # has no result types, so the values are the driver's either way.
+                return list(result.keys()), result.cursor.fetchall()
+
+            # Cancellable: SIGTERM or Terminate stops a long extraction query within seconds.
+            columns, rows = run_cancellable(conn, fetch)
             if rows and not isinstance(rows[0], tuple):
                 rows = [tuple(row) for row in rows]
             return pd.DataFrame(rows, columns=columns)
@@ -192,6 +196,13 @@ def current_watermarks(engine: sa.Engine) -> dict[str, str | None]:
     for system, value in (("CRIS", row[0]), ("CONNECT", row[1])):
         out[system] = None if value is None else to_naive_datetime(pd.Series([value])).iloc[0].isoformat()
     return out
+
+
+def undated_rows(engine: sa.Engine) -> dict[str, int]:
+    """Rows per system whose recorded time is missing: they can be counted in no month."""
+    with engine.connect() as conn:
+        row = conn.execute(load_sql("extract/undated.sql", engine.dialect.name)).one()
+    return {"CRIS": int(row[0] or 0), "CONNECT": int(row[1] or 0)}
 
 
 def months_changed_since(engine: sa.Engine, watermarks: dict[str, str | None]) -> set[str]:

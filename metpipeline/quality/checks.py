@@ -14,11 +14,12 @@ import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
 
+from metpipeline import settings
 from metpipeline.disclosure.tables import counts_name, csv_name
 from metpipeline.partitions import FIRST_MONTH, monthly_partitions
-from metpipeline.quality import datasets, extracts, harmonised, volume
+from metpipeline.quality import datasets, extracts, harmonised, plausibility, volume
 from metpipeline.quality.gx import check_result, validate
-from metpipeline.resources import WorkAreaResource
+from metpipeline.resources import GovernanceResource, StateResource, WorkAreaResource
 from metpipeline.workarea import WorkArea
 
 
@@ -199,6 +200,36 @@ def _extract_check(system: str, rule: str) -> dg.AssetChecksDefinition:
     return _check
 
 
+def _dated_check(system: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=f"{system}_extract",
+        name=f"{system}_source_rows_dated",
+        blocking=True,
+        description=f"Every {system.upper()} source row has a recorded time (a row without one is counted in "
+        "no month, so it would silently go missing).",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
+        area = workarea.area
+        table, column = (
+            ("cris_crime_report", "recorded_at")
+            if system == "cris"
+            else ("connect_offence", "recorded_at_utc")
+        )
+
+        def result(month: str) -> dg.AssetCheckResult:
+            path = area.undated_path(system, month)
+            n = int(area.read_json(path)["undated_rows"]) if path.exists() else 0
+            return dg.AssetCheckResult(
+                passed=n == 0,
+                description=f"{n} rows of {table} have no {column}" if n else f"every {table} row is dated",
+                metadata={"rule": f"{system}_source_rows_dated", "undated_rows": n, "table": table},
+            )
+
+        return per_month(months_of(context), result)
+
+    return _check
+
+
 def _harmonised_check(rule: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset="harmonised_offences", name=f"harmonised_{rule}", blocking=True)
     def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
@@ -231,6 +262,46 @@ def volume_within_trailing_range(
     month = partition_of(context)
     files = read_dataset_files(workarea.area, "borough", month)
     return volume_result(files.get("24m", pd.DataFrame()), month)
+
+
+@dg.asset_check(asset="borough_dataset", name="month_volume_plausible", blocking=True)
+def month_volume_plausible(
+    context: dg.AssetCheckExecutionContext,
+    workarea: WorkAreaResource,
+    state: StateResource,
+    governance: GovernanceResource,
+) -> dg.AssetCheckResult:
+    """Blocks a month with no crime, or below METPIPELINE_MIN_VOLUME_RATIO of its trailing mean (a broken
+    feed), unless a data owner acknowledged exactly that total (`acknowledge_volume`)."""
+    from metpipeline.approval import acknowledge
+
+    month = partition_of(context)
+    files = read_dataset_files(workarea.area, "borough", month)
+    found = plausibility.assess(
+        files.get("24m", pd.DataFrame()), month, settings.share(settings.MIN_VOLUME_RATIO)
+    )
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "month_total": found.total,
+        "trailing_mean": round(found.trailing_mean, 1) if found.trailing_mean is not None else None,
+        "min_ratio": found.min_ratio,
+    }
+    if found.plausible:
+        return dg.AssetCheckResult(passed=True, description=found.describe(), metadata=metadata)
+    ack = acknowledge.find(
+        state.engine(), governance.ledger_key(context.log.info), governance.registry(), month, found.total
+    )
+    if ack is not None:
+        metadata["acknowledged"] = ack.describe()
+        return dg.AssetCheckResult(
+            passed=True, description=f"{found.describe()}; {ack.describe()}", metadata=metadata
+        )
+    return dg.AssetCheckResult(
+        passed=False,
+        description=f"{found.describe()}. Check the DataMart feed for {month}; if the figure is real, a "
+        f"data owner records it with the `acknowledge_volume` job (total {found.total}) and the month is "
+        "released again",
+        metadata=metadata,
+    )
 
 
 def publishable_files(publishable: Path, slug: str) -> dict[str, pd.DataFrame]:
@@ -282,8 +353,10 @@ DATASET_RULES = {
 
 CHECKS: list[dg.AssetChecksDefinition] = [
     *(_extract_check(s, r) for s in ("cris", "connect") for r in EXTRACT_RULES),
+    *(_dated_check(s) for s in ("cris", "connect")),
     *(_harmonised_check(r) for r in HARMONISED_RULES),
     *(_dataset_check(s, r) for s, rules in DATASET_RULES.items() for r in rules),
     volume_within_trailing_range,
+    month_volume_plausible,
     publishable_totals_reconcile,
 ]

@@ -103,6 +103,23 @@ def recorded_in_window(system: str, frame: pd.DataFrame, month: str):
     return [(view[["recorded_month"]], [expectation])]
 
 
+def offence_code_known(system: str, frame: pd.DataFrame, month: str):
+    """Every offence code is in the Home Office / MPS classification (reference/offence_classification.csv):
+    checked at extraction, so an unknown code is reported in the same run as every other defect."""
+    import great_expectations.expectations as gxe
+
+    from metpipeline.reference import offence_classification
+
+    table = offence_classification()
+    col, known = (
+        ("offence_code", table["cris_offence_code"])
+        if system == "cris"
+        else ("ho_offence_code", table["ho_code"])
+    )
+    expectation = gxe.ExpectColumnValuesToBeInSet(column=col, value_set=sorted(set(known)))
+    return [(frame[[col]], [expectation])]
+
+
 def columns(system: str, rule: str) -> list[str]:
     """The extract columns `rule` reads (the check reads only these from the file)."""
     if rule in ("key_unique", "key_not_null"):
@@ -115,6 +132,8 @@ def columns(system: str, rule: str) -> list[str]:
         return ["premises_type"]
     if rule == "flags_vocabulary":
         return CRIS_BITS if system == "cris" else ["domestic_abuse_flag"]
+    if rule == "offence_code_known":
+        return ["offence_code" if system == "cris" else "ho_offence_code"]
     if rule == "recorded_in_extraction_window":
         return ["recorded_at" if system == "cris" else "recorded_at_utc"]
     raise ValueError(f"unknown extract rule {rule!r}")
@@ -128,5 +147,6 @@ RULES = {
     "premises_type_vocabulary": premises_vocabulary,
     "flags_vocabulary": flags_vocabulary,
     "recorded_in_extraction_window": recorded_in_window,
+    "offence_code_known": offence_code_known,
 }
 REDACTED = {"key_unique", "key_not_null"}  # identifiers: counts only

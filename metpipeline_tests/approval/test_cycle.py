@@ -14,6 +14,7 @@ from metpipeline.publish import defs as publish_defs
 from metpipeline.publish.jobs import publish_job
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
 from metpipeline_tests.approval.synthetic import write_release
+from metpipeline_tests.deployment import sensor_resources
 
 MONTH = "2024-03"
 
@@ -101,7 +102,7 @@ def test_candidate_to_published_files(tmp_path, resources, definitions):
 
     instance = dg.DagsterInstance.ephemeral()
     context = dg.build_sensor_context(
-        instance=instance, cursor=None, definitions=definitions, resources=resources
+        instance=instance, cursor=None, definitions=definitions, resources=sensor_resources(resources)
     )
     result = approval_sensor(context)
     assert len(result.run_requests) == 1
@@ -114,7 +115,9 @@ def test_candidate_to_published_files(tmp_path, resources, definitions):
     assert run.success
     # Published: the next tick asks for nothing.
     again = approval_sensor(
-        dg.build_sensor_context(instance=instance, definitions=definitions, resources=resources)
+        dg.build_sensor_context(
+            instance=instance, definitions=definitions, resources=sensor_resources(resources)
+        )
     )
     assert isinstance(again, dg.SkipReason) and not getattr(again, "run_requests", None)
     bucket = tmp_path / "bucket"
@@ -161,7 +164,9 @@ def test_rejections_and_stale_approvals_are_skipped_with_a_reason(resources, def
 
     result = approval_sensor(
         dg.build_sensor_context(
-            instance=dg.DagsterInstance.ephemeral(), definitions=definitions, resources=resources
+            instance=dg.DagsterInstance.ephemeral(),
+            definitions=definitions,
+            resources=sensor_resources(resources),
         )
     )
     assert isinstance(result, dg.SkipReason)

@@ -19,6 +19,7 @@ from metpipeline.identity import SIGNED_IN_USER_TAG
 from metpipeline.publish.jobs import publish_job
 from metpipeline.resources import default_resources
 from metpipeline_tests.approval.synthetic import write_release
+from metpipeline_tests.deployment import sensor_resources
 
 MONTH = "2024-03"
 BOROUGH_DIR = "datasets/mps-borough-level-crime"
@@ -83,7 +84,9 @@ def decide(d, dataset, chash, approver, decision="approve", tags=None):
 
 def sense(d, instance=None):
     instance = instance or dg.DagsterInstance.ephemeral()
-    return approval_sensor(dg.build_sensor_context(instance=instance, resources=d["resources"]))
+    return approval_sensor(
+        dg.build_sensor_context(instance=instance, resources=sensor_resources(d["resources"]))
+    )
 
 
 def publish(d, dataset, chash):

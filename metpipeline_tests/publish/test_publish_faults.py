@@ -18,6 +18,7 @@ import pytest
 
 from metpipeline.publish.publisher import publish_candidate
 from metpipeline.publish.store import LocalStore, S3Store
+from metpipeline_tests.deployment import sensor_resources
 
 pytestmark = pytest.mark.integration
 SLUG = "datasets/mps-borough-level-crime"
@@ -238,7 +239,9 @@ def test_failed_publish_runs_are_retried_then_flagged_then_complete_once_the_fau
     bucket.write_text("not a directory")  # the fault: the bucket cannot be written
 
     def tick():
-        return approval_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        return approval_sensor(
+            dg.build_sensor_context(instance=instance, resources=sensor_resources(resources))
+        )
 
     def run(request):
         return publish_job.execute_in_process(
