@@ -5,6 +5,7 @@ recorded there and shows in the UI exactly like a run launched from the Launchpa
 """
 
 import argparse
+import logging
 import os
 import shutil
 import time
@@ -43,11 +44,36 @@ def _defs():
     return defs
 
 
+class _OneSummaryAtTheEnd(logging.Filter):
+    """Console only: drop the per-step echoes of a failure (skipped dependants, check-failure stack traces,
+    the run-failure trace); `_run` ends with one summary naming every defect. The event log keeps all."""
+
+    NOISE = ("were not executed", "Dependencies for step", "DagsterAssetCheckFailedError", "RUN_FAILURE")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(n in message for n in self.NOISE)
+
+
+def _quiet_console_logger():
+    """Dagster's console logger (same format and levels) with `_OneSummaryAtTheEnd` in front of it."""
+    import dagster as dg
+    from dagster._loggers import colored_console_logger
+
+    @dg.logger(colored_console_logger.config_schema, description="console, one failure summary at the end")
+    def quiet_console(init_context):
+        logger = colored_console_logger.logger_fn(init_context)
+        logger.addFilter(_OneSummaryAtTheEnd())
+        return logger
+
+    return quiet_console
+
+
 def _run(job_name: str, *, partition_key: str | None = None, tags: dict | None = None, run_config=None):
     """Execute a job of the code location in-process against the instance; raise with the failing step."""
     import dagster as dg
 
-    job = _defs().resolve_job_def(job_name)
+    job = _defs().resolve_job_def(job_name).with_logger_defs({"console": _quiet_console_logger()})
     # The console shows INFO and above (one line per step and per month); every event, DEBUG included,
     # is still stored in the instance and shown in the UI.
     config = dict(run_config or {})
@@ -70,21 +96,31 @@ def _run(job_name: str, *, partition_key: str | None = None, tags: dict | None =
             for e in evaluations
             if not e.passed
         ]
-        failures = [f"{ev.step_key}: {_root_message(ev)}" for ev in result.all_events if ev.is_step_failure]
+        # A step that failed only because its blocking checks failed is already named by those checks.
+        failures = [
+            f"{ev.step_key}: {_root_message(ev)}"
+            for ev in result.all_events
+            if ev.is_step_failure and "DagsterAssetCheckFailedError" not in _root_message(ev, with_class=True)
+        ]
         detail = "\n  ".join(failed_checks + failures) or "see the run in the Dagster UI"
+        count = f"{len(failed_checks)} failed check(s)" + (
+            f", {len(failures)} failed step(s)" if failures else ""
+        )
         raise SystemExit(
-            f"run {result.run_id} of {job_name} failed:\n  {detail}\n"
+            f"run {result.run_id} of {job_name} failed — {count}:\n  {detail}\n"
             f"Nothing was staged or published. The run is in the Dagster UI (make ui → Runs)."
         )
     return result
 
 
-def _root_message(event) -> str:
+def _root_message(event, with_class: bool = False) -> str:
     """The innermost error of a failed step: Dagster wraps the asset's own exception in its own."""
     error = getattr(event.event_specific_data, "error", None)
     while error is not None and error.cause is not None:
         error = error.cause
-    return error.message.strip() if error is not None else "see the run in the Dagster UI"
+    if error is None:
+        return "see the run in the Dagster UI"
+    return f"{error.cls_name}: {error.message.strip()}" if with_class else error.message.strip()
 
 
 def latest_complete_month() -> str:

@@ -161,10 +161,19 @@ def test_defects_stop_the_release_at_the_right_check(tmp_path):
     run = _cli(tmp_path, "release", "2024-03")
     output = run.stdout + run.stderr
     assert run.returncode != 0
-    # Duplicate keys are caught by the blocking key checks (counts, never the keys themselves), in the
-    # back-fill of the earlier months, so the release of 2024-03 is never started.
-    assert "key_unique" in output and "backfill_job" in output
+    # Every defect of the DataMart is named in one run, at extraction (counts and codes, never the keys
+    # themselves), in the back-fill of the earlier months, so the release of 2024-03 is never started.
+    assert "backfill_job" in output and "4 failed check(s)" in output
     assert "check cris_key_unique on cris_extract: 2024-" in output  # the month and what was found
+    assert (
+        "check cris_offence_code_known on cris_extract: 2024-02: offence_code 3 unexpected values: '999/99'"
+        in output
+    )
+    assert "check cris_source_rows_dated on cris_extract" in output and "have no recorded_at" in output
+    assert "check connect_source_rows_dated on connect_extract" in output
+    # One summary, not a wall of skipped-step errors.
+    assert "were not executed" not in output and "Stack Trace" not in output
+    assert output.count("failed check(s)") == 1
     assert "monthly_release_job" not in output.split("failed:")[0].splitlines()[-1]
     assert not (tmp_path / "var" / "work" / "candidates").exists(), "nothing may be staged"
     assert not (tmp_path / "var" / "work" / "releases").exists(), "no dataset may be built"

@@ -221,7 +221,9 @@ def _dated_check(system: str) -> dg.AssetChecksDefinition:
             n = int(area.read_json(path)["undated_rows"]) if path.exists() else 0
             return dg.AssetCheckResult(
                 passed=n == 0,
-                description=f"{n} rows of {table} have no {column}" if n else f"every {table} row is dated",
+                description=f"{n} rows of {table} (in no month) have no {column}"
+                if n
+                else f"every {table} row is dated",
                 metadata={"rule": f"{system}_source_rows_dated", "undated_rows": n, "table": table},
             )
 
