@@ -48,7 +48,13 @@ class _OneSummaryAtTheEnd(logging.Filter):
     """Console only: drop the per-step echoes of a failure (skipped dependants, check-failure stack traces,
     the run-failure trace); `_run` ends with one summary naming every defect. The event log keeps all."""
 
-    NOISE = ("were not executed", "Dependencies for step", "DagsterAssetCheckFailedError", "RUN_FAILURE")
+    NOISE = (
+        "were not executed",
+        "Dependencies for step",
+        "DagsterAssetCheckFailedError",
+        "DagsterExecutionInterruptedError",
+        "RUN_FAILURE",
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -78,13 +84,25 @@ def _run(job_name: str, *, partition_key: str | None = None, tags: dict | None =
     # is still stored in the instance and shown in the UI.
     config = dict(run_config or {})
     config.setdefault("loggers", {"console": {"config": {"log_level": "INFO"}}})
+    instance = _instance()
     result = job.execute_in_process(
-        instance=_instance(),
+        instance=instance,
         partition_key=partition_key,
         tags=tags or {},
         run_config=config,
         raise_on_error=False,
     )
+    if not result.success and _interrupted(result):
+        # SIGTERM, Ctrl-C: Dagster stopped the step at once (cancellable queries, interrupt checks between
+        # steps); say so in the run's status, as a Terminate from the UI would.
+        run = instance.get_run_by_id(result.run_id)
+        if run is not None:
+            instance.report_run_canceled(run, "stopped by a termination signal (SIGTERM or Ctrl-C)")
+        raise SystemExit(
+            f"run {result.run_id} of {job_name} was stopped on request: the months it had finished are "
+            "complete, the one it was working on was not written, nothing was staged or published. Run the "
+            "command again to carry on."
+        )
     if not result.success:
         evaluations = [
             ev.event_specific_data
@@ -111,6 +129,13 @@ def _run(job_name: str, *, partition_key: str | None = None, tags: dict | None =
             f"Nothing was staged or published. The run is in the Dagster UI (make ui → Runs)."
         )
     return result
+
+
+def _interrupted(result) -> bool:
+    return any(
+        ev.is_step_failure and "DagsterExecutionInterruptedError" in _root_message(ev, with_class=True)
+        for ev in result.all_events
+    )
 
 
 def _root_message(event, with_class: bool = False) -> str:

@@ -73,7 +73,7 @@ def test_sigterm_during_a_long_extraction_query_stops_the_run_within_seconds(tmp
     try:
         with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(var / "dagster"))) as instance:
             (run,) = instance.get_runs()
-            assert run.status in (dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE), run.status
+            assert run.status == dg.DagsterRunStatus.CANCELED, run.status
     finally:
         os.environ.pop("DAGSTER_HOME", None)
-    assert "interrupt" in output.lower() or "terminat" in output.lower() or "cancel" in output.lower()
+    assert "was stopped on request" in output and "Traceback" not in output

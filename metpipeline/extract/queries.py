@@ -6,6 +6,7 @@ requested month are kept. No PII column is ever selected (see the SQL files).
 """
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -108,7 +109,7 @@ def _query(engine: sa.Engine, sql_file: str, params: dict) -> pd.DataFrame:
     try:
         with engine.connect() as conn:
 
-            def fetch() -> tuple[list, list]:
+            def fetch() -> tuple[list, Any]:
                 result = conn.execute(stmt, params)
                 # The driver's plain rows, not SQLAlchemy Row objects: pandas probes each Row for
                 # attributes (one exception per probe), which costs more than the query. A text() query
