@@ -228,6 +228,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from metpipeline.demo import run_demo
 
     month = args.month or latest_complete_month()
+    if not settings.RELEASE_TIME.is_set():
+        os.environ[settings.RELEASE_TIME.name] = "immediate"
+        say(
+            "embedded demo: approved candidates are published at once (production publishes them at the next "
+            f"release time, 09:30 London by default: {settings.RELEASE_TIME.name})"
+        )
     return run_demo(say=say, release_month=release_month, run_job=_run, month=month)
 
 

@@ -30,6 +30,8 @@ def release_request(plan: ReleasePlan) -> dg.RunRequest:
     job_name="backfill_job",
     execution_timezone="Europe/London",
     name="monthly_release_schedule",
+    # Runs as soon as the daemon runs: a monthly release must not wait for someone to find the toggle.
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Builds last month's release candidate (back-filling changed or missing months first); "
     "publication waits for the data owner's approval.",
 )

@@ -61,6 +61,22 @@ TRUSTED_PROXIES = Setting(
     "METPIPELINE_TRUSTED_PROXIES", "comma-separated addresses of the sign-in proxy (identity header trusted)"
 )
 FIRST_MONTH = Setting("METPIPELINE_FIRST_MONTH", "first month the DataMart holds, YYYY-MM")
+CHECKLIST_FILE = Setting("METPIPELINE_CHECKLIST_FILE", "the owner's pre-release checklist (versioned YAML)")
+UI_BASE_URL = Setting(
+    "METPIPELINE_UI_BASE_URL", "the Dagster UI's address as owners reach it (links in messages)"
+)
+SMTP_HOST = Setting(
+    "METPIPELINE_SMTP_HOST", "mail server for notifications; empty: no e-mail (log line only)"
+)
+SMTP_PORT = Setting("METPIPELINE_SMTP_PORT", "mail server port")
+NOTIFY_FROM = Setting("METPIPELINE_NOTIFY_FROM", "sender address of notifications")
+WEBHOOK_URL = Setting(
+    "METPIPELINE_WEBHOOK_URL", "webhook (Teams/Slack-compatible JSON) for notifications; empty: off"
+)
+REMINDER_DAYS = Setting("METPIPELINE_REMINDER_DAYS", "days without a decision before owners are reminded")
+RELEASE_TIME = Setting(
+    "METPIPELINE_RELEASE_TIME", "time of day (London) approved releases are published, HH:MM, or 'immediate'"
+)
 MIN_VOLUME_RATIO = Setting(
     "METPIPELINE_MIN_VOLUME_RATIO",
     "a month below this share of its trailing 12-month mean (or with no crime at all) blocks the release",
@@ -84,6 +100,14 @@ _DEFAULTS = {
     IDENTITY_HEADER.name: lambda: None,
     TRUSTED_PROXIES.name: lambda: "127.0.0.1,::1",
     FIRST_MONTH.name: lambda: "2022-01",
+    CHECKLIST_FILE.name: lambda: str(Path(__file__).parent / "approval" / "checklist.yaml"),
+    UI_BASE_URL.name: lambda: "http://127.0.0.1:3000",
+    SMTP_HOST.name: lambda: None,
+    SMTP_PORT.name: lambda: "25",
+    NOTIFY_FROM.name: lambda: "metpipeline@localhost",
+    WEBHOOK_URL.name: lambda: None,
+    REMINDER_DAYS.name: lambda: "3",
+    RELEASE_TIME.name: lambda: "09:30",
     MIN_VOLUME_RATIO.name: lambda: "0.5",
     PUBLISH_MAX_ATTEMPTS.name: lambda: "5",
     PUBLISH_BACKOFF_SECONDS.name: lambda: "60",
@@ -101,6 +125,14 @@ ALL_SETTINGS = (
     IDENTITY_HEADER,
     TRUSTED_PROXIES,
     FIRST_MONTH,
+    CHECKLIST_FILE,
+    UI_BASE_URL,
+    SMTP_HOST,
+    SMTP_PORT,
+    NOTIFY_FROM,
+    WEBHOOK_URL,
+    REMINDER_DAYS,
+    RELEASE_TIME,
     MIN_VOLUME_RATIO,
     PUBLISH_MAX_ATTEMPTS,
     PUBLISH_BACKOFF_SECONDS,

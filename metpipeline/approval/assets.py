@@ -1,11 +1,28 @@
-"""The `release_candidates` asset: freeze each dataset's month into a candidate the data owner reviews."""
+"""The `release_candidates` asset: freeze each dataset's month into a candidate the data owner reviews,
+show the owner the release report where they decide, and tell the owners that a decision is waiting."""
+
+import json
 
 import dagster as dg
 
-from metpipeline.approval import candidates, ledger
+from metpipeline.approval import candidates, ledger, release_notice
+from metpipeline.approval.decision_job import SHORT, decision_link
 from metpipeline.identity import signed_in_user
+from metpipeline.notify import send
 from metpipeline.partitions import monthly_partitions
-from metpipeline.resources import StateResource, WorkAreaResource
+from metpipeline.resources import GovernanceResource, StateResource, WorkAreaResource
+
+
+def check_plain_words() -> dict[str, str]:
+    """Every check's description (what it means), by check name: for the owner's report."""
+    from metpipeline.disclosure.checks import CHECKS as DISCLOSURE_CHECKS
+    from metpipeline.quality.checks import CHECKS as QUALITY_CHECKS
+
+    return {
+        spec.name: spec.description or ""
+        for check in [*QUALITY_CHECKS, *DISCLOSURE_CHECKS]
+        for spec in check.check_specs
+    }
 
 
 @dg.asset(
@@ -13,27 +30,42 @@ from metpipeline.resources import StateResource, WorkAreaResource
     deps=["release_report"],
     group_name="release",
     description="One release candidate per dataset for the month: the publishable files, the report and a "
-    "manifest, frozen under their content hash and awaiting the data owner's decision "
-    "(Launchpad job `record_approval`).",
+    "manifest, frozen under their content hash. The owners are notified and decide with the Launchpad job "
+    "`decide_release` (link in the metadata).",
 )
 def release_candidates(
-    context: dg.AssetExecutionContext, workarea: WorkAreaResource, state: StateResource
+    context: dg.AssetExecutionContext,
+    workarea: WorkAreaResource,
+    state: StateResource,
+    governance: GovernanceResource,
 ) -> dg.MaterializeResult:
     month = context.partition_key
     staged = candidates.stage_candidates(workarea.area, month, code_version=candidates.code_version())
     engine = state.engine()
     # The release run's launcher, as the sign-in proxy said (none for the schedule): may not approve it.
     launched_by = signed_in_user(context.run.tags)
+    rows = ["| dataset | candidate | checks |", "|---|---|---|"]
     metadata: dict[str, dg.RawMetadataValue] = {}
-    rows = ["| dataset | content hash (paste into `record_approval`) | checks |", "|---|---|---|"]
     for c in staged:
         ledger.record_candidate(
             engine, c.dataset, month, c.content_hash, context.run_id, c.checks_passed, launched_by
         )
         metadata[f"{c.dataset}_content_hash"] = dg.MetadataValue.text(c.content_hash)
-        metadata[f"{c.dataset}_report"] = dg.MetadataValue.path(str(c.report_path))
-        metadata[f"{c.dataset}_manifest"] = dg.MetadataValue.path(str(c.manifest_path))
-        rows.append(f"| {c.dataset} | `{c.content_hash}` | {'passed' if c.checks_passed else 'FAILED'} |")
+        rows.append(
+            f"| {c.dataset} | `{c.content_hash[:SHORT]}` | {'passed' if c.checks_passed else 'FAILED'} |"
+        )
         context.log.info(f"staged {c.dataset} {month} candidate {c.content_hash}")
+    report = json.loads(staged[0].report_path.with_name("report.json").read_text(encoding="utf-8"))
+    shown = {c.dataset: c.content_hash[:SHORT] for c in staged if c.checks_passed}
+    link = decision_link(month, shown)
     metadata["candidates"] = dg.MetadataValue.md("\n".join(rows))
+    metadata["release_report"] = dg.MetadataValue.md(
+        release_notice.report_markdown(report, check_plain_words())
+    )
+    metadata["decide"] = dg.MetadataValue.url(link)
+    if shown:
+        registry = governance.registry()
+        notice = release_notice.staged_notice(month, shown, report, registry.recipients(shown), link)
+        outcome = send(notice, context.log)
+        metadata["notification"] = dg.MetadataValue.json(outcome)
     return dg.MaterializeResult(metadata=metadata)

@@ -69,7 +69,11 @@ def record_decision(
     *,
     identity: Identity = UNAUTHENTICATED,
     run_id: str = "",
+    checklist: str = "",
 ) -> tuple[ledger.Decision, Approvals]:
+    """Record one person's decision on the current candidate, or raise DecisionRefused saying why.
+
+    `checklist`: the owner's checklist answers as JSON text (recorded and sealed with the decision)."""
     decision = (decision or "").strip().lower()
     dataset = (dataset or "").strip().lower()
     month = (month or "").strip()
@@ -151,6 +155,7 @@ def record_decision(
             registry_sha256=registry.sha256,
             registry_version=registry.version,
             run_id=run_id,
+            checklist=checklist,
         )
     except sa.exc.IntegrityError:
         raise DecisionRefused(

@@ -52,6 +52,8 @@ approval_decisions = sa.Table(
     sa.Column("authentication", sa.String(20), nullable=False),
     sa.Column("signed_in_user", sa.String(100), nullable=True),
     sa.Column("comment", sa.Text, nullable=False, default=""),
+    # The owner's checklist answers with the checklist's version (JSON text; empty for a rejection).
+    sa.Column("checklist", sa.Text, nullable=False, default=""),
     sa.Column("registry_path", sa.String(500), nullable=False),
     sa.Column("registry_sha256", sa.String(64), nullable=False),
     sa.Column("registry_version", sa.String(40), nullable=False),
@@ -154,6 +156,7 @@ SEALED_FIELDS = (
     "authentication",
     "signed_in_user",
     "comment",
+    "checklist",
     "registry_path",
     "registry_sha256",
     "registry_version",
@@ -178,6 +181,7 @@ class Decision:
     authentication: str
     signed_in_user: str | None
     comment: str
+    checklist: str
     registry_path: str
     registry_sha256: str
     registry_version: str
@@ -272,6 +276,7 @@ def append_decision(
     registry_sha256: str,
     registry_version: str,
     run_id: str,
+    checklist: str = "",
 ) -> Decision:
     """INSERT a sealed decision at the end of the dataset's chain.
 
@@ -292,6 +297,7 @@ def append_decision(
             "authentication": authentication,
             "signed_in_user": signed_in_user,
             "comment": comment,
+            "checklist": checklist,
             "registry_path": registry_path,
             "registry_sha256": registry_sha256,
             "registry_version": registry_version,
@@ -421,6 +427,15 @@ def publication_for(engine: sa.Engine, dataset: str, month: str, content_hash: s
     """The candidate's publication if it is what the public sees for the month now, else None."""
     current = current_publication(engine, dataset, month)
     return current if current is not None and current.content_hash == content_hash else None
+
+
+def staged_months(engine: sa.Engine) -> list[tuple[str, str]]:
+    """Every (dataset, month) with a staged candidate."""
+    t = release_candidates
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.dataset, t.c.month).distinct().order_by(t.c.month, t.c.dataset))
+        return [(r.dataset, r.month) for r in rows]
 
 
 def decided_months(engine: sa.Engine) -> list[tuple[str, str]]:

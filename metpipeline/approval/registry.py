@@ -9,7 +9,7 @@ A dataset may require several distinct approvers (`approvals_required: 2`, defau
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -40,6 +40,12 @@ class Registry:
     sha256: str  # of the file's bytes: what a decision is bound to
     people: dict[str, str]  # name -> display name
     datasets: dict[str, DatasetOwners]
+    emails: dict[str, str] = field(default_factory=dict)  # name -> e-mail address, where given
+
+    def recipients(self, datasets) -> tuple[str, ...]:
+        """E-mail addresses of the owners and deputies of `datasets` (each once)."""
+        names = [n for d in datasets if d in self.datasets for n in self.datasets[d].approvers]
+        return tuple(dict.fromkeys(self.emails[n] for n in names if n in self.emails))
 
     def required(self, dataset: str) -> int:
         """How many distinct registered approvers must approve the same candidate before it is published."""
@@ -99,6 +105,7 @@ def load_registry(path: str | Path) -> Registry:
     if not isinstance(people_raw, dict):
         raise RegistryError(f"owners file {where}: `people` must map a name to its display_name")
     people: dict[str, str] = {}
+    emails: dict[str, str] = {}
     for name, info in people_raw.items():
         key = normalise_name(str(name))
         if not _NAME.match(key):
@@ -107,6 +114,8 @@ def load_registry(path: str | Path) -> Registry:
         if not display:
             raise RegistryError(f"owners file {where}: person {name!r} has no display_name")
         people[key] = str(display)
+        if isinstance(info, dict) and info.get("email"):
+            emails[key] = str(info["email"]).strip()
 
     datasets_raw = raw.get("datasets")
     if not isinstance(datasets_raw, dict) or not datasets_raw:
@@ -140,6 +149,7 @@ def load_registry(path: str | Path) -> Registry:
         sha256=hashlib.sha256(data).hexdigest(),
         people=people,
         datasets=datasets,
+        emails=emails,
     )
 
 

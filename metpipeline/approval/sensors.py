@@ -5,12 +5,15 @@ run that failed, was cancelled or died is retried (with backoff, up to a limit: 
 candidate whose approvals complete later, or whose figures come back after a revert, is published too.
 """
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from metpipeline.approval import ledger
 from metpipeline.approval.decide import publication_problem
 from metpipeline.approval.registry import RegistryError
 from metpipeline.publish import retry
+from metpipeline.publish.catalog import publication_time
 from metpipeline.publish.jobs import PUBLISH_OP, publish_job
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
@@ -46,6 +49,12 @@ def approval_sensor(
             elif ledger.decisions_for(engine, dataset, month, chash):
                 notes.append(problem)  # decided on, but not publishable (yet): say why
             continue
+        due = publication_time(_approved_at(engine, dataset, month, chash))
+        if datetime.now(UTC) < due:
+            notes.append(
+                f"{dataset} {month}: approved; published at the release time {due:%Y-%m-%d %H:%M} London"
+            )
+            continue
         public = ledger.current_publication(engine, dataset, month)
         attempt_of = retry.publication_key(dataset, month, chash, public.version if public else 0)
         plan = retry.plan(context.instance, attempt_of)
@@ -76,3 +85,11 @@ def approval_sensor(
     if not requests:
         return dg.SkipReason("; ".join(notes) or "nothing to publish")
     return dg.SensorResult(run_requests=requests)
+
+
+def _approved_at(engine, dataset: str, month: str, chash: str) -> datetime:
+    """When the candidate's approvals completed: its latest approval (ledger times are naive UTC)."""
+    times = [
+        d.decided_at for d in ledger.decisions_for(engine, dataset, month, chash) if d.decision == "approve"
+    ]
+    return max(times).replace(tzinfo=UTC)

@@ -39,6 +39,25 @@ def next_release(after: datetime, cron: str = DEFAULT_RELEASE_CRON) -> datetime:
     raise ValueError(f"{RELEASE_CRON_VARIABLE}={cron!r} gives no release date in the next months")
 
 
+def publication_time(approved_at: datetime) -> datetime:
+    """When an approval completed at `approved_at` (aware) is published: at the next announced release time
+    of day, London time (METPIPELINE_RELEASE_TIME, default 09:30), or at once when it is `immediate`."""
+    from metpipeline import settings
+
+    raw = (settings.RELEASE_TIME.value() or "").strip().lower()
+    if raw == "immediate":
+        return approved_at
+    try:
+        hour, minute = (int(p) for p in raw.split(":"))
+        local = approved_at.astimezone(LONDON)
+        due = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    except ValueError:
+        raise settings.ConfigError(
+            f"{settings.RELEASE_TIME.name}={raw!r}: expected HH:MM (London time), e.g. 09:30, or immediate"
+        ) from None
+    return due if due >= local else due + timedelta(days=1)
+
+
 def catalog_entry(dataset: str, latest: dict, cron: str) -> dict:
     slug = BUCKET_SLUGS[dataset]
     current = latest["latest"]

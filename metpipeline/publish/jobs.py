@@ -21,6 +21,30 @@ class PublishConfig(dg.Config):
     candidate_hash: str = Field(description="Content hash of the approved candidate.")
 
 
+def pre_release_access(engine, dataset: str, month: str, chash: str) -> list[dict]:
+    """Who saw the figures before publication, and since when (Code of Practice for Statistics): whoever
+    launched the release run (or the schedule), and each person who decided on the candidate."""
+    current = ledger.current_candidate(engine, dataset, month)
+    access = []
+    if current is not None:
+        access.append(
+            {
+                "who": current.launched_by or "scheduled release run (no person)",
+                "role": "launched the release run",
+                "since": f"{current.staged_at:%Y-%m-%dT%H:%M:%S}Z",
+            }
+        )
+    for d in ledger.decisions_for(engine, dataset, month, chash):
+        access.append(
+            {
+                "who": d.approver,
+                "role": f"data owner ({d.decision}, {d.authentication})",
+                "since": f"{d.decided_at:%Y-%m-%dT%H:%M:%S}Z",
+            }
+        )
+    return access
+
+
 @dg.op(description="Verify the approval and the candidate's bytes, then publish it as a new version.")
 def publish_candidate_op(
     context: dg.OpExecutionContext,
@@ -45,7 +69,14 @@ def publish_candidate_op(
         raise dg.Failure(description=f"Not published: {problem}")
     store = open_store(bucket.validated_url(), bucket.endpoint_url or None)
     try:
-        result = publish_candidate(store, workarea.area, dataset, month, chash)
+        result = publish_candidate(
+            store,
+            workarea.area,
+            dataset,
+            month,
+            chash,
+            pre_release_access=pre_release_access(engine, dataset, month, chash),
+        )
     except (CandidateError, PublishError, StoreError) as exc:
         raise dg.Failure(description=f"Not published: {exc}") from None
     ledger.record_publication(engine, dataset, month, chash, result.version)

@@ -71,6 +71,7 @@ def publish_candidate(
     *,
     now: datetime | None = None,
     cron: str | None = None,
+    pre_release_access: list[dict] | None = None,
 ) -> PublishResult:
     cron = cron or catalog_mod.release_cron()
     slug = BUCKET_SLUGS[dataset]
@@ -149,6 +150,7 @@ def publish_candidate(
         "policy_version": manifest.get("policy_version"),
         "code_version": manifest.get("code_version"),
         "files": [{"name": n, "bytes": len(b), "sha256": s} for n, (b, s) in sorted(data.items())],
+        "pre_release_access": pre_release_access or [],
     }
     payloads = {name: payload for name, (payload, _) in data.items()}
     payloads.update({COVER: cover, DATAPACKAGE: datapackage, MANIFEST: _dumps(public_manifest)})

@@ -187,7 +187,12 @@ def read_ledger(area: WorkArea, month: str) -> dict | None:
 
 # --- asset checks -----------------------------------------------------------------------------------
 def _extract_check(system: str, rule: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=f"{system}_extract", name=f"{system}_{rule}", blocking=True)
+    @dg.asset_check(
+        asset=f"{system}_extract",
+        name=f"{system}_{rule}",
+        blocking=True,
+        description=f"{system.upper()} extract: {DESCRIPTIONS[rule]}",
+    )
     def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
         area = workarea.area
         return per_month(
@@ -233,7 +238,12 @@ def _dated_check(system: str) -> dg.AssetChecksDefinition:
 
 
 def _harmonised_check(rule: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset="harmonised_offences", name=f"harmonised_{rule}", blocking=True)
+    @dg.asset_check(
+        asset="harmonised_offences",
+        name=f"harmonised_{rule}",
+        blocking=True,
+        description=f"Harmonised crimes: {DESCRIPTIONS[rule]}",
+    )
     def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
         area = workarea.area
         return per_month(
@@ -247,7 +257,12 @@ def _harmonised_check(rule: str) -> dg.AssetChecksDefinition:
 
 
 def _dataset_check(slug: str, rule: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=f"{slug}_dataset", name=f"{slug}_{rule}", blocking=True)
+    @dg.asset_check(
+        asset=f"{slug}_dataset",
+        name=f"{slug}_{rule}",
+        blocking=True,
+        description=f"{slug.capitalize()} dataset: {DESCRIPTIONS[rule]}",
+    )
     def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
         month, area = partition_of(context), workarea.area
         files = read_dataset_files(area, slug, month)
@@ -343,6 +358,24 @@ def publishable_totals_reconcile(
         metadata={"withheld_lsoa": withheld, "rule": "publishable_totals_reconcile"},
     )
 
+
+# What each rule means, in plain words: shown as the check's description in the UI and the report.
+DESCRIPTIONS = {
+    "key_unique": "every record's key appears once (a duplicate would be counted twice).",
+    "key_not_null": "every record has a key.",
+    "required_not_null": "the fields the counting rules need are filled in.",
+    "status_vocabulary": "every record's status is one the counting rules know.",
+    "premises_type_vocabulary": "every premises type is one the classification knows.",
+    "flags_vocabulary": "hate-crime and domestic-abuse flags hold only their allowed values.",
+    "recorded_in_extraction_window": "every record belongs to the month extracted.",
+    "offence_code_known": "every offence code is in the Home Office / MPS classification.",
+    "every_record_classified": "every counted crime has a major and minor category.",
+    "month_is_partition": "every counted crime belongs to the month released.",
+    "borough_is_published": "every crime's borough is one of the published boroughs (or Unknown).",
+    "columns": "the file has exactly the published columns, in order.",
+    "counts_valid": "every count is a whole number of at least zero (or the suppression marker).",
+    "totals_reconcile": "the file's month total equals the crimes counted (less withheld categories).",
+}
 
 EXTRACT_RULES = tuple(extracts.RULES)
 HARMONISED_RULES = tuple(harmonised.RULES)

@@ -32,6 +32,7 @@ def resources(tmp_path, owners_file, monkeypatch):
     monkeypatch.setenv("METPIPELINE_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setenv("METPIPELINE_BUCKET_URL", str(tmp_path / "bucket"))
     monkeypatch.setenv("METPIPELINE_OWNERS_FILE", str(owners_file))
+    monkeypatch.setenv("METPIPELINE_RELEASE_TIME", "immediate")
     return {
         "state": StateResource(),
         "workarea": WorkAreaResource(),
@@ -82,7 +83,9 @@ def test_candidate_to_published_files(tmp_path, resources, definitions):
     staged = dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
     meta = staged.asset_materializations_for_node("release_candidates")[0].metadata
     first_hash = meta["borough_content_hash"].value
-    assert meta["borough_report"].value.endswith("report.html")
+    # The owner reads the report in the UI (no server path), and has a link to the decision.
+    assert "### Release report 2024-03" in meta["release_report"].value
+    assert "/work/" not in meta["release_report"].value and "/decide_release/playground/setup?" in meta["decide"].value
 
     # A rebuild with revised bytes supersedes the first candidate.
     write_release(area, MONTH, revise=True)

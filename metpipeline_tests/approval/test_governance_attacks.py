@@ -49,6 +49,7 @@ def deployment(tmp_path, monkeypatch):
         "METPIPELINE_WORK_DIR": tmp_path / "work",
         "METPIPELINE_BUCKET_URL": tmp_path / "bucket",
         "METPIPELINE_OWNERS_FILE": owners,
+        "METPIPELINE_RELEASE_TIME": "immediate",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, str(value))

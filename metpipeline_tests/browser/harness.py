@@ -96,6 +96,7 @@ def metpipeline_env(root: Path, datamart_url: str | None = None) -> dict[str, st
         "METPIPELINE_STATE_URL": f"sqlite:///{root / 'state.sqlite'}",
         "METPIPELINE_BUCKET_URL": str(root / "bucket"),
         "METPIPELINE_WORK_DIR": str(root / "work"),
+        "METPIPELINE_RELEASE_TIME": "immediate",
     }
 
 

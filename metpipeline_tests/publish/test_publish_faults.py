@@ -222,6 +222,7 @@ def test_failed_publish_runs_are_retried_then_flagged_then_complete_once_the_fau
         "METPIPELINE_OWNERS_FILE": owners_file,
         "METPIPELINE_PUBLISH_MAX_ATTEMPTS": 2,
         "METPIPELINE_PUBLISH_BACKOFF_SECONDS": 0,
+        "METPIPELINE_RELEASE_TIME": "immediate",
     }.items():
         monkeypatch.setenv(name, str(value))
     resources = dict(default_resources())

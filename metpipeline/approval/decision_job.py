@@ -1,0 +1,203 @@
+"""`decide_release`: the data owner's month decision, with nothing to paste.
+
+A partitioned Launchpad job whose config for a month is built when the owner opens it (the partition's
+config, or the link in the notification): the current candidates' short hashes, a decision per dataset
+(approve by default), the checklist, a comment. The owner reads, answers the checklist, launches. The
+decision binds to exactly the hashes shown: a candidate rebuilt in between no longer starts with them, and
+that dataset's decision is refused.
+"""
+
+import json
+import urllib.parse
+
+import dagster as dg
+import sqlalchemy as sa
+import yaml
+from pydantic import Field
+
+from metpipeline import settings
+from metpipeline.approval import checklist as checklist_mod
+from metpipeline.approval import decide, ledger
+from metpipeline.approval.candidates import DATASETS
+from metpipeline.approval.registry import RegistryError, normalise_name
+from metpipeline.db import make_engine
+from metpipeline.identity import signed_in_user
+from metpipeline.partitions import monthly_partitions
+from metpipeline.resources import GovernanceResource, StateResource
+from metpipeline.settings import ConfigError
+
+JOB = "decide_release"
+OP = "record_decisions_op"
+SHORT = 16  # hex digits of a candidate hash shown to the owner: enough to bind, short enough to read
+
+
+class DecisionConfig(dg.Config):
+    month: str = Field(description="The release month (filled in).")
+    candidates: dict[str, str] = Field(
+        description="The candidates you are deciding on, by dataset: their short hashes (filled in)."
+    )
+    decisions: dict[str, str] = Field(
+        description="approve or reject, for each dataset you own (delete a line to leave it undecided)."
+    )
+    checklist: dict[str, bool] = Field(description="Your answers to the pre-release checklist.")
+    comment: str = Field(default="", description="Why; kept with the decision in the ledger.")
+    approver: str = Field(
+        default="",
+        description="Your name in the owners registry (leave empty when you are signed in: your sign-in "
+        "name is used).",
+    )
+
+
+def current_short_hashes(engine: sa.Engine, month: str) -> dict[str, str]:
+    out = {}
+    for dataset in DATASETS:
+        current = ledger.current_candidate(engine, dataset, month)
+        if current is not None and current.checks_passed:
+            out[dataset] = current.content_hash[:SHORT]
+    return out
+
+
+def decision_config(month: str, candidates: dict[str, str]) -> dict:
+    items = checklist_mod.load().items
+    return {
+        "ops": {
+            OP: {
+                "config": {
+                    "month": month,
+                    "candidates": candidates,
+                    "decisions": {d: "approve" for d in candidates},
+                    "checklist": {key: False for key in items},
+                    "comment": "",
+                    "approver": "",
+                }
+            }
+        }
+    }
+
+
+def decision_yaml(month: str, candidates: dict[str, str]) -> str:
+    """The config as the owner sees it, with the checklist's sentences as comments beside the answers."""
+    text = yaml.safe_dump(decision_config(month, candidates), sort_keys=False)
+    # Quoted, so that no YAML reader takes a hex hash (e.g. 1234e567…) or the month for a number.
+    for dataset, short in candidates.items():
+        text = text.replace(f"        {dataset}: {short}\n", f'        {dataset}: "{short}"\n', 1)
+        text = text.replace(f"        {dataset}: '{short}'\n", f'        {dataset}: "{short}"\n', 1)
+    text = text.replace(f"      month: {month}\n", f'      month: "{month}"\n', 1)
+    for key, sentence in checklist_mod.load().items.items():
+        text = text.replace(f"        {key}: false\n", f"        {key}: false  # {sentence}\n", 1)
+    return text
+
+
+def decision_link(month: str, candidates: dict[str, str]) -> str:
+    """A link that opens the Launchpad of `decide_release` for the month with this config filled in."""
+    query = urllib.parse.urlencode(
+        {
+            "config": decision_yaml(month, candidates),
+            "tags[0][key]": "dagster/partition",
+            "tags[0][value]": month,
+        }
+    )
+    base = (settings.UI_BASE_URL.value() or "").rstrip("/")
+    return f"{base}/locations/metpipeline/jobs/{JOB}/playground/setup?{query}"
+
+
+def _config_for_partition(partition_key: str) -> dict:
+    # Built when the owner picks the month on the Launchpad: the candidates current at that moment.
+    url = settings.check_sqlalchemy_url(settings.STATE_URL.name, settings.STATE_URL.value() or "")
+    engine = make_engine(url, settings.STATE_URL.name)
+    try:
+        return decision_config(partition_key, current_short_hashes(engine, partition_key))
+    finally:
+        engine.dispose()
+
+
+@dg.op(name=OP, description="Record the owner's decision on each of the month's candidates they own.")
+def record_decisions_op(
+    context: dg.OpExecutionContext,
+    config: DecisionConfig,
+    state: StateResource,
+    governance: GovernanceResource,
+) -> None:
+    required = bool(governance.identity_header)
+    signed_in = signed_in_user(context.run.tags) if required else None
+    identity = decide.Identity(signed_in, required)
+    approver = normalise_name(config.approver or signed_in or "")
+    if not approver:
+        raise dg.Failure(description="Not recorded: write your registered name as `approver`.")
+    try:
+        registry = governance.registry()
+        key = governance.ledger_key(context.log.info)
+        items = checklist_mod.load()
+    except (RegistryError, ConfigError) as exc:
+        raise dg.Failure(description=f"Not recorded: {exc}") from None
+    engine = state.engine()
+    recorded, refused, skipped = [], [], []
+    for raw_dataset, raw_decision in sorted(config.decisions.items()):
+        dataset, verdict = raw_dataset.strip().lower(), raw_decision.strip().lower()
+        if dataset in registry.datasets and approver not in registry.approvers(dataset):
+            skipped.append(dataset)  # not this owner's dataset: nothing to decide
+            continue
+        shown = {k.strip().lower(): v.strip().lower() for k, v in config.candidates.items()}.get(dataset, "")
+        current = ledger.current_candidate(engine, dataset, config.month)
+        if current is None or not shown or not current.content_hash.startswith(shown):
+            refused.append(
+                f"{dataset}: the candidate was rebuilt after you opened this decision; open the decision "
+                "again and review the new candidate"
+            )
+            continue
+        if verdict == "approve" and items.unanswered(config.checklist):
+            refused.append(
+                f"{dataset}: answer every checklist item with true before approving "
+                f"(unanswered: {', '.join(items.unanswered(config.checklist))})"
+            )
+            continue
+        answers = json.dumps(
+            {"version": items.version, "answers": {k: bool(config.checklist.get(k)) for k in items.items}},
+            sort_keys=True,
+        )
+        try:
+            decision, status = decide.record_decision(
+                engine,
+                key,
+                registry,
+                dataset,
+                config.month,
+                verdict,
+                approver,
+                config.comment,
+                current.content_hash,
+                identity=identity,
+                run_id=context.run_id,
+                checklist=answers,
+            )
+        except decide.DecisionRefused as exc:
+            refused.append(f"{dataset}: {exc}")
+            continue
+        progress = (
+            f"{len(status.approvers)} of {status.required} approvals" if verdict == "approve" else "rejected"
+        )
+        recorded.append(f"{dataset}: {decision.describe()} ({progress})")
+    lines = [*(f"- recorded {r}" for r in recorded), *(f"- not yours: {s}" for s in skipped)]
+    context.add_output_metadata({"decisions": dg.MetadataValue.md("\n".join(lines) or "none")})
+    for line in recorded:
+        context.log.info(f"recorded {line}")
+    if refused:
+        raise dg.Failure(description="Not recorded — " + " | ".join(refused))
+    if not recorded:
+        raise dg.Failure(
+            description=f"Nothing recorded: {approver} is not an owner or deputy of any dataset decided on"
+        )
+
+
+@dg.job(
+    name=JOB,
+    description="Data owner: approve or reject the month's release candidates (opened from the notification, "
+    "or pick the month here: its candidates are filled in).",
+    config=dg.PartitionedConfig(
+        partitions_def=monthly_partitions, run_config_for_partition_key_fn=_config_for_partition
+    ),
+    tags={"metpipeline/kind": "approval"},
+    executor_def=dg.in_process_executor,  # one op: no need to re-import the code location for it
+)
+def decide_release():
+    record_decisions_op()
