@@ -49,3 +49,29 @@ def test_launchpad_approval_config_defaults_to_the_month_the_schedule_releases()
     assert fields["decision"].default.value == "approve"
     # The hash and the approver must be typed by the owner: no default could stand for what they reviewed.
     assert fields["candidate_hash"].is_required() and fields["approver"].is_required()
+
+
+def test_ready_by_default_every_check_described_schedule_and_sensors_running():
+    from metpipeline.definitions import defs
+
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    undescribed = [k.name for k in graph.asset_check_keys if not (graph.get_check_spec(k).description or "")]
+    assert undescribed == []
+    assert (
+        repo.get_schedule_def("monthly_release_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+    )
+    for name in ("approval_sensor", "approval_reminder", "release_after_backfill"):
+        assert repo.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING, name
+
+
+def test_the_shipped_instance_settings_have_no_community_prompt_and_monitor_runs():
+    from pathlib import Path
+
+    import yaml
+
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
+    assert shipped["nux"] == {"enabled": False}
+    assert shipped["run_monitoring"]["enabled"] is True
+    limits = shipped["run_coordinator"]["config"]["tag_concurrency_limits"]
+    assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits

@@ -85,7 +85,10 @@ def test_candidate_to_published_files(tmp_path, resources, definitions):
     first_hash = meta["borough_content_hash"].value
     # The owner reads the report in the UI (no server path), and has a link to the decision.
     assert "### Release report 2024-03" in meta["release_report"].value
-    assert "/work/" not in meta["release_report"].value and "/decide_release/playground/setup?" in meta["decide"].value
+    assert (
+        "/work/" not in meta["release_report"].value
+        and "/decide_release/playground/setup?" in meta["decide"].value
+    )
 
     # A rebuild with revised bytes supersedes the first candidate.
     write_release(area, MONTH, revise=True)

@@ -1,0 +1,345 @@
+"""The owner's flow without a browser: the notification (a real SMTP server and a real HTTP server on
+loopback), the decision job (config built from the current candidates, binding to what was shown, the
+checklist), plain refusals, reminders, the release time and the pre-release access list."""
+
+import json
+import threading
+from pathlib import Path
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import dagster as dg
+import pytest
+
+from metpipeline.approval import ledger
+from metpipeline.approval.assets import release_candidates
+from metpipeline.approval.decision_job import decide_release, decision_config
+from metpipeline.approval.reminders import approval_reminder
+from metpipeline.approval.sensors import approval_sensor
+from metpipeline.publish.jobs import publish_job
+from metpipeline.resources import default_resources
+from metpipeline_tests.approval.synthetic import write_release
+from metpipeline_tests.deployment import sensor_resources
+
+MONTH = "2024-03"
+REGISTRY = """
+version: 1
+people:
+  alice.owner: {display_name: "Alice Owner (test)", email: alice@example.test}
+  bob.deputy: {display_name: "Bob Deputy (test)", email: bob@example.test}
+  carol.other: {display_name: "Carol Other (test)"}
+datasets:
+  borough: {owners: [alice.owner], deputies: [bob.deputy]}
+  ward: {owners: [carol.other]}
+  lsoa: {owners: [carol.other]}
+  flagged: {owners: [alice.owner]}
+"""
+CHECKLIST = {
+    "checks_read": True,
+    "warnings_understood": True,
+    "revisions_explained": True,
+    "disclosure_read": True,
+}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Mailbox:
+    """A real SMTP server on loopback (aiosmtpd) keeping what it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages = []
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+                message = message_from_bytes(envelope.content, policy=policy.default)
+                mailbox.messages.append((envelope.rcpt_tos, message))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=free_port())
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+    @property
+    def port(self) -> int:
+        return self.controller.port
+
+
+class Hook:
+    """A real HTTP server on loopback standing in for a Teams/Slack incoming webhook."""
+
+    def __init__(self, status=200):
+        self.bodies, hook = [], self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's hook name
+                hook.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def deployment(tmp_path, monkeypatch):
+    owners = tmp_path / "owners.yaml"
+    owners.write_text(REGISTRY)
+    for name, value in {
+        "METPIPELINE_VAR_DIR": tmp_path,
+        "METPIPELINE_STATE_URL": f"sqlite:///{tmp_path / 'state.sqlite'}",
+        "METPIPELINE_WORK_DIR": tmp_path / "work",
+        "METPIPELINE_BUCKET_URL": tmp_path / "bucket",
+        "METPIPELINE_OWNERS_FILE": owners,
+        "METPIPELINE_UI_BASE_URL": "https://dagster.example.test",
+        "METPIPELINE_RELEASE_TIME": "immediate",
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    for name in ("METPIPELINE_SMTP_HOST", "METPIPELINE_WEBHOOK_URL", "METPIPELINE_IDENTITY_HEADER"):
+        monkeypatch.delenv(name, raising=False)
+    return dict(default_resources())
+
+
+def stage(resources, revise=False):
+    write_release(resources["workarea"].area, MONTH, revise=revise)
+    result = dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
+    return result.asset_materializations_for_node("release_candidates")[0].metadata
+
+
+def decide(resources, config_override=None, instance=None):
+    config = decision_config(MONTH, _shown(resources))["ops"]["record_decisions_op"]["config"]
+    config.update(config_override or {})
+    return decide_release.execute_in_process(
+        run_config={"ops": {"record_decisions_op": {"config": config}}},
+        resources=resources,
+        partition_key=MONTH,
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def _shown(resources):
+    from metpipeline.approval.decision_job import current_short_hashes
+
+    return current_short_hashes(resources["state"].engine(), MONTH)
+
+
+def failure(result) -> str:
+    assert not result.success
+    return next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.message
+
+
+def test_staging_notifies_the_owners_by_mail_and_webhook_with_figures_and_the_decision_link(
+    deployment, monkeypatch
+):
+    with Mailbox() as mailbox, Hook() as hook:
+        monkeypatch.setenv("METPIPELINE_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("METPIPELINE_SMTP_PORT", str(mailbox.port))
+        monkeypatch.setenv("METPIPELINE_WEBHOOK_URL", hook.url)
+        meta = stage(deployment)
+    assert meta["notification"].value["email"] == "sent to 2 recipient(s)"
+    assert meta["notification"].value["webhook"] == "posted (HTTP 200)"
+    ((recipients, mail),) = mailbox.messages
+    assert sorted(recipients) == ["alice@example.test", "bob@example.test"]  # carol has no address
+    body = mail.get_content()
+    assert MONTH in mail["Subject"] and "crimes counted" in body and "cells suppressed" in body
+    assert "https://dagster.example.test/locations/metpipeline/jobs/decide_release/playground/setup?" in body
+    assert "/work/" not in body and "/tmp/" not in body  # no server path reaches an owner
+    (posted,) = hook.bodies
+    assert posted["link"] == meta["decide"].value and MONTH in posted["text"]
+
+
+def test_a_failing_notifier_never_blocks_the_release(deployment, monkeypatch):
+    with Hook(status=500) as hook:
+        monkeypatch.setenv("METPIPELINE_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("METPIPELINE_SMTP_PORT", "1")  # nothing listens
+        monkeypatch.setenv("METPIPELINE_WEBHOOK_URL", hook.url)
+        meta = stage(deployment)  # succeeded
+    outcome = meta["notification"].value
+    assert outcome["email"].startswith("failed: ") and outcome["webhook"].startswith("failed: HTTPError")
+    assert ledger.current_candidate(deployment["state"].engine(), "borough", MONTH) is not None
+
+
+def test_notifications_are_off_by_default_except_a_log_line(deployment):
+    outcome = stage(deployment)["notification"].value
+    assert (
+        outcome["log"] == "written"
+        and outcome["email"].startswith("off")
+        and outcome["webhook"].startswith("off")
+    )
+
+
+def test_the_report_is_in_the_ui_in_plain_words_with_values(deployment):
+    from metpipeline.approval.assets import check_plain_words
+    from metpipeline.approval.release_notice import report_markdown
+
+    assert "all checks passed" in stage(deployment)["release_report"].value
+    # The shape of a real report.json (a release of the embedded DataMart), shortened.
+    report = {
+        "month": "2026-11",
+        "status": "pass",
+        "counts": {"fail": 0, "pass": 2, "warn": 0},
+        "checks": [
+            {"name": "cris_key_unique", "outcome": "pass", "passed": True, "description": "passed"},
+            {"name": "disclosure_threshold", "outcome": "pass", "passed": True, "description": "0 cells"},
+        ],
+        "warnings": ["THEFT: +31% against the trailing mean"],
+        "disclosure": {
+            "policy_version": "2025.1",
+            "suppressed_cells": {"ward": {"primary": 42458, "secondary": 0}},
+            "withheld_categories": {"lsoa": [{"major": "SEXUAL OFFENCES", "minor": "RAPE"}]},
+        },
+        "reconciliation": {
+            "counted": 75810,
+            "systems": {"CONNECT": {"extracted": 78912, "counted": 75810, "excluded": {"cancelled": 1719}}},
+        },
+        "volume": {"202610": 77574, "202611": 75810},
+    }
+    text = report_markdown(report, check_plain_words())
+    assert "75,810 crimes counted, -2.3% against the previous month (77,574)" in text
+    assert "every record's key appears once" in text  # the check in plain words
+    assert "| 2026-10 | 77,574 |" in text and "| 2026-11 | 75,810 |" in text  # volume with values
+    assert "| CONNECT | 78,912 | 75,810 | cancelled 1,719 |" in text
+    assert "| ward | 42,458 | 0 |" in text and "SEXUAL OFFENCES / RAPE" in text
+    assert "THEFT: +31% against the trailing mean" in text
+
+
+def test_one_decision_for_every_dataset_the_owner_owns_nothing_to_paste(deployment):
+    stage(deployment)
+    result = decide(deployment, {"checklist": CHECKLIST, "approver": "Alice.Owner", "comment": "read it all"})
+    assert result.success
+    engine = deployment["state"].engine()
+    decided = {
+        ds
+        for ds in ("borough", "ward", "lsoa", "flagged")
+        if ledger.decisions_for(engine, ds, MONTH, ledger.current_candidate(engine, ds, MONTH).content_hash)
+    }
+    assert decided == {"borough", "flagged"}  # ward and LSOA are carol's: left for her
+    (row,) = ledger.decisions_for(
+        engine, "borough", MONTH, ledger.current_candidate(engine, "borough", MONTH).content_hash
+    )
+    answers = json.loads(row.checklist)
+    assert answers["version"] == "2026.1" and all(answers["answers"].values())
+
+
+def test_the_decision_binds_to_the_candidates_shown(deployment):
+    stage(deployment)
+    shown = _shown(deployment)
+    stage(deployment, revise=True)  # rebuilt between opening the decision and launching it
+    config = {"candidates": shown, "checklist": CHECKLIST, "approver": "alice.owner"}
+    refusal = failure(decide(deployment, config))
+    assert "was rebuilt after you opened this decision; open the decision again" in refusal
+    current = ledger.current_candidate(deployment["state"].engine(), "borough", MONTH).content_hash
+    assert current[:16] not in refusal
+
+
+def test_approving_needs_every_checklist_answer_and_refusals_are_one_plain_sentence(deployment):
+    stage(deployment)
+    refusal = failure(decide(deployment, {"approver": "alice.owner"}))
+    assert "answer every checklist item with true before approving" in refusal
+    assert "Traceback" not in refusal and "\n" not in refusal.strip()
+    rejected = decide(deployment, {"approver": "alice.owner", "decisions": {"BOROUGH": "Reject"}})
+    assert rejected.success  # a rejection needs no checklist; dataset names in any case
+
+
+def test_the_release_time_holds_publication_until_it_comes(deployment, monkeypatch):
+    from datetime import UTC, datetime
+
+    from metpipeline.publish.catalog import publication_time
+
+    approved = datetime(2024, 4, 6, 10, 0, tzinfo=UTC)  # 11:00 London (BST)
+    monkeypatch.setenv("METPIPELINE_RELEASE_TIME", "09:30")
+    assert publication_time(approved).isoformat() == "2024-04-07T09:30:00+01:00"
+    assert publication_time(datetime(2024, 4, 6, 7, 0, tzinfo=UTC)).isoformat() == "2024-04-06T09:30:00+01:00"
+
+    stage(deployment)
+    assert decide(deployment, {"checklist": CHECKLIST, "approver": "alice.owner"}).success
+    monkeypatch.setenv("METPIPELINE_RELEASE_TIME", f"{(datetime.now(UTC).hour + 3) % 24:02d}:00")
+    held = approval_sensor(
+        dg.build_sensor_context(
+            instance=dg.DagsterInstance.ephemeral(), resources=sensor_resources(deployment)
+        )
+    )
+    assert "approved; published at the release time" in held.skip_message
+    monkeypatch.setenv("METPIPELINE_RELEASE_TIME", "immediate")
+    instance = dg.DagsterInstance.ephemeral()
+    requests = approval_sensor(
+        dg.build_sensor_context(instance=instance, resources=sensor_resources(deployment))
+    ).run_requests
+    assert {r.tags["metpipeline/dataset"] for r in requests} == {"borough", "flagged"}
+    borough = next(r for r in requests if r.tags["metpipeline/dataset"] == "borough")
+    assert publish_job.execute_in_process(
+        run_config=borough.run_config, tags=borough.tags, resources=deployment, instance=instance
+    ).success
+    manifest = next(
+        (deployment["bucket"].url and __import__("pathlib").Path(deployment["bucket"].url)).rglob(
+            "manifest.json"
+        )
+    )
+    access = json.loads(manifest.read_text())["pre_release_access"]
+    assert [a["who"] for a in access] == ["scheduled release run (no person)", "alice.owner"]
+    assert access[1]["role"] == "data owner (approve, unauthenticated)"
+
+
+def test_owners_are_reminded_after_the_configured_days_and_a_missed_date_is_public(deployment, monkeypatch):
+    import sqlalchemy as sa
+
+    stage(deployment)
+    engine = deployment["state"].engine()
+    with Mailbox() as mailbox:
+        monkeypatch.setenv("METPIPELINE_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("METPIPELINE_SMTP_PORT", str(mailbox.port))
+        monkeypatch.setenv("METPIPELINE_REMINDER_DAYS", "2")
+        resources = {k: deployment[k] for k in ("state", "governance", "bucket")}
+        first = approval_reminder(dg.build_sensor_context(resources=resources))
+        assert "no release waiting" in first.skip_message and not mailbox.messages  # staged just now
+        with engine.begin() as conn:  # three days pass
+            conn.execute(sa.text("UPDATE staged_candidates SET staged_at = datetime(staged_at, '-3 days')"))
+        context = dg.build_sensor_context(resources=resources)
+        reminded = approval_reminder(context)
+        assert "reminded the owners of 2024-03" in reminded.skip_message
+        ((_, mail),) = mailbox.messages
+        assert "Reminder" in mail["Subject"] and "waited 3 day(s)" in mail.get_content()
+        again = approval_reminder(dg.build_sensor_context(resources=resources, cursor=context.cursor))
+        assert "reminded" not in again.skip_message and len(mailbox.messages) == 1  # once a day
+
+    # A release date that passed without a new release is marked in catalog.json.
+    from datetime import UTC, datetime
+
+    from metpipeline.approval.reminders import mark_overdue
+    from metpipeline.publish.store import LocalStore
+
+    store = LocalStore(deployment["bucket"].url)
+    catalog = {
+        "datasets": [
+            {"dataset": "mps-borough-level-crime", "next_scheduled_release": "2024-05-05T06:00:00+01:00"}
+        ]
+    }
+    store.put_if_match("catalog.json", json.dumps(catalog).encode(), None)
+    assert mark_overdue(store, datetime(2024, 5, 6, tzinfo=UTC)) == ["mps-borough-level-crime"]
+    entry = json.loads(store.get("catalog.json").data)["datasets"][0]
+    assert entry["release_overdue_since"] == "2024-05-05T06:00:00+01:00"
