@@ -3,8 +3,8 @@ loopback), the decision job (config built from the current candidates, binding t
 checklist), plain refusals, reminders, the release time and the pre-release access list."""
 
 import json
-import threading
 from pathlib import Path
+import threading
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -295,11 +295,7 @@ def test_the_release_time_holds_publication_until_it_comes(deployment, monkeypat
     assert publish_job.execute_in_process(
         run_config=borough.run_config, tags=borough.tags, resources=deployment, instance=instance
     ).success
-    manifest = next(
-        (deployment["bucket"].url and __import__("pathlib").Path(deployment["bucket"].url)).rglob(
-            "manifest.json"
-        )
-    )
+    manifest = next(Path(deployment["bucket"].url).rglob("manifest.json"))
     access = json.loads(manifest.read_text())["pre_release_access"]
     assert [a["who"] for a in access] == ["scheduled release run (no person)", "alice.owner"]
     assert access[1]["role"] == "data owner (approve, unauthenticated)"
