@@ -3,10 +3,10 @@ loopback), the decision job (config built from the current candidates, binding t
 checklist), plain refusals, reminders, the release time and the pre-release access list."""
 
 import json
-from pathlib import Path
 import threading
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import dagster as dg
 import pytest
