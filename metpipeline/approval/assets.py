@@ -6,7 +6,7 @@ import json
 import dagster as dg
 
 from metpipeline.approval import candidates, ledger, release_notice
-from metpipeline.approval.decision_job import SHORT, decision_link
+from metpipeline.approval.decision_job import SHORT, decision_link, report_link
 from metpipeline.identity import signed_in_user
 from metpipeline.notify import send
 from metpipeline.partitions import monthly_partitions
@@ -65,7 +65,9 @@ def release_candidates(
     metadata["decide"] = dg.MetadataValue.url(link)
     if shown:
         registry = governance.registry()
-        notice = release_notice.staged_notice(month, shown, report, registry.recipients(shown), link)
+        notice = release_notice.staged_notice(
+            month, shown, report, registry.recipients(shown), link, report_link(month)
+        )
         outcome = send(notice, context.log)
         metadata["notification"] = dg.MetadataValue.json(outcome)
     return dg.MaterializeResult(metadata=metadata)

@@ -83,8 +83,17 @@ def decision_yaml(month: str, candidates: dict[str, str]) -> str:
         text = text.replace(f"        {dataset}: {short}\n", f'        {dataset}: "{short}"\n', 1)
         text = text.replace(f"        {dataset}: '{short}'\n", f'        {dataset}: "{short}"\n', 1)
     text = text.replace(f"      month: {month}\n", f'      month: "{month}"\n', 1)
+    # Each checklist item's sentence on the line above its answer, so the answer ends its line.
     for key, sentence in checklist_mod.load().items.items():
-        text = text.replace(f"        {key}: false\n", f"        {key}: false  # {sentence}\n", 1)
+        text = text.replace(f"        {key}: false\n", f"        # {sentence}\n        {key}: false\n", 1)
+    text = text.replace(
+        "      checklist:\n", "      # Answer each item with true before approving.\n      checklist:\n", 1
+    )
+    text = text.replace(
+        "      decisions:\n",
+        "      # approve or reject, for each dataset you own (others are skipped).\n      decisions:\n",
+        1,
+    )
     return text
 
 
@@ -99,6 +108,13 @@ def decision_link(month: str, candidates: dict[str, str]) -> str:
     )
     base = (settings.UI_BASE_URL.value() or "").rstrip("/")
     return f"{base}/locations/metpipeline/jobs/{JOB}/playground/setup?{query}"
+
+
+def report_link(month: str) -> str:
+    """The release_candidates asset's page, where the report is shown as the latest materialization's
+    metadata."""
+    base = (settings.UI_BASE_URL.value() or "").rstrip("/")
+    return f"{base}/assets/release_candidates?partition={urllib.parse.quote(month)}"
 
 
 def _config_for_partition(partition_key: str) -> dict:

@@ -82,12 +82,15 @@ def report_markdown(report: dict, plain_words: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def staged_notice(month: str, candidates: dict[str, str], report: dict, recipients, link: str) -> Notice:
+def staged_notice(
+    month: str, candidates: dict[str, str], report: dict, recipients, link: str, report_link: str
+) -> Notice:
     text = "\n".join(
         [
             f"The release candidates for {month} are ready for your decision.",
             headline_text(month, headline(report)),
             "Datasets: " + ", ".join(f"{d} ({h[:12]}…)" for d, h in sorted(candidates.items())),
+            f"Read the release report: {report_link}",
         ]
     )
     return Notice(f"MPS crime data {month}: release ready for your decision", text, link, tuple(recipients))

@@ -4,7 +4,6 @@ checklist), plain refusals, reminders, the release time and the pre-release acce
 
 import json
 import threading
-from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from metpipeline.publish.jobs import publish_job
 from metpipeline.resources import default_resources
 from metpipeline_tests.approval.synthetic import write_release
 from metpipeline_tests.deployment import sensor_resources
+from metpipeline_tests.fixtures.mail import Mailbox
 
 MONTH = "2024-03"
 REGISTRY = """
@@ -40,43 +40,6 @@ CHECKLIST = {
     "revisions_explained": True,
     "disclosure_read": True,
 }
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Mailbox:
-    """A real SMTP server on loopback (aiosmtpd) keeping what it receives."""
-
-    def __init__(self):
-        from aiosmtpd.controller import Controller
-
-        self.messages = []
-        mailbox = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-                message = message_from_bytes(envelope.content, policy=policy.default)
-                mailbox.messages.append((envelope.rcpt_tos, message))
-                return "250 OK"
-
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=free_port())
-
-    def __enter__(self):
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.controller.stop()
-
-    @property
-    def port(self) -> int:
-        return self.controller.port
 
 
 class Hook:

@@ -225,6 +225,7 @@ def dagster_dev(
     startup_timeout: float = 180,
     daemons: tuple[str, ...] = ("SENSOR", "QUEUED_RUN_COORDINATOR"),
     signed_in_as: str | None = None,
+    port: int | None = None,
 ) -> Iterator[DagsterUI]:
     """Run `dagster dev` (webserver + daemon) until the block exits, then stop it and all its children.
 
@@ -234,7 +235,7 @@ def dagster_dev(
     `metpipeline ui` with METPIPELINE_IDENTITY_HEADER set, and every request of the harness carries the
     header as the sign-in proxy would.
     """
-    port = free_port()
+    port = port or free_port()
     # Inherited METPIPELINE_* settings (a developer's own DataMart, owners file, first month) are dropped so
     # the test sees only what it configured.
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("METPIPELINE_")}

@@ -1,5 +1,6 @@
-"""End to end through the real Dagster UI: a data owner approves a staged release candidate in the
-Launchpad, and the approval sensor (run by the real daemon) publishes exactly those bytes to the bucket.
+"""End to end through the real Dagster UI: the release run e-mails the data owner, who follows the links
+to the report and to the month's decision, answers the checklist and launches it; the approval sensor (run
+by the real daemon) publishes exactly those bytes to the bucket. At most five clicks, no hash typed.
 
 Real parts only: `dagster dev` (webserver + daemon) on a loopback port with a throw-away instance, the
 golden DataMart in SQLite, Debian's headless Chromium driven by Playwright, a local-directory bucket.
@@ -14,6 +15,7 @@ The month is released as the schedule releases it, through the daemon: a ranged 
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import urllib.error
@@ -39,7 +41,6 @@ from metpipeline_tests.browser.harness import (
 from metpipeline_tests.browser.ui import (
     CHROMIUM,
     VIEWPORT,
-    dismiss_community_prompt,
     fill_launchpad,
     launch_chromium,
     launch_run,
@@ -47,6 +48,7 @@ from metpipeline_tests.browser.ui import (
     wait_for_run,
     wait_for_run_page_status,
 )
+from metpipeline_tests.fixtures.mail import Mailbox, free_port
 from metpipeline_tests.golden.datamart import EXPECTED_DIR, RELEASE_MONTH, build_golden_datamart
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(900)]
@@ -140,18 +142,6 @@ def staged_candidate(state_url: str, work_dir: Path, month: str) -> tuple[str, d
     return candidate.content_hash, manifest
 
 
-def screenshot_candidate_metadata(page: Page, ui: DagsterUI, candidate_hash: str, path: Path) -> None:
-    """The release_candidates asset page, where the owner reads the hash to paste into the Launchpad."""
-    page.goto(f"{ui.url}/assets/release_candidates")
-    expect(page.get_by_text(candidate_hash).first).to_be_visible(timeout=30_000)
-    # Show just the content hashes, as an owner would by typing in the metadata filter.
-    page.get_by_placeholder("Filter metadata keys").fill("content_hash")
-    expect(page.get_by_text(f"{DATASET}_content_hash").first).to_be_visible(timeout=10_000)
-    expect(page.get_by_text(candidate_hash).first).to_be_visible(timeout=10_000)
-    page.get_by_text("Metadata", exact=True).first.evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.screenshot(path=str(path))
-
-
 def wait_for_publication(bucket: Path, month: str, candidate_hash: str) -> dict:
     latest_path = bucket / "datasets" / BUCKET_SLUG / "latest.json"
 
@@ -166,90 +156,181 @@ def wait_for_publication(bucket: Path, month: str, candidate_hash: str) -> dict:
     )
 
 
-def test_owner_approves_in_launchpad_and_sensor_publishes(tmp_path: Path) -> None:
+def decision_links(mailbox: Mailbox, month: str) -> tuple[str, str]:
+    """The report link and the decision link of the notification the release run sent."""
+    (recipients, mail), *_ = mailbox.messages
+    assert "demo.owner@example.invalid" in recipients and month in mail["Subject"]
+    body = mail.get_content()
+    report = re.search(r"Read the release report: (\S+)", body).group(1)
+    decide = re.search(r"Decide here: (\S+)", body).group(1)
+    return report, decide
+
+
+def answer_checklist_and_comment(page: Page, keys: list[str], comment: str) -> int:
+    """From the first checklist answer (the cursor is on its line): each `false` becomes `true`, then the
+    comment is written. Keyboard only, as a person at a keyboard would; returns the keystrokes used."""
+    count = 0
+
+    def press(key: str) -> None:
+        nonlocal count
+        page.keyboard.press(key)
+        count += 1
+
+    for i in range(len(keys)):
+        press("End")
+        press("Shift+Control+ArrowLeft")
+        page.keyboard.type("true")
+        count += 4
+        press("ArrowDown")
+        if i < len(keys) - 1:
+            press("ArrowDown")  # over the next item's sentence
+    press("End")  # comment: ''
+    press("ArrowLeft")
+    page.keyboard.type(comment)
+    return count + len(comment)
+
+
+def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (make system-deps installs Debian's chromium)")
     started = time.monotonic()
     timings: dict[str, float] = {}
     month = RELEASE_MONTH
     var = tmp_path / "var"
+    port = free_port()
     env = metpipeline_env(var)
     build_golden_datamart(var / "datamart.sqlite")
     shots = tmp_path / "screenshots"
     shots.mkdir()
     bucket = Path(env["METPIPELINE_BUCKET_URL"])
-
     home = dagster_home(tmp_path / "dagster_home")
-    with (
-        # Production's entry point: `metpipeline ui` behind the sign-in proxy (whose header the browser and
-        # the harness add, as the proxy would), with the daemon beside it.
-        dagster_dev(
-            REPO_ROOT / "workspace.yaml", home, tmp_path / "dagster.log", env=env, signed_in_as=APPROVER
-        ) as ui,
-        sync_playwright() as playwright,
-    ):
-        timings["dagster_up"] = time.monotonic() - started
-        dismiss_community_prompt(ui)
-        browser = launch_chromium(playwright)
-        page = browser.new_page(viewport=VIEWPORT, extra_http_headers=ui.headers)
-        try:
-            with evidence(page, ui, tmp_path, timings):
-                # 1. The month is released through the daemon, as the schedule would.
-                release_month(ui, month)
-                timings["released"] = time.monotonic() - started
-                candidate_hash, manifest = staged_candidate(
-                    env["METPIPELINE_STATE_URL"], Path(env["METPIPELINE_WORK_DIR"]), month
-                )
-                assert not (bucket / "datasets" / BUCKET_SLUG).exists(), "published before any approval"
+    clicks, keystrokes = 0, 0
+    typed: list[str] = []
 
-                # Without the proxy's header the webserver answers nobody.
-                unsigned = DagsterUI(ui.url, ui.log_path, ui.process, ui.env)
-                with pytest.raises(urllib.error.HTTPError) as refused:
-                    unsigned.graphql("query { version }")
-                assert refused.value.code == 401
+    with Mailbox() as mailbox:
+        env.update(
+            METPIPELINE_SMTP_HOST="127.0.0.1",
+            METPIPELINE_SMTP_PORT=str(mailbox.port),
+            METPIPELINE_UI_BASE_URL=f"http://127.0.0.1:{port}",
+        )
+        with (
+            # Production's entry point: `metpipeline ui` behind the sign-in proxy (whose header the browser
+            # and the harness add, as the proxy would), with the daemon beside it.
+            dagster_dev(
+                REPO_ROOT / "workspace.yaml",
+                home,
+                tmp_path / "dagster.log",
+                env=env,
+                signed_in_as=APPROVER,
+                port=port,
+            ) as ui,
+            sync_playwright() as playwright,
+        ):
+            timings["dagster_up"] = time.monotonic() - started
+            browser = launch_chromium(playwright)
+            page = browser.new_page(viewport=VIEWPORT, extra_http_headers=ui.headers)
+            try:
+                with evidence(page, ui, tmp_path, timings):
+                    # 1. The month is released through the daemon, as the schedule would; the release run
+                    #    e-mails the owners (a real SMTP server on loopback).
+                    release_month(ui, month)
+                    timings["released"] = time.monotonic() - started
+                    candidate_hash, manifest = staged_candidate(
+                        env["METPIPELINE_STATE_URL"], Path(env["METPIPELINE_WORK_DIR"]), month
+                    )
+                    assert not (bucket / "datasets" / BUCKET_SLUG).exists(), "published before any approval"
+                    wait_until(lambda: mailbox.messages, 60, what="the notification e-mail")
+                    report_link, decide_link = decision_links(mailbox, month)
 
-                # 2. Signed in as the owner, typing someone else's name: refused, in plain words.
-                fill_launchpad(
-                    page, ui, "record_approval", approval_yaml(month, candidate_hash, approver="demo.deputy")
-                )
-                run_id = launch_run(page)
-                assert wait_for_run(ui, run_id, RUN_TIMEOUT_S) == "FAILURE"
-                expect(page.get_by_text("but typed approver 'demo.deputy'").first).to_be_visible(
-                    timeout=60_000
-                )
-                page.screenshot(path=str(shots / "approval-refused-other-name.png"))
+                    # Without the proxy's header the webserver answers nobody.
+                    unsigned = DagsterUI(ui.url, ui.log_path, ui.process, ui.env)
+                    with pytest.raises(urllib.error.HTTPError) as refused:
+                        unsigned.graphql("query { version }")
+                    assert refused.value.code == 401
 
-                # 3. The owner reads the hash in the UI and approves in the Launchpad under their own name.
-                screenshot_candidate_metadata(page, ui, candidate_hash, shots / "candidate-metadata.png")
-                fill_launchpad(page, ui, "record_approval", approval_yaml(month, candidate_hash))
-                page.screenshot(path=str(shots / "launchpad-approval.png"))
-                run_id = launch_run(page)
-                status = wait_for_run(ui, run_id, RUN_TIMEOUT_S)
-                assert status == "SUCCESS", f"approval run {run_id} ended {status}"
-                wait_for_run_page_status(page, "Success")
-                page.screenshot(path=str(shots / "approval-run-success.png"))
-                timings["approved"] = time.monotonic() - started
+                    # Signed in as the owner, typing someone else's name: refused, in plain words.
+                    fill_launchpad(
+                        page,
+                        ui,
+                        "record_approval",
+                        approval_yaml(month, candidate_hash, approver="demo.deputy"),
+                    )
+                    run_id = launch_run(page)
+                    assert wait_for_run(ui, run_id, RUN_TIMEOUT_S) == "FAILURE"
+                    expect(page.get_by_text("but typed approver 'demo.deputy'").first).to_be_visible(
+                        timeout=60_000
+                    )
+                    page.screenshot(path=str(shots / "approval-refused-other-name.png"))
 
-                # 4. The sensor sees the decision and publish_job puts the candidate in the bucket.
-                latest = wait_for_publication(bucket, month, candidate_hash)
-                timings["published"] = time.monotonic() - started
-                # The files land before the run records its own success: wait for that too.
-                publish_runs = ui.runs("publish_job")
-                assert len(publish_runs) == 1, f"expected one publish run, got {publish_runs}"
-                publish_id = publish_runs[0]["runId"]
-                status = wait_for_run(ui, publish_id, RUN_TIMEOUT_S)
-                assert status == "SUCCESS", f"publish run {publish_id} ended {status}"
-                page.goto(f"{ui.url}/runs/{publish_id}")
-                wait_for_run_page_status(page, "Success")
-                page.screenshot(path=str(shots / "publish-run-success.png"))
-        finally:
-            browser.close()
+                    # 2. The owner, from the e-mail: reads the report in the UI ...
+                    page.goto(report_link)
+                    clicks += 1
+                    expect(page.get_by_text("Release report", exact=False).first).to_be_visible(
+                        timeout=60_000
+                    )
+                    page.screenshot(path=str(shots / "owner-report-in-ui.png"))
 
-    assert ui.stopped_with == "SIGINT", f"dagster dev needed {ui.stopped_with} to stop; log {ui.log_path}"
+                    # ... opens the decision: the month's candidates are filled in ...
+                    page.goto(decide_link)
+                    clicks += 1
+                    editor = page.locator(".CodeMirror").first
+                    editor.wait_for(state="visible", timeout=60_000)
+                    expect(page.get_by_text("checks_read: false").first).to_be_visible(timeout=60_000)
+                    page.screenshot(path=str(shots / "owner-decision-opened.png"))
+
+                    # ... answers the checklist and writes a comment (keyboard) ...
+                    page.locator(".CodeMirror-line", has_text="checks_read: false").click()
+                    clicks += 1
+                    comment = "Read the report; figures as expected"
+                    typed.append(comment)
+                    keys = ["checks_read", "warnings_understood", "revisions_explained", "disclosure_read"]
+                    keystrokes += answer_checklist_and_comment(page, keys, comment)
+                    text = page.evaluate("document.querySelector('.CodeMirror').CodeMirror.getValue()")
+                    for key in keys:
+                        assert f"{key}: true" in text, text
+                    assert f"comment: '{comment}'" in text, text
+                    expect(page.get_by_text("No errors", exact=True)).to_be_visible(timeout=30_000)
+                    page.screenshot(path=str(shots / "owner-decision-answered.png"))
+
+                    # ... and launches it.
+                    run_id = launch_run(page)
+                    clicks += 1
+                    status = wait_for_run(ui, run_id, RUN_TIMEOUT_S)
+                    assert status == "SUCCESS", f"decision run {run_id} ended {status}"
+                    wait_for_run_page_status(page, "Success")
+                    page.screenshot(path=str(shots / "owner-decision-recorded.png"))
+                    timings["approved"] = time.monotonic() - started
+
+                    # 3. The sensor sees the decision and publish_job puts the candidate in the bucket.
+                    latest = wait_for_publication(bucket, month, candidate_hash)
+                    timings["published"] = time.monotonic() - started
+                    # The files land before the run records its own success: wait for that too.
+                    publish_runs = [
+                        r for r in ui.runs("publish_job")
+                        if {t["key"]: t["value"] for t in r["tags"]}.get("metpipeline/dataset") == DATASET
+                    ]  # fmt: skip
+                    assert len(publish_runs) == 1, f"expected one publish run, got {publish_runs}"
+                    publish_id = publish_runs[0]["runId"]
+                    status = wait_for_run(ui, publish_id, RUN_TIMEOUT_S)
+                    assert status == "SUCCESS", f"publish run {publish_id} ended {status}"
+                    page.goto(f"{ui.url}/runs/{publish_id}")
+                    wait_for_run_page_status(page, "Success")
+                    page.screenshot(path=str(shots / "publish-run-success.png"))
+            finally:
+                browser.close()
+
+    assert ui.stopped_with == "SIGINT", f"dagster needed {ui.stopped_with} to stop; log {ui.log_path}"
+    # The owner's whole decision: at most five clicks, and no hash typed.
+    print(f"owner's decision: {clicks} clicks, {keystrokes} keystrokes")
+    assert clicks <= 5
+    assert not any(candidate_hash[:8] in t for t in typed)
 
     # The ledger names the signed-in owner, authenticated by the proxy.
     engine = sa.create_engine(env["METPIPELINE_STATE_URL"])
     (decision,) = ledger.decisions_for(engine, DATASET, month, candidate_hash)
+    assert json.loads(decision.checklist)["answers"] == {
+        k: True for k in json.loads(decision.checklist)["answers"]
+    }
     assert (decision.approver, decision.authentication, decision.signed_in_user) == (
         APPROVER,
         ledger.AUTHENTICATED,

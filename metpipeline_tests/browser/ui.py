@@ -39,14 +39,6 @@ def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
 
 
-def dismiss_community_prompt(ui: DagsterUI) -> None:
-    """Mark the instance's "Join the Dagster community" prompt as seen, so it does not cover the Launchpad.
-
-    The UI shows it once per instance on loopback addresses; a fresh test instance would always show it.
-    """
-    ui.graphql("mutation SetNuxSeen { setNuxSeen }")
-
-
 def launchpad_url(ui: DagsterUI, job: str, location: str = "metpipeline") -> str:
     return f"{ui.url}/locations/{location}/jobs/{job}/playground"
 
