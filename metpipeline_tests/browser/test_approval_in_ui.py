@@ -265,10 +265,14 @@ def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: 
                     # 2. The owner, from the e-mail: reads the report in the UI ...
                     page.goto(report_link)
                     clicks += 1
+                    page.get_by_text("[Show Markdown]").first.click(timeout=60_000)
+                    clicks += 1
                     expect(page.get_by_text("Release report", exact=False).first).to_be_visible(
                         timeout=60_000
                     )
                     page.screenshot(path=str(shots / "owner-report-in-ui.png"))
+                    page.keyboard.press("Escape")
+                    keystrokes += 1
 
                     # ... opens the decision: the month's candidates are filled in ...
                     page.goto(decide_link)
