@@ -66,6 +66,8 @@ def report_markdown(report: dict, plain_words: dict[str, str]) -> str:
     for dataset, cells in sorted((disclosure.get("suppressed_cells") or {}).items()):
         lines.append(f"| {dataset} | {int(cells.get('primary', 0)):,} | {int(cells.get('secondary', 0)):,} |")
     for dataset, withheld in sorted((disclosure.get("withheld_categories") or {}).items()):
+        if not withheld:
+            continue
         names = ", ".join(f"{w.get('major')} / {w.get('minor')}" for w in withheld)
         lines.append(f"\nWithheld from {dataset}: {names}")
     recon = report.get("reconciliation") or {}

@@ -166,6 +166,11 @@ def decision_links(mailbox: Mailbox, month: str) -> tuple[str, str]:
     return report, decide
 
 
+def settle(page: Page, timeout_ms: int = 30_000) -> None:
+    """Wait until the page's CSS transitions and animations have finished (a dialog fading in)."""
+    page.wait_for_function("() => document.getAnimations().length === 0", timeout=timeout_ms)
+
+
 def answer_checklist_and_comment(page: Page, keys: list[str], comment: str) -> int:
     """From the first checklist answer (the cursor is on its line): each `false` becomes `true`, then the
     comment is written. Keyboard only, as a person at a keyboard would; returns the keystrokes used."""
@@ -267,9 +272,10 @@ def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: 
                     clicks += 1
                     page.get_by_text("[Show Markdown]").first.click(timeout=60_000)
                     clicks += 1
-                    expect(page.get_by_text("Release report", exact=False).first).to_be_visible(
-                        timeout=60_000
-                    )
+                    heading = page.get_by_text("Release report", exact=False).first
+                    expect(heading).to_be_visible(timeout=60_000)
+                    heading.scroll_into_view_if_needed()
+                    settle(page)
                     page.screenshot(path=str(shots / "owner-report-in-ui.png"))
                     page.keyboard.press("Escape")
                     keystrokes += 1
