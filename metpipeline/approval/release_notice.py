@@ -45,7 +45,13 @@ def report_markdown(report: dict, plain_words: dict[str, str]) -> str:
     figures = headline(report)
     lines = [
         f"### Release report {month}: "
-        + ("all checks passed" if figures["failed_checks"] == 0 else "CHECKS FAILED"),
+        + (
+            "CHECKS FAILED"
+            if figures["failed_checks"]
+            else f"every blocking check passed, {figures['warnings']} warning(s)"
+            if figures["warnings"]
+            else "all checks passed"
+        ),
         headline_text(month, figures),
         "",
         "#### Checks",
