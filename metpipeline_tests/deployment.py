@@ -32,3 +32,15 @@ def deployment(**values: object) -> Iterator[None]:
 def sensor_resources(resources: dict) -> dict:
     """What the approval sensor uses: the state database and governance (a sensor writes no month)."""
     return {k: resources[k] for k in ("state", "governance")}
+
+
+def skip_message(result) -> str:
+    """A sensor's skip reason, whether it returned a SkipReason or a SensorResult."""
+    import dagster as dg
+
+    reason = result if isinstance(result, dg.SkipReason) else getattr(result, "skip_reason", None)
+    return (reason.skip_message or "") if reason else ""
+
+
+def run_requests(result) -> list:
+    return list(getattr(result, "run_requests", None) or [])

@@ -5,13 +5,16 @@ run that failed, was cancelled or died is retried (with backoff, up to a limit: 
 candidate whose approvals complete later, or whose figures come back after a revert, is published too.
 """
 
+import json
 from datetime import UTC, datetime
 
 import dagster as dg
 
+from metpipeline import settings
 from metpipeline.approval import ledger
 from metpipeline.approval.decide import publication_problem
 from metpipeline.approval.registry import RegistryError
+from metpipeline.notify import Notice, send
 from metpipeline.publish import retry
 from metpipeline.publish.catalog import publication_time
 from metpipeline.publish.jobs import PUBLISH_OP, publish_job
@@ -36,6 +39,7 @@ def approval_sensor(
     except (RegistryError, ConfigError) as exc:
         return dg.SkipReason(f"cannot evaluate decisions: {exc}")
     requests, notes = [], []
+    notified: dict[str, int] = json.loads(context.cursor or "{}")
     for dataset, month in ledger.decided_months(engine):
         current = ledger.current_candidate(engine, dataset, month)
         if current is None or ledger.publication_for(engine, dataset, month, current.content_hash):
@@ -61,6 +65,16 @@ def approval_sensor(
         if plan.attention:
             context.log.error(f"{dataset} {month} needs attention: {plan.reason}")
             notes.append(f"{dataset} {month} NEEDS ATTENTION: {plan.reason}")
+            # Tell the owners once per failed attempt (the cursor remembers), not on every tick.
+            if notified.get(attempt_of) != plan.attempt:
+                notice = Notice(
+                    f"MPS crime data {month}: publication of {dataset} needs attention",
+                    f"The approved {dataset} {month} release could not be published: {plan.reason}.",
+                    f"{(settings.UI_BASE_URL.value() or '').rstrip('/')}/jobs/publish_job/runs",
+                    registry.recipients([dataset]),
+                )
+                send(notice, context.log)
+                notified[attempt_of] = plan.attempt
         if plan.action == "wait":
             if not plan.attention:
                 notes.append(f"{dataset} {month}: {plan.reason}")
@@ -82,9 +96,10 @@ def approval_sensor(
                 },
             )
         )
+    cursor = json.dumps(notified, sort_keys=True)
     if not requests:
-        return dg.SkipReason("; ".join(notes) or "nothing to publish")
-    return dg.SensorResult(run_requests=requests)
+        return dg.SensorResult(skip_reason="; ".join(notes) or "nothing to publish", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
 
 
 def _approved_at(engine, dataset: str, month: str, chash: str) -> datetime:
