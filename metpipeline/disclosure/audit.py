@@ -116,11 +116,24 @@ def audit_block(block: Block) -> list[CellInterval]:
     return out
 
 
+# Each linear program is small (milliseconds); the limit bounds how long a termination request can wait for
+# the solver (interrupts are acted on between calls), and an LP that reaches it blocks the release rather
+# than letting a cell through unaudited.
+LP_TIME_LIMIT_S = 5.0
+_LIMIT_REACHED = 1  # scipy's status for an iteration or time limit
+
+
 def _range(i: int, a_eq, b_eq, bounds) -> tuple[float, float]:
     c = np.zeros(a_eq.shape[1])
     c[i] = 1.0
-    lo = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-    hi = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    options = {"time_limit": LP_TIME_LIMIT_S}
+    lo = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs", options=options)
+    hi = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs", options=options)
+    if _LIMIT_REACHED in (lo.status, hi.status):
+        raise RuntimeError(
+            f"disclosure audit: a linear program reached its {LP_TIME_LIMIT_S:.0f} s limit; the release is "
+            "blocked rather than published with an unaudited cell"
+        )
     if lo.status != 0:
         raise RuntimeError(f"audit LP failed: {lo.message}")  # the true values are always feasible
     high = math.inf if hi.status == 3 else -hi.fun

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -105,3 +106,19 @@ def test_previous_version_publishing_a_complement_reopens_the_cell():
     release2 = _release(counts, np.zeros((2, 1), dtype=int), [HIGH[0], STANDARD[0]], ["202403"])
     apply_policy(release2, POLICY, SENS, known)
     assert audit_release(release2, POLICY, known).passed
+
+
+def test_a_solver_call_that_reaches_its_time_limit_blocks_rather_than_passes(monkeypatch):
+    # Every audit LP is time-limited (a termination request waits at most that long for the solver); one
+    # that reaches the limit must fail the audit, never let a cell through unaudited.
+    import numpy as np
+
+    from metpipeline.disclosure import audit
+
+    a_eq = np.array([[1.0, 1.0, 1.0]])
+    b_eq = np.array([7.0])
+    bounds = [(0, None)] * 3
+    assert audit._range(0, a_eq, b_eq, bounds) == (0.0, 7.0)
+    monkeypatch.setattr(audit, "LP_TIME_LIMIT_S", 0.0)
+    with pytest.raises(RuntimeError, match="reached its 0 s limit"):
+        audit._range(0, a_eq, b_eq, bounds)
