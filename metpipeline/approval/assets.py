@@ -1,6 +1,7 @@
 """The `release_candidates` asset: freeze each dataset's month into a candidate the data owner reviews,
 show the owner the release report where they decide, and tell the owners that a decision is waiting."""
 
+import hashlib
 import json
 
 import dagster as dg
@@ -10,7 +11,8 @@ from metpipeline.approval.decision_job import SHORT, decision_link, report_link
 from metpipeline.identity import signed_in_user
 from metpipeline.notify import send
 from metpipeline.partitions import monthly_partitions
-from metpipeline.resources import GovernanceResource, StateResource, WorkAreaResource
+from metpipeline.publish.store import INTERNAL_PREFIX, open_store
+from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
 
 
 def check_plain_words() -> dict[str, str]:
@@ -23,6 +25,20 @@ def check_plain_words() -> dict[str, str]:
         for check in [*QUALITY_CHECKS, *DISCLOSURE_CHECKS]
         for spec in check.check_specs
     }
+
+
+REPORT_LINK_SECONDS = 7 * 24 * 3600  # a week: the time an owner has to decide, reminders included
+
+
+def report_html_link(bucket: BucketResource, month: str, html: bytes) -> str | None:
+    """The HTML report at a link a browser can open, where the deployment has one: on S3, a presigned
+    link to a copy outside the public prefix; a local bucket has none (the report is in the UI)."""
+    store = open_store(bucket.validated_url(), bucket.endpoint_url or None)
+    key = f"{INTERNAL_PREFIX}reports/{month}/{hashlib.sha256(html).hexdigest()}.html"
+    if store.presigned_url(key, 1) is None:
+        return None
+    store.put_create_only(key, html)
+    return store.presigned_url(key, REPORT_LINK_SECONDS)
 
 
 @dg.asset(
@@ -38,6 +54,7 @@ def release_candidates(
     workarea: WorkAreaResource,
     state: StateResource,
     governance: GovernanceResource,
+    bucket: BucketResource,
 ) -> dg.MaterializeResult:
     month = context.partition_key
     staged = candidates.stage_candidates(workarea.area, month, code_version=candidates.code_version())
@@ -63,10 +80,13 @@ def release_candidates(
         release_notice.report_markdown(report, check_plain_words())
     )
     metadata["decide"] = dg.MetadataValue.url(link)
+    html_link = report_html_link(bucket, month, staged[0].report_path.read_bytes())
+    if html_link:
+        metadata["report_html"] = dg.MetadataValue.url(html_link)
     if shown:
         registry = governance.registry()
         notice = release_notice.staged_notice(
-            month, shown, report, registry.recipients(shown), link, report_link(month)
+            month, shown, report, registry.recipients(shown), link, html_link or report_link(month)
         )
         outcome = send(notice, context.log)
         metadata["notification"] = dg.MetadataValue.json(outcome)

@@ -130,6 +130,12 @@ class S3Store:
             )
         raise StoreError(f"cannot write {self.describe()}/{key}: repeated conflicting concurrent writes")
 
+    def presigned_url(self, key: str, seconds: int) -> str | None:
+        """A time-limited GET link to `key` that a browser can open without credentials."""
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=seconds
+        )
+
     def put_version(self, prefix: str, files: dict[str, bytes], last: str) -> bool:
         """Write a version's files create-only, `last` (its manifest) after every other one.
 
@@ -224,6 +230,9 @@ class LocalStore:
             ) from None
         finally:
             tmp.unlink(missing_ok=True)
+
+    def presigned_url(self, key: str, seconds: int) -> str | None:
+        return None  # a local directory has no web address of its own
 
     def put_version(self, prefix: str, files: dict[str, bytes], last: str) -> bool:
         """Make the folder `prefix` appear with exactly `files`, all at once (one rename). True if written,

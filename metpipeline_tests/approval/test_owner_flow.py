@@ -302,3 +302,24 @@ def test_owners_are_reminded_after_the_configured_days_and_a_missed_date_is_publ
     assert mark_overdue(store, datetime(2024, 5, 6, tzinfo=UTC)) == ["mps-borough-level-crime"]
     entry = json.loads(store.get("catalog.json").data)["datasets"][0]
     assert entry["release_overdue_since"] == "2024-05-05T06:00:00+01:00"
+
+
+def test_on_s3_the_html_report_is_at_a_link_the_browser_opens(deployment, s3_server, monkeypatch):
+    import urllib.request
+    import uuid
+
+    monkeypatch.setenv("METPIPELINE_BUCKET_URL", f"s3://{s3_server.bucket}/r-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("METPIPELINE_S3_ENDPOINT_URL", s3_server.endpoint_url)
+    meta = stage(deployment)
+    link = meta["report_html"].value
+    assert "Signature=" in link and "/_internal/reports/2024-03/" in link  # never under datasets/
+    with urllib.request.urlopen(link, timeout=10) as response:  # no credentials: the link is enough
+        page = response.read()
+    area = deployment["workarea"].area
+    assert page == area.release_dir(MONTH, "report", "report.html").read_bytes()
+
+
+def test_a_local_bucket_has_no_report_link_and_shows_no_path(deployment):
+    meta = stage(deployment)
+    assert "report_html" not in meta
+    assert all("/work/" not in str(v.value) for v in meta.values())
