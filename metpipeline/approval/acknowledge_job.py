@@ -6,7 +6,6 @@ from pydantic import Field, field_validator
 from metpipeline.approval import acknowledge, decide
 from metpipeline.approval.jobs import LATEST_MONTH
 from metpipeline.approval.registry import RegistryError
-from metpipeline.identity import signed_in_user
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
 
@@ -17,12 +16,7 @@ class AcknowledgeConfig(dg.Config):
     approver: str = Field(description="Your name as in the owners registry (borough owner or deputy).")
     reason: str = Field(description="Why this total is real (e.g. a system outage confirmed by the force).")
 
-    @field_validator("month")
-    @classmethod
-    def _month(cls, value: str) -> str:
-        if not decide._MONTH.match(value.strip()):
-            raise ValueError(f"month {value!r} must be YYYY-MM, e.g. 2024-03")
-        return value.strip()
+    _month = field_validator("month")(classmethod(lambda cls, value: decide.valid_month(value)))
 
 
 @dg.op(description="Record the acknowledgement, sealed, or fail saying why it was refused.")
@@ -32,8 +26,7 @@ def acknowledge_volume_op(
     state: StateResource,
     governance: GovernanceResource,
 ) -> None:
-    required = bool(governance.identity_header)
-    identity = decide.Identity(signed_in_user(context.run.tags) if required else None, required)
+    identity = decide.identity_of_run(context.run.tags, bool(governance.identity_header))
     try:
         ack = acknowledge.record(
             state.engine(),

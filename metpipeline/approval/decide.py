@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from metpipeline.approval import ledger
 from metpipeline.approval.registry import Registry, normalise_name
+from metpipeline.identity import signed_in_user
 
 DECISIONS = ("approve", "reject")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -40,6 +41,19 @@ class Identity:
 
 
 UNAUTHENTICATED = Identity(signed_in_user=None, required=False)
+
+
+def identity_of_run(tags, proxy_configured: bool) -> Identity:
+    """Who launched a decision run. The signed-in user counts only where the deployment has a sign-in
+    proxy: only `metpipeline ui` sets the tag there, and without a proxy anybody could have typed it."""
+    return Identity(signed_in_user(tags) if proxy_configured else None, proxy_configured)
+
+
+def valid_month(value: str) -> str:
+    """A release month for a Launchpad form: YYYY-MM, or a message saying so."""
+    if not _MONTH.match((value or "").strip()):
+        raise ValueError(f"month {value!r} must be YYYY-MM, e.g. 2024-03")
+    return value.strip()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from metpipeline.approval import decide, ledger
 from metpipeline.approval.candidates import DATASETS
 from metpipeline.approval.registry import RegistryError, normalise_name
 from metpipeline.db import make_engine
-from metpipeline.identity import signed_in_user
 from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
@@ -134,10 +133,8 @@ def record_decisions_op(
     state: StateResource,
     governance: GovernanceResource,
 ) -> None:
-    required = bool(governance.identity_header)
-    signed_in = signed_in_user(context.run.tags) if required else None
-    identity = decide.Identity(signed_in, required)
-    approver = normalise_name(config.approver or signed_in or "")
+    identity = decide.identity_of_run(context.run.tags, bool(governance.identity_header))
+    approver = normalise_name(config.approver or identity.signed_in_user or "")
     if not approver:
         raise dg.Failure(description="Not recorded: write your registered name as `approver`.")
     try:

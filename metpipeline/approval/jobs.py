@@ -6,8 +6,8 @@ import dagster as dg
 from pydantic import Field, field_validator
 
 from metpipeline.approval import decide
+from metpipeline.approval.candidates import DATASETS
 from metpipeline.approval.registry import RegistryError
-from metpipeline.identity import signed_in_user
 from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
@@ -17,20 +17,13 @@ from metpipeline.settings import ConfigError
 LATEST_MONTH = monthly_partitions.get_last_partition_key() or ""
 
 
-class DatasetSlug(Enum):
-    borough = "borough"
-    ward = "ward"
-    lsoa = "lsoa"
-    flagged = "flagged"
-
-
 class Verdict(Enum):
     approve = "approve"
     reject = "reject"
 
 
 class ApprovalConfig(dg.Config):
-    dataset: DatasetSlug = Field(description="Which dataset's candidate you are deciding on.")
+    dataset: str = Field(description=f"Which dataset's candidate you are deciding on: {', '.join(DATASETS)}.")
     month: str = Field(
         default=LATEST_MONTH,
         description="Release month, YYYY-MM (release_candidates partition; default: last complete month).",
@@ -45,12 +38,15 @@ class ApprovalConfig(dg.Config):
         description="The content hash shown on the release_candidates materialization."
     )
 
-    @field_validator("month")
+    @field_validator("dataset")
     @classmethod
-    def _month(cls, value: str) -> str:
-        if not decide._MONTH.match(value.strip()):
-            raise ValueError(f"month {value!r} must be YYYY-MM, e.g. 2024-03")
-        return value.strip()
+    def _dataset(cls, value: str) -> str:
+        # Any case: an owner types "Borough" as readily as "borough".
+        if value.strip().lower() not in DATASETS:
+            raise ValueError(f"dataset {value!r} is not one of {', '.join(DATASETS)}")
+        return value.strip().lower()
+
+    _month = field_validator("month")(classmethod(lambda cls, value: decide.valid_month(value)))
 
 
 @dg.op(description="Record the decision in the append-only ledger, or fail saying why it was refused.")
@@ -60,18 +56,13 @@ def record_decision_op(
     state: StateResource,
     governance: GovernanceResource,
 ) -> None:
-    # The signed-in user counts only where the deployment has a sign-in proxy: only `metpipeline ui` sets
-    # the tag there, and without a proxy anybody could have typed it.
-    required = bool(governance.identity_header)
-    identity = decide.Identity(
-        signed_in_user=signed_in_user(context.run.tags) if required else None, required=required
-    )
+    identity = decide.identity_of_run(context.run.tags, bool(governance.identity_header))
     try:
         decision, status = decide.record_decision(
             state.engine(),
             governance.ledger_key(context.log.info),
             governance.registry(),
-            config.dataset.value,
+            config.dataset,
             config.month,
             config.decision.value,
             config.approver,

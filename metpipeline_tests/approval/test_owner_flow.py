@@ -323,3 +323,23 @@ def test_a_local_bucket_has_no_report_link_and_shows_no_path(deployment):
     meta = stage(deployment)
     assert "report_html" not in meta
     assert all("/work/" not in str(v.value) for v in meta.values())
+
+
+def test_record_approval_takes_dataset_names_in_any_case(deployment):
+    from metpipeline.approval.jobs import record_approval
+
+    stage(deployment)
+    chash = ledger.current_candidate(deployment["state"].engine(), "borough", MONTH).content_hash
+    config = {"dataset": "Borough", "month": MONTH, "approver": "alice.owner", "candidate_hash": chash}
+    result = record_approval.execute_in_process(
+        run_config={"ops": {"record_decision_op": {"config": config}}}, resources=deployment
+    )
+    assert result.success
+    wrong = record_approval.execute_in_process(
+        run_config={"ops": {"record_decision_op": {"config": {**config, "dataset": "boroughs"}}}},
+        resources=deployment,
+        raise_on_error=False,
+    )
+    assert not wrong.success
+    failure = next(e for e in wrong.all_events if e.is_step_failure).step_failure_data.error
+    assert "not one of borough, ward, lsoa, flagged" in str(failure.to_string())
