@@ -46,6 +46,7 @@ def _extract(context: dg.AssetExecutionContext, datamart, workarea, system: str,
 @dg.asset(
     partitions_def=monthly_partitions,
     group_name="extract",
+    pool="datamart",  # production limits concurrent DataMart queries (deploy/dagster.yaml)
     description="CRIS crime reports recorded in the month (London time); no PII column is read.",
 )
 def cris_extract(
@@ -57,6 +58,7 @@ def cris_extract(
 @dg.asset(
     partitions_def=monthly_partitions,
     group_name="extract",
+    pool="datamart",  # production limits concurrent DataMart queries (deploy/dagster.yaml)
     description="CONNECT offences recorded in the month (UTC converted to London time); no PII is read.",
 )
 def connect_extract(
