@@ -10,7 +10,7 @@ recorded as unauthenticated.
 
 import argparse
 import json
-import re
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,7 +19,6 @@ from metpipeline.identity import SIGNED_IN_USER_TAG
 
 # GraphQL inputs that carry a run's tags, and the field that holds them: launches, re-executions, back-fills.
 _TAG_FIELDS = {"executionMetadata": "tags", "reexecutionParams": "extraTags", "backfillParams": "tags"}
-_MUTATION = re.compile(rb"\bmutation\b", re.IGNORECASE)
 
 
 class Refused(Exception):
@@ -44,20 +43,24 @@ def stamp_variables(value: Any, user: str) -> Any:
 
 def stamp_graphql_body(body: bytes, user: str) -> bytes:
     """The request body with the user's tag on every run it launches. A tag written into the query text
-    itself (not its variables) cannot be replaced, so such a request is refused."""
-    if not _MUTATION.search(body):
-        return body
+    itself (not its variables) cannot be replaced, so such a request is refused.
+
+    Every JSON body is decoded and stamped, whatever its query looks like: deciding from the raw bytes
+    whether it is a mutation would miss one whose text starts after an escaped newline (`\nmutation`)."""
     try:
         payload = json.loads(body)
     except ValueError:
-        raise Refused(400, "a GraphQL mutation must be a JSON body") from None
+        if b"mutation" in body.lower():
+            raise Refused(400, "a GraphQL mutation must be a JSON body") from None
+        return body
     operations = payload if isinstance(payload, list) else [payload]
     for op in operations:
         if not isinstance(op, dict):
             raise Refused(400, "a GraphQL request must be a JSON object")
         if SIGNED_IN_USER_TAG in str(op.get("query", "")):
             raise Refused(403, f"the {SIGNED_IN_USER_TAG} tag is set by the sign-in proxy only")
-        op["variables"] = stamp_variables(op.get("variables") or {}, user)
+        if op.get("variables"):
+            op["variables"] = stamp_variables(op["variables"], user)
     return json.dumps(payload).encode("utf-8")
 
 
@@ -77,7 +80,7 @@ class SignInMiddleware:
             if scope["type"] == "websocket":
                 return await self.app(scope, _no_mutations(receive), send)
             if scope["path"].endswith("/graphql"):
-                if _MUTATION.search(scope.get("query_string", b"")):
+                if b"mutation" in urllib.parse.unquote_to_bytes(scope.get("query_string", b"")).lower():
                     raise Refused(405, "mutations are accepted as POST only")
                 if scope["method"] == "POST":
                     body = stamp_graphql_body(await _read_body(receive), user)
@@ -136,7 +139,7 @@ def _no_mutations(receive):
         message = await receive()
         if message["type"] == "websocket.receive":
             data = message.get("bytes") or (message.get("text") or "").encode("utf-8")
-            if _MUTATION.search(data):
+            if b"mutation" in data.lower():  # any occurrence: escaped text would hide a word boundary
                 return {"type": "websocket.disconnect", "code": 1008}
         return message
 

@@ -149,3 +149,15 @@ def test_no_mutation_over_the_websocket(server):
     }
     asyncio.run(app(scope, receive, send))
     assert json.loads(inner.bodies[-1])["type"] == "websocket.disconnect"
+
+
+def test_a_mutation_after_an_escaped_newline_is_stamped_too(server):
+    # JSON encodes the query's leading newline as `\n`, which hides the word boundary before "mutation":
+    # the tag must be stamped (and a typed one replaced) however the text is laid out.
+    inner, app = server
+    body = launch([{"key": SIGNED_IN_USER_TAG, "value": "somebody.else"}])
+    body["query"] = "\n" + body["query"]
+    assert call(app, body)[0] == 200
+    tags = json.loads(inner.bodies[-1])["variables"]["executionParams"]["executionMetadata"]["tags"]
+    assert tags == [{"key": SIGNED_IN_USER_TAG, "value": "alice.owner"}]
+    assert call(app, b"", query=b"query=%0Amutation%20x")[0] == 405
