@@ -16,7 +16,10 @@ class AcknowledgeConfig(dg.Config):
     approver: str = Field(description="Your name as in the owners registry (borough owner or deputy).")
     reason: str = Field(description="Why this total is real (e.g. a system outage confirmed by the force).")
 
-    _month = field_validator("month")(classmethod(lambda cls, value: decide.valid_month(value)))
+    @field_validator("month")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        return decide.valid_month(value)
 
 
 @dg.op(description="Record the acknowledgement, sealed, or fail saying why it was refused.")

@@ -46,7 +46,10 @@ class ApprovalConfig(dg.Config):
             raise ValueError(f"dataset {value!r} is not one of {', '.join(DATASETS)}")
         return value.strip().lower()
 
-    _month = field_validator("month")(classmethod(lambda cls, value: decide.valid_month(value)))
+    @field_validator("month")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        return decide.valid_month(value)
 
 
 @dg.op(description="Record the decision in the append-only ledger, or fail saying why it was refused.")
