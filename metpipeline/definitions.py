@@ -1,9 +1,9 @@
 """The code location: the whole flow, stage by stage, merged into one `Definitions`.
 
-DataMart ─► extract ─► harmonise ─► datasets ─► disclosure ─► report ─► candidates ─┐
-                 quality checks (Great Expectations) on every stage                   │ data owner approves
-                                                                                      ▼ (Launchpad job)
-                                                    approval sensor ─► publish job ─► bucket
+DataMart ─► extract ─► harmonise ─► datasets ─► disclosure ─► report ─► candidates ─┐ owners notified
+                 quality checks (Great Expectations) on every stage                   │ data owner decides
+                                                                                      ▼ (decide_release)
+                                      approval sensor (sealed ledger verified) ─► publish job ─► bucket
 """
 
 import dagster as dg
