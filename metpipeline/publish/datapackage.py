@@ -61,11 +61,20 @@ def _parquet_schema(data: bytes) -> dict:
     return {"fields": [{"name": f.name, "type": _parquet_type(f.type)} for f in schema]}
 
 
+def resource_name(file_name: str) -> str:
+    """A clean, unique resource name: the file's stem as a slug, plus the format for the non-CSV twin
+    ("MPS Borough Level Crime (Historical).csv" -> "mps-borough-level-crime-historical",
+    "borough-tidy.parquet" -> "borough-tidy-parquet")."""
+    stem, _, suffix = file_name.rpartition(".")
+    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
+    return slug if suffix.lower() == "csv" else f"{slug}-{suffix.lower()}"
+
+
 def resource_entry(name: str, data: bytes, sha256: str) -> dict:
     suffix = name[name.rfind(".") :].lower()
     fmt, mediatype = _FORMATS[suffix]
     entry = {
-        "name": re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-"),
+        "name": resource_name(name),
         "path": name,
         "format": fmt,
         "mediatype": mediatype,

@@ -233,3 +233,24 @@ def test_a_reverted_source_publishes_a_new_version_that_says_so(store, staging):
     assert "the source was reverted: the figures of version\n1 are current again" in cover
     v1, v3 = (store.get(f"{SLUG}/2024-03/v{n}/borough-tidy.csv").data for n in (1, 3))
     assert v1 == v3
+
+
+def test_resource_names_are_clean_and_unique():
+    from metpipeline.publish.datapackage import resource_name
+
+    names = [
+        resource_name(n)
+        for n in (
+            "MPS Borough Level Crime (Historical).csv",
+            "MPS Borough Level Crime (most recent 24 months).csv",
+            "borough-tidy.csv",
+            "borough-tidy.parquet",
+        )
+    ]
+    assert names == [
+        "mps-borough-level-crime-historical",
+        "mps-borough-level-crime-most-recent-24-months",
+        "borough-tidy",
+        "borough-tidy-parquet",
+    ]
+    assert len(set(names)) == len(names)
