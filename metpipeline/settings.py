@@ -62,6 +62,9 @@ TRUSTED_PROXIES = Setting(
 )
 FIRST_MONTH = Setting("METPIPELINE_FIRST_MONTH", "first month the DataMart holds, YYYY-MM")
 CHECKLIST_FILE = Setting("METPIPELINE_CHECKLIST_FILE", "the owner's pre-release checklist (versioned YAML)")
+PUBLIC_BASE_URL = Setting(
+    "METPIPELINE_PUBLIC_BASE_URL", "the bucket's public address; links on index.html are absolute when set"
+)
 UI_BASE_URL = Setting(
     "METPIPELINE_UI_BASE_URL", "the Dagster UI's address as owners reach it (links in messages)"
 )
@@ -102,6 +105,7 @@ _DEFAULTS = {
     FIRST_MONTH.name: lambda: "2022-01",
     CHECKLIST_FILE.name: lambda: str(Path(__file__).parent / "approval" / "checklist.yaml"),
     UI_BASE_URL.name: lambda: "http://127.0.0.1:3000",
+    PUBLIC_BASE_URL.name: lambda: None,
     SMTP_HOST.name: lambda: None,
     SMTP_PORT.name: lambda: "25",
     NOTIFY_FROM.name: lambda: "metpipeline@localhost",
@@ -127,6 +131,7 @@ ALL_SETTINGS = (
     FIRST_MONTH,
     CHECKLIST_FILE,
     UI_BASE_URL,
+    PUBLIC_BASE_URL,
     SMTP_HOST,
     SMTP_PORT,
     NOTIFY_FROM,

@@ -23,6 +23,7 @@ from metpipeline.approval.candidates import DISCLOSURE, load_verified_candidate
 from metpipeline.publish import catalog as catalog_mod
 from metpipeline.publish.cover import diff_versions, render_cover
 from metpipeline.publish.datapackage import BUCKET_SLUGS, build_datapackage
+from metpipeline.publish.landing import INDEX_KEY, render_index
 from metpipeline.publish.store import INTERNAL_PREFIX, ObjectExists, PreconditionFailed
 from metpipeline.workarea import WorkArea
 
@@ -221,10 +222,28 @@ def _update_catalog(store, dataset: str, latest: dict, cron: str) -> None:
         current, etag = _load(store, CATALOG_KEY)
         updated = catalog_mod.update_catalog(current, dataset, latest, cron)
         if updated == current:
-            return
+            break  # a previous run updated it; the landing page may still be behind
         try:
             store.put_if_match(CATALOG_KEY, _dumps(updated), etag)
+            break
+        except PreconditionFailed:
+            continue
+    else:
+        raise PublishError(f"{CATALOG_KEY} kept changing; re-run the publish job to finish updating it")
+    _update_index(store)
+
+
+def _update_index(store) -> None:
+    """index.html from the catalogue as it now is (compare-and-swap, so the newest catalogue wins)."""
+    for _ in range(_CAS_ATTEMPTS):
+        catalog, _ = _load(store, CATALOG_KEY)
+        page = render_index(catalog or {}).encode("utf-8")
+        current = store.get(INDEX_KEY)
+        if current is not None and current.data == page:
+            return
+        try:
+            store.put_if_match(INDEX_KEY, page, current.etag if current else None)
             return
         except PreconditionFailed:
             continue
-    raise PublishError(f"{CATALOG_KEY} kept changing; re-run the publish job to finish updating it")
+    raise PublishError(f"{INDEX_KEY} kept changing; re-run the publish job to finish updating it")

@@ -65,7 +65,7 @@ def test_layout_and_public_documents(store, staging, s3_server):
     assert (result.version, result.already_published) == (1, False)
     base = f"{SLUG}/2024-03/v1/"
     assert _keys(store, s3_server) == sorted(
-        ["catalog.json", f"{SLUG}/latest.json"]
+        ["catalog.json", "index.html", f"{SLUG}/latest.json"]
         + [
             base + n
             for n in [
@@ -254,3 +254,28 @@ def test_resource_names_are_clean_and_unique():
         "borough-tidy-parquet",
     ]
     assert len(set(names)) == len(names)
+
+
+def test_a_landing_page_at_the_root_links_every_dataset_to_published_files(
+    store, staging, s3_server, monkeypatch
+):
+    import re
+
+    monkeypatch.delenv("METPIPELINE_PUBLIC_BASE_URL", raising=False)
+    chash = staging.stage("2024-03")["borough"]
+    publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6)
+    page = store.get("index.html").data.decode()
+    assert "MPS Borough Level Crime" in page and "2024-03 (version 1), published 6 April 2024, 09:30" in page
+    assert "5 May 2024, 06:00" in page  # the next scheduled release, London time
+    links = re.findall(r'href="([^"]+)"', page)
+    local = [link for link in links if not link.startswith("https://www.nationalarchives")]
+    assert len(local) == 4  # cover sheet, data package, folder, catalog
+    for link in local:
+        key = link if not link.endswith("/") else link + "manifest.json"
+        assert store.get(key) is not None, link  # every link resolves to a published file
+
+    monkeypatch.setenv("METPIPELINE_PUBLIC_BASE_URL", "https://data.example.test/mps/")
+    from metpipeline.publish.landing import render_index
+
+    catalog = json.loads(store.get("catalog.json").data)
+    assert 'href="https://data.example.test/mps/catalog.json"' in render_index(catalog)
