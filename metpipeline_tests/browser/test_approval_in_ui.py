@@ -19,6 +19,7 @@ import re
 import shutil
 import time
 import urllib.error
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -326,6 +327,15 @@ def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: 
                     page.goto(f"{ui.url}/runs/{publish_id}")
                     wait_for_run_page_status(page, "Success")
                     page.screenshot(path=str(shots / "publish-run-success.png"))
+
+                    # 5. What the public opens: the landing page at the bucket root, and its links.
+                    page.goto((bucket / "index.html").as_uri())
+                    expect(page.get_by_text("MPS Borough Level Crime").first).to_be_visible(timeout=30_000)
+                    page.screenshot(path=str(shots / "landing-page.png"))
+                    for href in page.eval_on_selector_all("main a[href]", "els => els.map(e => e.href)"):
+                        if href.startswith("file://"):
+                            target = Path(urllib.parse.unquote(href[len("file://") :]))
+                            assert target.exists(), f"landing page link {href} resolves to nothing"
             finally:
                 browser.close()
 
