@@ -431,16 +431,15 @@ def publication_for(engine: sa.Engine, dataset: str, month: str, content_hash: s
 
 def staged_months(engine: sa.Engine) -> list[tuple[str, str]]:
     """Every (dataset, month) with a staged candidate."""
-    t = release_candidates
-    ensure_schema(engine)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(t.c.dataset, t.c.month).distinct().order_by(t.c.month, t.c.dataset))
-        return [(r.dataset, r.month) for r in rows]
+    return _dataset_months(engine, release_candidates)
 
 
 def decided_months(engine: sa.Engine) -> list[tuple[str, str]]:
     """Every (dataset, month) with at least one decision: where a publication may be due."""
-    t = approval_decisions
+    return _dataset_months(engine, approval_decisions)
+
+
+def _dataset_months(engine: sa.Engine, t: sa.Table) -> list[tuple[str, str]]:
     ensure_schema(engine)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.dataset, t.c.month).distinct().order_by(t.c.month, t.c.dataset))

@@ -3,8 +3,6 @@ loopback), the decision job (config built from the current candidates, binding t
 checklist), plain refusals, reminders, the release time and the pre-release access list."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import dagster as dg
@@ -20,6 +18,7 @@ from metpipeline.resources import default_resources
 from metpipeline_tests.approval.synthetic import write_release
 from metpipeline_tests.deployment import run_requests, sensor_resources, skip_message
 from metpipeline_tests.fixtures.mail import Mailbox
+from metpipeline_tests.fixtures.webhook import Hook
 
 MONTH = "2024-03"
 REGISTRY = """
@@ -40,32 +39,6 @@ CHECKLIST = {
     "revisions_explained": True,
     "disclosure_read": True,
 }
-
-
-class Hook:
-    """A real HTTP server on loopback standing in for a Teams/Slack incoming webhook."""
-
-    def __init__(self, status=200):
-        self.bodies, hook = [], self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's hook name
-                hook.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
 
 
 @pytest.fixture

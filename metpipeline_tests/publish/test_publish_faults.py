@@ -19,6 +19,7 @@ import pytest
 from metpipeline.publish.publisher import publish_candidate
 from metpipeline.publish.store import LocalStore, S3Store
 from metpipeline_tests.deployment import run_requests, sensor_resources
+from metpipeline_tests.fixtures.webhook import Hook
 
 pytestmark = pytest.mark.integration
 SLUG = "datasets/mps-borough-level-crime"
@@ -254,15 +255,22 @@ def test_failed_publish_runs_are_retried_then_flagged_then_complete_once_the_fau
         )
 
     attempts = []
-    for _ in range(3):
-        (request,) = tick().run_requests
-        attempts.append(
-            (
-                request.tags["metpipeline/publish_attempt"],
-                "metpipeline/needs_attention" in request.tags,
-                run(request).success,
+    with Hook() as hook:  # the team channel's webhook, on loopback
+        monkeypatch.setenv("METPIPELINE_WEBHOOK_URL", hook.url)
+        for _ in range(3):
+            (request,) = tick().run_requests
+            attempts.append(
+                (
+                    request.tags["metpipeline/publish_attempt"],
+                    "metpipeline/needs_attention" in request.tags,
+                    run(request).success,
+                )
             )
-        )
+        monkeypatch.delenv("METPIPELINE_WEBHOOK_URL")
+    # The owners are told when it needs attention, not before.
+    assert [b["title"] for b in hook.bodies] == [
+        f"MPS crime data {MONTH}: publication of borough needs attention"
+    ]
     # Two tries within the limit, then flagged for attention (a tag on the run, an ERROR in the sensor's
     # log), and still tried at the longest interval.
     assert attempts == [("1", False, False), ("2", False, False), ("3", True, False)]
