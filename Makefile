@@ -32,7 +32,7 @@ run: setup dagster-home
 
 ## ui: the Dagster UI and daemon on the same state (http://127.0.0.1:3000)
 ui: setup dagster-home
-	@$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	@$(UV) run metpipeline ui --with-daemon -w workspace.yaml --host 127.0.0.1 --port 3000
 
 ## test: the whole suite (unit, golden, PostgreSQL, S3-compatible server, browser)
 test: setup system-deps dagster-home

@@ -20,11 +20,10 @@ from metpipeline import month_locks, settings
 from metpipeline.db import check_reachable, make_engine
 from metpipeline.workarea import WorkArea
 
-_WHERE = "Set by the deployment (environment variable {name}; README, Configuration); not by run config."
-
 
 def _doc(summary: str, *names: str) -> str:
-    return f"{summary} " + " ".join(_WHERE.format(name=n) for n in names)
+    which = f"variable {names[0]}" if len(names) == 1 else f"variables {', '.join(names)}"
+    return f"{summary} Set by the deployment (environment {which}; README, Configuration); not by run config."
 
 
 class DataMartResource(dg.ConfigurableResource):

@@ -9,9 +9,14 @@ recorded as unauthenticated.
 """
 
 import argparse
+import asyncio
 import json
+import re
+import subprocess
+import sys
 import urllib.parse
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from metpipeline import settings
@@ -158,6 +163,76 @@ async def _deny(send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_LAUNCH = re.compile(r"(?:(\w+)\s*:\s*)?\b(launchPipelineExecution|launchRun)\s*\(")
+
+
+def launch_refusal(body: bytes) -> bytes | None:
+    """The GraphQL answer that refuses a decision's launch, or None to let the request through.
+
+    The refusal is answered the way Dagster answers a run config it cannot accept
+    (`RunConfigValidationInvalid`), so the Launchpad shows the sentence in its own dialog and no run is
+    created. Anything that is not one JSON launch of a decision job passes untouched: the run checks again."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    match = _LAUNCH.search(str(payload.get("query", "")))
+    params = (payload.get("variables") or {}).get("executionParams") if match else None
+    if not isinstance(params, dict):
+        return None
+    selector = params.get("selector") or {}
+    job = selector.get("jobName") or selector.get("pipelineName") or ""
+    tags = {
+        t.get("key"): t.get("value")
+        for t in (params.get("executionMetadata") or {}).get("tags") or []
+        if isinstance(t, dict)
+    }
+    from metpipeline.approval.launch_review import review
+
+    sentence = review(job, params.get("runConfigData"), tags)
+    if sentence is None:
+        return None
+    error = {
+        "__typename": "RuntimeMismatchConfigError",
+        "message": sentence,
+        "path": [],
+        "reason": "RUNTIME_TYPE_MISMATCH",
+    }
+    answer = {"__typename": "RunConfigValidationInvalid", "pipelineName": job, "errors": [error]}
+    return json.dumps({"data": {match.group(1) or match.group(2): answer}}).encode("utf-8")
+
+
+class LaunchReviewMiddleware:
+    """Answers the launch of a decision that would be refused on the Launchpad (approval/launch_review.py)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/graphql"):
+            return await self.app(scope, receive, send)
+        try:
+            body = await _read_body(receive)
+        except Refused as refused:
+            return await _deny(send, refused.status, str(refused))
+        answer = await asyncio.to_thread(launch_refusal, body) if b"aunch" in body else None
+        if answer is None:
+            return await self.app(_with_length(scope, len(body)), _replay(body), send)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(answer)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+
 def trusted_proxies() -> list[str]:
     return [p.strip() for p in (settings.TRUSTED_PROXIES.value() or "").split(",") if p.strip()]
 
@@ -169,18 +244,21 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     ensure_dagster_home()
     header = (settings.IDENTITY_HEADER.value() or "").strip()
-    if header:
-        create_app = web.create_app_from_workspace_process_context
-        serve = web.uvicorn.run
+    create_app = web.create_app_from_workspace_process_context
 
-        def create_signed_in_app(*a, **kw):
-            return SignInMiddleware(create_app(*a, **kw), header, trusted_proxies())
+    def create_reviewed_app(*a, **kw):
+        # The sign-in proxy's tag is stamped first, so the review sees who is launching.
+        app = LaunchReviewMiddleware(create_app(*a, **kw))
+        return SignInMiddleware(app, header, trusted_proxies()) if header else app
+
+    web.create_app_from_workspace_process_context = create_reviewed_app
+    if header:
+        serve = web.uvicorn.run
 
         def serve_without_forwarded_clients(app, **kw):
             # The proxy check must see the TCP peer, not an address a client wrote into X-Forwarded-For.
             return serve(app, proxy_headers=False, **kw)
 
-        web.create_app_from_workspace_process_context = create_signed_in_app
         web.uvicorn.run = serve_without_forwarded_clients
         say(f"sign-in proxy: user from header {header}, accepted from {', '.join(trusted_proxies())} only")
     else:
@@ -189,7 +267,26 @@ def cmd_ui(args: argparse.Namespace) -> int:
             "unauthenticated"
         )
     argv = ["-h", args.host, "-p", str(args.port), "-w", args.workspace]
-    return web.cli.main(args=argv, prog_name="metpipeline ui", standalone_mode=False) or 0
+    daemon = _start_daemon(args.workspace) if args.with_daemon else None
+    try:
+        return web.cli.main(args=argv, prog_name="metpipeline ui", standalone_mode=False) or 0
+    finally:
+        if daemon is not None:
+            daemon.terminate()
+            try:
+                daemon.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+
+
+def _start_daemon(workspace: str) -> subprocess.Popen:
+    """`dagster-daemon run` beside the webserver (schedules, sensors, the run queue), as `dagster dev`
+    would start it, stopped when the webserver stops."""
+    from metpipeline.operate import say
+
+    daemon = Path(sys.executable).parent / "dagster-daemon"
+    say(f"starting the Dagster daemon ({daemon.name} run -w {workspace})")
+    return subprocess.Popen([str(daemon), "run", "-w", workspace])
 
 
 def register(sub) -> None:
@@ -197,4 +294,9 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("-w", "--workspace", default="workspace.yaml")
+    p.add_argument(
+        "--with-daemon",
+        action="store_true",
+        help="also run the Dagster daemon (schedules, sensors, run queue) until the webserver stops",
+    )
     p.set_defaults(func=cmd_ui)

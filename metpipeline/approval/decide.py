@@ -84,10 +84,13 @@ def record_decision(
     identity: Identity = UNAUTHENTICATED,
     run_id: str = "",
     checklist: str = "",
-) -> tuple[ledger.Decision, Approvals]:
+    dry_run: bool = False,
+) -> tuple[ledger.Decision | None, Approvals]:
     """Record one person's decision on the current candidate, or raise DecisionRefused saying why.
 
-    `checklist`: the owner's checklist answers as JSON text (recorded and sealed with the decision)."""
+    `checklist`: the owner's checklist answers as JSON text (recorded and sealed with the decision).
+    `dry_run`: make every check and record nothing (the decision is then None): how the webserver reviews a
+    decision at launch, so that a refusal is a sentence on the Launchpad rather than a failed run."""
     decision = (decision or "").strip().lower()
     dataset = (dataset or "").strip().lower()
     month = (month or "").strip()
@@ -153,6 +156,8 @@ def record_decision(
                 else ""
             )
         )
+    if dry_run:
+        return None, status
     try:
         recorded = ledger.append_decision(
             engine,

@@ -9,6 +9,7 @@ that dataset's decision is refused.
 
 import json
 import urllib.parse
+from dataclasses import dataclass, field
 
 import dagster as dg
 import sqlalchemy as sa
@@ -126,40 +127,60 @@ def _config_for_partition(partition_key: str) -> dict:
         engine.dispose()
 
 
-@dg.op(name=OP, description="Record the owner's decision on each of the month's candidates they own.")
-def record_decisions_op(
-    context: dg.OpExecutionContext,
+@dataclass
+class Outcome:
+    """What a decision does, dataset by dataset (`recorded` is what would be recorded, in a dry run)."""
+
+    approver: str
+    recorded: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def refusal(self) -> str | None:
+        """One sentence for the owner, saying what to do, or None when everything decided on is recorded."""
+        if not self.approver:
+            return "Not recorded: write your registered name as `approver`."
+        if self.refused:
+            return "Not recorded — " + " | ".join(self.refused)
+        if not self.recorded:
+            return (
+                f"Nothing recorded: {self.approver} is not an owner or deputy of any dataset "
+                "decided on; write your registered name as `approver`"
+            )
+        return None
+
+
+def evaluate(
+    engine: sa.Engine,
+    key: bytes,
+    registry,
+    items: checklist_mod.Checklist,
     config: DecisionConfig,
-    state: StateResource,
-    governance: GovernanceResource,
-) -> None:
-    identity = decide.identity_of_run(context.run.tags, bool(governance.identity_header))
-    approver = normalise_name(config.approver or identity.signed_in_user or "")
-    if not approver:
-        raise dg.Failure(description="Not recorded: write your registered name as `approver`.")
-    try:
-        registry = governance.registry()
-        key = governance.ledger_key(context.log.info)
-        items = checklist_mod.load()
-    except (RegistryError, ConfigError) as exc:
-        raise dg.Failure(description=f"Not recorded: {exc}") from None
-    engine = state.engine()
-    recorded, refused, skipped = [], [], []
+    identity: decide.Identity,
+    *,
+    run_id: str = "",
+    dry_run: bool = False,
+) -> Outcome:
+    """Every check of the decision, dataset by dataset; records the ones that pass unless `dry_run`."""
+    outcome = Outcome(normalise_name(config.approver or identity.signed_in_user or ""))
+    if not outcome.approver:
+        return outcome
+    shown_hashes = {k.strip().lower(): v.strip().lower() for k, v in config.candidates.items()}
     for raw_dataset, raw_decision in sorted(config.decisions.items()):
         dataset, verdict = raw_dataset.strip().lower(), raw_decision.strip().lower()
-        if dataset in registry.datasets and approver not in registry.approvers(dataset):
-            skipped.append(dataset)  # not this owner's dataset: nothing to decide
+        if dataset in registry.datasets and outcome.approver not in registry.approvers(dataset):
+            outcome.skipped.append(dataset)  # not this owner's dataset: nothing to decide
             continue
-        shown = {k.strip().lower(): v.strip().lower() for k, v in config.candidates.items()}.get(dataset, "")
+        shown = shown_hashes.get(dataset, "")
         current = ledger.current_candidate(engine, dataset, config.month)
         if current is None or not shown or not current.content_hash.startswith(shown):
-            refused.append(
+            outcome.refused.append(
                 f"{dataset}: the candidate was rebuilt after you opened this decision; open the decision "
                 "again and review the new candidate"
             )
             continue
         if verdict == "approve" and items.unanswered(config.checklist):
-            refused.append(
+            outcome.refused.append(
                 f"{dataset}: answer every checklist item with true before approving "
                 f"(unanswered: {', '.join(items.unanswered(config.checklist))})"
             )
@@ -176,30 +197,53 @@ def record_decisions_op(
                 dataset,
                 config.month,
                 verdict,
-                approver,
+                outcome.approver,
                 config.comment,
                 current.content_hash,
                 identity=identity,
-                run_id=context.run_id,
+                run_id=run_id,
                 checklist=answers,
+                dry_run=dry_run,
             )
         except decide.DecisionRefused as exc:
-            refused.append(f"{dataset}: {exc}")
+            outcome.refused.append(f"{dataset}: {exc}")
+            continue
+        if decision is None:
+            outcome.recorded.append(f"{dataset}: {verdict}")
             continue
         progress = (
             f"{len(status.approvers)} of {status.required} approvals" if verdict == "approve" else "rejected"
         )
-        recorded.append(f"{dataset}: {decision.describe()} ({progress})")
-    lines = [*(f"- recorded {r}" for r in recorded), *(f"- not yours: {s}" for s in skipped)]
+        outcome.recorded.append(f"{dataset}: {decision.describe()} ({progress})")
+    return outcome
+
+
+@dg.op(name=OP, description="Record the owner's decision on each of the month's candidates they own.")
+def record_decisions_op(
+    context: dg.OpExecutionContext,
+    config: DecisionConfig,
+    state: StateResource,
+    governance: GovernanceResource,
+) -> None:
+    # `metpipeline ui` makes the same checks when the owner presses Launch (approval/launch_review.py), so
+    # a refusal normally never becomes a run; these re-checks catch a candidate rebuilt in between and
+    # launches from elsewhere (GraphQL, CLI).
+    identity = decide.identity_of_run(context.run.tags, bool(governance.identity_header))
+    try:
+        registry = governance.registry()
+        key = governance.ledger_key(context.log.info)
+        items = checklist_mod.load()
+    except (RegistryError, ConfigError) as exc:
+        raise dg.Failure(description=f"Not recorded: {exc}") from None
+    outcome = evaluate(state.engine(), key, registry, items, config, identity, run_id=context.run_id)
+    lines = [*(f"- recorded {r}" for r in outcome.recorded), *(f"- not yours: {s}" for s in outcome.skipped)]
     context.add_output_metadata({"decisions": dg.MetadataValue.md("\n".join(lines) or "none")})
-    for line in recorded:
+    for line in outcome.recorded:
         context.log.info(f"recorded {line}")
-    if refused:
-        raise dg.Failure(description="Not recorded — " + " | ".join(refused))
-    if not recorded:
-        raise dg.Failure(
-            description=f"Nothing recorded: {approver} is not an owner or deputy of any dataset decided on"
-        )
+    refusal = outcome.refusal()
+    if refusal:
+        context.log.error(refusal)
+        raise dg.Failure(description=refusal)
 
 
 @dg.job(

@@ -12,6 +12,9 @@ from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
 
+JOB = "record_approval"
+OP = "record_decision_op"
+
 # The Launchpad's default month: the last complete month, the one the monthly schedule releases. Computed
 # from the calendar when the code location loads (no database access at import).
 LATEST_MONTH = monthly_partitions.get_last_partition_key() or ""
@@ -52,7 +55,9 @@ class ApprovalConfig(dg.Config):
         return decide.valid_month(value)
 
 
-@dg.op(description="Record the decision in the append-only ledger, or fail saying why it was refused.")
+@dg.op(
+    name=OP, description="Record the decision in the append-only ledger, or fail saying why it was refused."
+)
 def record_decision_op(
     context: dg.OpExecutionContext,
     config: ApprovalConfig,
@@ -98,7 +103,7 @@ def record_decision_op(
 
 
 @dg.job(
-    name="record_approval",
+    name=JOB,
     description="Data owner: approve or reject a month's release candidate. Approval triggers publication.",
     tags={"metpipeline/kind": "approval"},
     executor_def=dg.in_process_executor,  # one op: no need to re-import the code location for it

@@ -171,7 +171,8 @@ def test_the_launchpad_attack_is_refused_before_the_run_starts(deployment):
 
 def test_resources_say_where_their_settings_live():
     for resource in default_resources().values():
-        assert "Set by the deployment (environment variable METPIPELINE_" in (resource.__doc__ or "")
+        assert "Set by the deployment (environment variable" in (resource.__doc__ or "")
+        assert "METPIPELINE_" in (resource.__doc__ or "")
 
 
 # --- 2 and 3. the ledger cannot be forged, edited or truncated ----------------------------------------

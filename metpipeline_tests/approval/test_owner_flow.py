@@ -316,3 +316,117 @@ def test_record_approval_takes_dataset_names_in_any_case(deployment):
     assert not wrong.success
     failure = next(e for e in wrong.all_events if e.is_step_failure).step_failure_data.error
     assert "not one of borough, ward, lsoa, flagged" in str(failure.to_string())
+
+
+# The Launchpad: `metpipeline ui` reviews a decision when Launch is pressed (approval/launch_review.py), so
+# a refusal is one sentence in the Launchpad's dialog and no run is created.
+
+LAUNCH = """mutation LaunchPipelineExecution($executionParams: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $executionParams) {
+    ... on RunConfigValidationInvalid { errors { message } } } }"""
+
+
+def press_launch(job: str, op: str, config: dict, tags=()) -> tuple[int, dict | None]:
+    """POST the Launchpad's mutation through the review middleware; the refusal, or None if it passed."""
+    import asyncio
+
+    import yaml
+
+    from metpipeline.webserver import LaunchReviewMiddleware
+
+    reached = []
+
+    async def dagster(scope, receive, send):  # stands in for the webserver behind the review
+        reached.append((await receive())["body"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    body = json.dumps(
+        {
+            "query": LAUNCH,
+            "variables": {
+                "executionParams": {
+                    "selector": {"repositoryLocationName": "metpipeline", "jobName": job},
+                    # The Launchpad sends its editor's YAML text as it stands.
+                    "runConfigData": yaml.safe_dump({"ops": {op: {"config": config}}}),
+                    "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags]},
+                }
+            },
+        }
+    ).encode()
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [], "query_string": b""}
+    asyncio.run(LaunchReviewMiddleware(dagster)(scope, receive, send))
+    if reached:
+        return 200, None
+    answer = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["data"]["launchPipelineExecution"]
+    assert answer["__typename"] == "RunConfigValidationInvalid"
+    (error,) = answer["errors"]
+    return sent[0]["status"], error["message"]
+
+
+def opened(resources, **override):
+    config = decision_config(MONTH, _shown(resources))["ops"]["record_decisions_op"]["config"]
+    return {**config, **override}
+
+
+def test_a_decision_that_would_be_refused_is_answered_on_the_launchpad_in_one_sentence(deployment):
+    stage(deployment)
+    shown = _shown(deployment)
+    current = ledger.current_candidate(deployment["state"].engine(), "borough", MONTH).content_hash
+    cases = {
+        "answer every checklist item with true before approving": opened(deployment, approver="alice.owner"),
+        "is not an owner or deputy of any dataset decided on": opened(
+            deployment, approver="dave.nobody", checklist=CHECKLIST
+        ),
+        "write your registered name as `approver`": opened(deployment, checklist=CHECKLIST),
+        "`month` is missing": {k: v for k, v in opened(deployment).items() if k != "month"},
+    }
+    for expected, config in cases.items():
+        status, refusal = press_launch("decide_release", "record_decisions_op", config)
+        assert status == 200 and refusal is not None, expected
+        assert expected in refusal, refusal
+        assert "\n" not in refusal and "Traceback" not in refusal and current[:12] not in refusal
+    # Rebuilt between opening and launching: refused at the launch, without telling the new hash.
+    stage(deployment, revise=True)
+    config = opened(deployment, candidates=shown, approver="alice.owner", checklist=CHECKLIST)
+    _, refusal = press_launch("decide_release", "record_decisions_op", config)
+    new = ledger.current_candidate(deployment["state"].engine(), "borough", MONTH).content_hash
+    assert "was rebuilt after you opened this decision" in refusal and new[:12] not in refusal
+    # Nothing was recorded by any of it; a good decision goes through to the webserver untouched.
+    engine = deployment["state"].engine()
+    assert not ledger.decisions_for(engine, "borough", MONTH, new)
+    good = opened(deployment, approver="Alice.Owner", checklist=CHECKLIST)
+    assert press_launch("decide_release", "record_decisions_op", good) == (200, None)
+    assert not ledger.decisions_for(engine, "borough", MONTH, new)  # the review records nothing
+
+
+def test_record_approval_refusals_on_the_launchpad_are_one_sentence_too(deployment):
+    stage(deployment)
+    chash = ledger.current_candidate(deployment["state"].engine(), "borough", MONTH).content_hash
+    base = {"dataset": "Borough", "month": MONTH, "approver": "alice.owner", "candidate_hash": chash}
+    assert press_launch("record_approval", "record_decision_op", base) == (200, None)
+    cases = {
+        "not one of borough, ward, lsoa, flagged": {**base, "dataset": "boroughs"},
+        "decision: Input should be 'approve' or 'reject'": {**base, "decision": "Approve!"},
+        "'mallory' is not registered to decide on the borough dataset": {**base, "approver": "mallory"},
+        "is not the current candidate": {**base, "candidate_hash": "0" * 64},
+        "month '2024-3' must be YYYY-MM": {**base, "month": "2024-3"},
+    }
+    for expected, config in cases.items():
+        _, refusal = press_launch("record_approval", "record_decision_op", config)
+        assert refusal is not None and expected in refusal, (expected, refusal)
+        assert "\n" not in refusal and chash[:12] not in refusal
+
+
+def test_other_launches_pass_the_review_untouched(deployment):
+    # A job that is not a decision, and a decision whose YAML Dagster's own validation will answer.
+    assert press_launch("monthly_release", "anything", {"x": 1}) == (200, None)
+    assert press_launch("decide_release", "another_op", {"month": MONTH}) == (200, None)

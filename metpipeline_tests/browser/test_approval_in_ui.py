@@ -44,6 +44,7 @@ from metpipeline_tests.browser.ui import (
     VIEWPORT,
     fill_launchpad,
     launch_chromium,
+    launch_refused,
     launch_run,
     launch_run_via_graphql,
     wait_for_run,
@@ -254,19 +255,21 @@ def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: 
                         unsigned.graphql("query { version }")
                     assert refused.value.code == 401
 
-                    # Signed in as the owner, typing someone else's name: refused, in plain words.
+                    # Signed in as the owner, typing someone else's name: refused on the Launchpad in one
+                    # sentence (the webserver's launch review), and no run is created.
                     fill_launchpad(
                         page,
                         ui,
                         "record_approval",
                         approval_yaml(month, candidate_hash, approver="demo.deputy"),
                     )
-                    run_id = launch_run(page)
-                    assert wait_for_run(ui, run_id, RUN_TIMEOUT_S) == "FAILURE"
-                    expect(page.get_by_text("but typed approver 'demo.deputy'").first).to_be_visible(
-                        timeout=60_000
-                    )
+                    launch_refused(page, "but typed approver 'demo.deputy'; an owner decides under their own")
+                    assert not ui.runs("record_approval"), "a refused decision must not become a run"
+                    dialog_text = page.get_by_role("dialog").inner_text()
+                    assert "Stack Trace" not in dialog_text and candidate_hash[:12] not in dialog_text
+                    settle(page)
                     page.screenshot(path=str(shots / "approval-refused-other-name.png"))
+                    page.keyboard.press("Escape")
 
                     # 2. The owner, from the e-mail: reads the report in the UI ...
                     page.goto(report_link)

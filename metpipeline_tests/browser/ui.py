@@ -70,6 +70,17 @@ def launch_run(page: Page, timeout_ms: int = 30_000) -> str:
     return page.url.rstrip("/").rsplit("/", 1)[-1]
 
 
+def launch_refused(page: Page, sentence: str, timeout_ms: int = 60_000) -> None:
+    """Click "Launch Run" and expect the Launchpad to answer with `sentence` in its dialog (no run page)."""
+    button = page.get_by_role("button", name="Launch Run")
+    expect(button).to_be_enabled(timeout=timeout_ms)
+    button.click()
+    expect(page.get_by_role("dialog").get_by_text(sentence, exact=False).first).to_be_visible(
+        timeout=timeout_ms
+    )
+    assert "/runs/" not in page.url, f"a run was created: {page.url}"
+
+
 def run_status(ui: DagsterUI, run_id: str) -> dict[str, Any]:
     data = ui.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]
     if data["__typename"] != "Run":
