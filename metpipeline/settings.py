@@ -90,6 +90,17 @@ PUBLISH_MAX_ATTEMPTS = Setting(
 PUBLISH_BACKOFF_SECONDS = Setting(
     "METPIPELINE_PUBLISH_BACKOFF_SECONDS", "wait before retrying a failed publish run (doubles per attempt)"
 )
+LAYOUT = Setting("METPIPELINE_LAYOUT", "layout of the public CSV files (datastore-2026 or datastore-2024)")
+PREVIOUS_LAYOUT = Setting(
+    "METPIPELINE_PREVIOUS_LAYOUT", "a layout also published beside the current one while deprecated, or none"
+)
+PREVIOUS_LAYOUT_UNTIL = Setting(
+    "METPIPELINE_PREVIOUS_LAYOUT_UNTIL", "last release month (YYYY-MM) that carries the previous layout"
+)
+CONTACT = Setting("METPIPELINE_CONTACT", "the public's contact for the data: an e-mail address or a URL")
+WORKBOOK_MAX_CELLS = Setting(
+    "METPIPELINE_WORKBOOK_MAX_CELLS", "largest table (cells) put in a spreadsheet; larger ones are CSV only"
+)
 
 _DEFAULTS = {
     DATAMART_URL.name: lambda: f"sqlite:///{var_dir() / 'datamart.sqlite'}",
@@ -115,6 +126,11 @@ _DEFAULTS = {
     MIN_VOLUME_RATIO.name: lambda: "0.5",
     PUBLISH_MAX_ATTEMPTS.name: lambda: "5",
     PUBLISH_BACKOFF_SECONDS.name: lambda: "60",
+    LAYOUT.name: lambda: "datastore-2026",
+    PREVIOUS_LAYOUT.name: lambda: "datastore-2024",
+    PREVIOUS_LAYOUT_UNTIL.name: lambda: "2027-06",
+    CONTACT.name: lambda: "data.office@met.police.example",
+    WORKBOOK_MAX_CELLS.name: lambda: "1000000",
 }
 
 ALL_SETTINGS = (
@@ -141,6 +157,11 @@ ALL_SETTINGS = (
     MIN_VOLUME_RATIO,
     PUBLISH_MAX_ATTEMPTS,
     PUBLISH_BACKOFF_SECONDS,
+    LAYOUT,
+    PREVIOUS_LAYOUT,
+    PREVIOUS_LAYOUT_UNTIL,
+    CONTACT,
+    WORKBOOK_MAX_CELLS,
 )
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -168,6 +189,10 @@ def share(setting: Setting) -> float:
     if not 0 <= value <= 1:
         raise ConfigError(f"{setting.name}={raw!r}: expected a number from 0 to 1, e.g. 0.5")
     return value
+
+
+def is_month(value: str) -> bool:
+    return bool(_MONTH.match(value or ""))
 
 
 def first_month() -> str:

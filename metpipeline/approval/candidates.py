@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+from metpipeline.datasets.public import layout_record, render_public_files
+from metpipeline.disclosure.allowlist import scan_public
+from metpipeline.disclosure.policy import Policy, load_policy
 from metpipeline.workarea import WorkArea
 
 DATASETS = ("borough", "ward", "lsoa", "flagged")
@@ -107,8 +110,15 @@ def stage_candidates(
     month: str,
     code_version: dict[str, str | None],
     datasets: tuple[str, ...] = DATASETS,
+    policy: Policy | None = None,
 ) -> list[StagedCandidate]:
-    """Freeze each dataset's publishable files and the month's report into a candidate folder."""
+    """Freeze each dataset's public files (rendered from its publishable files) and the month's report into
+    a candidate folder. `policy`: the disclosure policy the public files are scanned with (default: the
+    deployment's)."""
+    if policy is None:
+        from metpipeline import settings
+
+        policy = load_policy(settings.POLICY_FILE.value() or "")
     publishable = workarea.release_dir(month, "publishable")
     report_dir = workarea.release_dir(month, "report")
     disclosure_file = publishable / DISCLOSURE
@@ -121,34 +131,48 @@ def stage_candidates(
     report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
     checks_passed = checks_passed_from_report(report)
 
+    common = {
+        "code_version": code_version,
+        "policy_version": disclosure.get("policy_version"),
+        "checks_passed": checks_passed,
+        "checks_status": "all checks passed" if checks_passed else "some checks failed",
+    }
     staged = []
     for dataset in datasets:
         source = publishable / dataset
-        data_files = sorted(p for p in source.glob("*") if p.is_file()) if source.is_dir() else []
-        if not data_files:
+        if not source.is_dir() or not any(source.iterdir()):
             raise CandidateError(f"{source} holds no publishable files for {dataset} {month}")
-        inputs = {p.name: (p, "data") for p in data_files}
-        inputs[DISCLOSURE] = (disclosure_file, "disclosure")
-        for name in REPORT_FILES:
-            inputs[name] = (report_dir / name, "report")
-        staged.append(
-            _stage_one(
-                workarea,
-                dataset,
-                month,
-                inputs,
-                {
-                    "dataset": dataset,
-                    "source_month": month,
-                    "code_version": code_version,
-                    "policy_version": disclosure.get("policy_version"),
-                    "checks_passed": checks_passed,
-                    "checks_status": "all checks passed" if checks_passed else "some checks failed",
-                },
-                checks_passed,
-            )
-        )
+        root = candidate_root(workarea, month, dataset)
+        root.mkdir(parents=True, exist_ok=True)
+        public = Path(tempfile.mkdtemp(prefix=".public-", dir=root))
+        try:
+            names = _render_public(workarea, dataset, month, source, public, policy)
+            inputs = {name: (public / name, "data") for name in names}
+            inputs[DISCLOSURE] = (disclosure_file, "disclosure")
+            for name in REPORT_FILES:
+                inputs[name] = (report_dir / name, "report")
+            extra = {"dataset": dataset, "source_month": month, "layout": layout_record(month), **common}
+            staged.append(_stage_one(workarea, dataset, month, inputs, extra, checks_passed))
+        finally:
+            shutil.rmtree(public, ignore_errors=True)
     return staged
+
+
+def _render_public(
+    workarea: WorkArea, dataset: str, month: str, source: Path, public: Path, policy: Policy
+) -> list[str]:
+    """The dataset's public files (datasets/public.py) in `public`, scanned like every publishable file."""
+    try:
+        names = render_public_files(source, workarea.release_dir(month, "counts"), dataset, month, public)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CandidateError(f"{dataset} {month}: the public files could not be rendered: {exc}") from exc
+    problems = scan_public(public, dataset, policy)
+    if problems:
+        raise CandidateError(
+            f"{dataset} {month}: {len(problems)} problem(s) in the public files, nothing staged: "
+            + "; ".join(problems[:5])
+        )
+    return names
 
 
 def _stage_one(workarea, dataset, month, inputs, manifest_extra, checks_passed) -> StagedCandidate:

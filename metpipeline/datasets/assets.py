@@ -12,6 +12,8 @@ from metpipeline.datasets.build import (
     KEY_COLUMNS,
     WINDOWS,
     add_months,
+    airports_name,
+    build_airports_by_location,
     build_table,
     month_range,
     window_months,
@@ -81,8 +83,12 @@ def _materialise(
     for month in context.partition_keys:
         harmonised = load_harmonised(area, month)
         for window in WINDOWS:
-            table = build_table(harmonised, slug, window_months(month, window, FIRST_MONTH))
+            months = window_months(month, window, FIRST_MONTH)
+            table = build_table(harmonised, slug, months)
             area.write_parquet(area.release_dir(month, "counts", f"{slug}__{window}.parquet"), table)
+            if slug == "borough":  # where the 2026 layout counts the airports' crimes
+                airports = build_airports_by_location(harmonised, months)
+                area.write_parquet(area.release_dir(month, "counts", airports_name(window)), airports)
             month_columns = [c for c in table.columns if c.isdigit()]
             totals: pd.Series | list[tuple[str, int]] = (
                 table.groupby(table.columns[0])[month_columns].sum().sum(axis=1) if len(table) else []

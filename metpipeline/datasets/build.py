@@ -8,7 +8,7 @@ month (an early release has no historical months) gives a table with the key col
 import pandas as pd
 
 from metpipeline.harmonise.rules import HATE_COLUMNS
-from metpipeline.reference import HATE_STRANDS
+from metpipeline.reference import AVIATION_BOROUGH, HATE_STRANDS, UNKNOWN_BOROUGH
 
 SLUGS = ("borough", "ward", "lsoa", "flagged")
 WINDOWS = ("24m", "historical")
@@ -134,6 +134,28 @@ def build_table(harmonised: pd.DataFrame, slug: str, months: list[str]) -> pd.Da
     wide = wide.sort_values(key_columns(slug), kind="stable").reset_index(drop=True)
     wide.columns.name = None
     return wide
+
+
+def build_airports_by_location(harmonised: pd.DataFrame, months: list[str]) -> pd.DataFrame:
+    """The airports pseudo-borough's crimes (recorded by Aviation Security, SO18) as a borough table whose
+    borough is where each crime happened: the ward's borough, else the LSOA's, else `Unknown`. The 2026
+    layout counts them there instead of in a row of their own (datasets/layouts.py)."""
+    air = harmonised[(harmonised["borough_name"] == AVIATION_BOROUGH).to_numpy(dtype=bool)]
+    located = air["ward_borough_name"].astype("string").fillna(air["lsoa_borough_name"].astype("string"))
+    frame = pd.DataFrame(
+        {
+            "mps_major": air["mps_major"].astype("string"),
+            "mps_minor": air["mps_minor"].astype("string"),
+            "borough_name": located.fillna(UNKNOWN_BOROUGH),
+            "month": air["month"].astype("string"),
+        }
+    )
+    return build_table(frame, "borough", months)
+
+
+def airports_name(window: str) -> str:
+    """The counts file of `build_airports_by_location` beside `borough__<window>.parquet`."""
+    return f"borough__{window}__airports_by_location.parquet"
 
 
 def build_datasets(

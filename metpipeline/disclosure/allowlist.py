@@ -14,6 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from metpipeline import reference
+from metpipeline.datasets import layouts
+from metpipeline.datasets.public import tidy_names as public_names
+from metpipeline.datasets.public import workbook_name
+from metpipeline.datasets.workbook import SHEETS as WORKBOOK_SHEETS
 from metpipeline.disclosure.files import read_text
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import (
@@ -70,6 +74,7 @@ KIND = {
     "BoroughName": "borough", "LookUp_BoroughName": "borough", "Borough": "borough",
     "borough_name": "borough",
     "FlagType": "flag_type", "flag_type": "flag_type", "FlagText": "flag", "flag": "flag",
+    "Group": "major", "SubGroup": "minor", "BOCU": "borough",  # the 2026 layout (datasets/layouts.py)
 }  # fmt: skip
 
 
@@ -83,12 +88,18 @@ def allowed_files(slug: str) -> dict[str, list[str] | None]:
 
 
 def scan_frame(
-    name: str, slug: str, frame: pd.DataFrame, policy: Policy, fixed: list[str] | None
+    name: str,
+    slug: str,
+    frame: pd.DataFrame,
+    policy: Policy,
+    fixed: list[str] | None,
+    keys: list[str] | None = None,
 ) -> list[str]:
+    """`keys`: a wide file's key columns (default: the canonical ones of `slug`)."""
     problems: list[str] = []
     cols = [str(c) for c in frame.columns]
     if fixed is None:
-        keys = KEY_COLUMNS[slug]
+        keys = keys or KEY_COLUMNS[slug]
         bad = [c for c in cols[len(keys) :] if not MONTH_COLUMN.match(c)]
         if cols[: len(keys)] != keys or bad:
             extra = [c for c in cols if c not in keys and not MONTH_COLUMN.match(c)]
@@ -184,3 +195,99 @@ def scan_publishable(directory: str | Path, policy: Policy) -> list[str]:
         assert slug is not None  # only a dataset folder (slug in SLUGS_WITH_FILES) has allowed files
         problems.extend(scan_frame(rel, slug, frame, policy, files[parts[-1]]))
     return problems
+
+
+def public_files(slug: str) -> dict[str, list[str] | None]:
+    """The public files a candidate of `slug` may hold (datasets/public.py) -> fixed columns, None for a
+    wide file or the workbook."""
+    tidy_gz, parquet = public_names(slug)
+    tidy = ["month", *TIDY_COLUMNS[slug].values(), "count"]
+    files: dict[str, list[str] | None] = {tidy_gz: tidy, parquet: [*tidy, "suppressed"]}
+    files[workbook_name(slug)] = None
+    for window in WINDOWS:
+        files[csv_name(slug, window)] = None
+        for lay in layouts.LAYOUTS.values():
+            files[layouts.file_name(slug, window, lay, current=False)] = None
+    return files
+
+
+def _wide_keys(slug: str, columns: list[str]) -> list[str] | None:
+    """The layout whose key columns the file starts with, or None."""
+    for lay in layouts.LAYOUTS.values():
+        keys = lay.header(slug)
+        if columns[: len(keys)] == keys:
+            return keys
+    return None
+
+
+def scan_public(folder: str | Path, slug: str, policy: Policy) -> list[str]:
+    """Every problem in a folder of rendered public files of `slug`: only allowed names, every CSV value
+    allowed (as `scan_frame` judges), and the workbook's tables equal, cell for cell, to the CSV files of
+    the same layout (so the workbook holds nothing that was not scanned)."""
+    root = Path(folder)
+    allowed = public_files(slug)
+    problems: list[str] = []
+    wide: dict[str, pd.DataFrame] = {}
+    for path in sorted(p for p in root.iterdir() if p.is_file()):
+        name = path.name
+        if name not in allowed:
+            problems.append(f"{name}: file not allowed among the public files of {slug}")
+            continue
+        if name.endswith(".xlsx"):
+            continue  # compared with the CSV files below
+        try:
+            if name.endswith(".parquet"):
+                frame = pd.read_parquet(path)
+            else:
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is a rejection, not a crash
+            problems.append(f"{name}: unreadable ({exc.__class__.__name__})")
+            continue
+        keys = None
+        if allowed[name] is None:
+            keys = _wide_keys(slug, [str(c) for c in frame.columns])
+            if keys is None:
+                problems.append(f"{name}: key columns of no known layout for {slug}")
+                continue
+            wide[name] = frame
+        problems.extend(scan_frame(name, slug, frame, policy, allowed[name], keys))
+    book = root / workbook_name(slug)
+    if book.is_file():
+        problems.extend(_workbook_problems(book, wide))
+    return problems
+
+
+def _workbook_problems(path: Path, wide: dict[str, pd.DataFrame]) -> list[str]:
+    from openpyxl import load_workbook
+
+    problems = []
+    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        known = {"Cover", "Contents", "Notes", *WORKBOOK_SHEETS.values()}
+        extra = [s for s in book.sheetnames if s not in known]
+        if extra:
+            problems.append(f"{path.name}: sheets not allowed: {extra}")
+        for window, sheet in WORKBOOK_SHEETS.items():
+            if sheet not in book.sheetnames:
+                continue
+            cells = book[sheet].iter_rows(values_only=True)
+            rows = [tuple("" if v is None else str(v) for v in row) for row in cells]
+            twin = wide.get(_current_csv(wide, window))
+            header = list(twin.columns) if twin is not None else []
+            header_at = next(
+                (i for i, r in enumerate(rows) if header and list(r[: len(header)]) == header), None
+            )
+            if twin is None or header_at is None:
+                problems.append(f"{path.name}: sheet {sheet} has no table matching a public CSV file")
+                continue
+            body = [list(r[: len(twin.columns)]) for r in rows[header_at + 1 :] if any(r)]
+            if body != twin.astype(str).values.tolist():
+                problems.append(f"{path.name}: sheet {sheet} differs from its CSV file")
+    finally:
+        book.close()
+    return problems
+
+
+def _current_csv(wide: dict[str, pd.DataFrame], window: str) -> str:
+    """The current layout's wide file of `window` among the scanned ones (its name has no layout mark)."""
+    return next((n for n in wide if "layout]" not in n and ("24 months" in n) == (window == "24m")), "")

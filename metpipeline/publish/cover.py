@@ -3,8 +3,12 @@ and what changed since the previous version and why. Rendered to HTML from plain
 
 import csv
 import io
+import posixpath
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import jinja2
 
@@ -12,6 +16,7 @@ from metpipeline.publish.datapackage import LICENCE, SUPPRESSED, TITLES
 from metpipeline.reference import HATE_STRANDS, offence_classification
 
 _MONTH_COLUMN = re.compile(r"^\d{6}$")
+LONDON = ZoneInfo("Europe/London")
 WHY_NEW = "new month"
 WHY_REVISED = "revised source records (e.g. crimes cancelled or reclassified in CONNECT)"
 
@@ -28,8 +33,8 @@ def _wide_cells(files: dict[str, bytes]) -> dict[str, dict[tuple, str]]:
     moving from one file to the other is not a change)."""
     cells: dict[str, dict[tuple, str]] = {}
     for name, data in files.items():
-        if not name.endswith(".csv") or name.endswith("-tidy.csv"):
-            continue
+        if not name.endswith(".csv") or name.endswith("-tidy.csv") or name.endswith(" layout].csv"):
+            continue  # the current layout's wide files only (an earlier layout beside them repeats them)
         rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
         if not rows:
             continue
@@ -114,52 +119,126 @@ def disclosure_lines(disclosure: dict, dataset: str) -> tuple[list[str], list[st
 
 _TEMPLATE = jinja2.Environment(autoescape=True).from_string(
     """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }} — version {{ version }}</title></head>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}: release for {{ month }}, version {{ version }}</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; padding: 0 1rem;
+       color: #1b1b1b; background: #fff; line-height: 1.5; }
+h1 { font-size: 1.7rem; } h2 { font-size: 1.3rem; margin-top: 2rem; border-top: 1px solid #b1b4b6;
+     padding-top: 1rem; }
+table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
+caption { text-align: left; font-weight: bold; padding: .25rem 0; }
+th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid #b1b4b6; vertical-align: top; }
+th { background: #f3f2f1; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+code, .hash { font-family: ui-monospace, monospace; font-size: .85rem; word-break: break-all; }
+a { color: #1d70b8; } a:visited { color: #4c2c92; } a:focus { outline: 3px solid #fd0; background: #fd0; }
+.note { border-left: 5px solid #1d70b8; padding: .5rem 1rem; background: #f3f2f1; }
+</style></head>
 <body>
+<header><p><a href="{{ home }}">All datasets</a></p></header>
+<main>
 <h1>{{ title }}</h1>
-<p>Version {{ version }}, release for {{ month }}, published {{ released_at }}. Licence:
-<a href="{{ licence.path }}">{{ licence.title }}</a>.</p>
-<h2>Summary</h2>
+<p>Release for <strong>{{ month }}</strong>, version {{ version }}, published {{ released }} (London time).
+Licence: <a href="{{ licence.path }}">{{ licence.title }}</a>.</p>
+<h2 id="summary">Summary</h2>
 <p>Recorded crime in London reported by the Metropolitan Police Service, counted by the month (London
-time) in which each crime was recorded. Two files: the most recent 24 months, and the historical months
-before them; a tidy long form in CSV and Parquet holds the same counts, leaving out cells whose
-count is 0.</p>
-<h2>Coverage</h2>
-<p>{{ first_month }} to {{ last_month }} ({{ n_months }} months).</p>
-<h2>Sources</h2>
+time) in which each crime was recorded, {{ first_month }} to {{ last_month }} ({{ n_months }} months). Two
+tables: the most recent 24 months, and the historical months before them. The same counts are in a tidy
+long form (compressed CSV and Parquet, leaving out cells whose count is 0) and in an accessible
+spreadsheet.</p>
+{% if layout %}<p class="note">Layout: {{ layout.current_text }}{% if layout.previous %} Files in the
+earlier layout ({{ layout.previous_text }}) are published beside them, marked
+<code>[{{ layout.previous }} layout]</code>, until the release for {{ layout.previous_until }}.{% endif %}
+{% if layout.airports %} The borough file has no separate row for Heathrow and London City airports:
+crimes recorded by Aviation Security (SO18) are counted in the borough where they happened (Heathrow in
+Hillingdon, London City Airport in Newham), and in <code>Unknown</code> when their location is not
+known.{% endif %}
+The tidy files name the borough that recorded each crime.</p>{% endif %}
+<h2 id="files">Files</h2>
+<table>
+<caption>The files of this version (sha256: the file's SHA-256 checksum)</caption>
+<thead><tr><th scope="col">File</th><th scope="col">Size</th><th scope="col">sha256</th></tr></thead>
+<tbody>
+{% for f in files %}<tr><td><a href="{{ f.href }}">{{ f.name }}</a></td><td class="num">{{ f.size }}</td>
+<td class="hash">{{ f.sha256 }}</td></tr>
+{% endfor %}</tbody></table>
+<p>The package's metadata: <a href="datapackage.json">datapackage.json</a> (Data Package v2) and
+<a href="manifest.json">manifest.json</a>.</p>
+<h2 id="sources">Sources</h2>
 <ul>
 <li>MPS DataMart, CRIS: crimes recorded until 27 February 2024 (inclusive, London time).</li>
 <li>MPS DataMart, CONNECT: crimes recorded from 28 February 2024. Crimes migrated from CRIS at cut-over are
 counted once, in their original month; where the systems disagree CONNECT, the live system, wins.</li>
 </ul>
-<h2>Contact</h2>
-<p>Metropolitan Police Service Data Office, through the dataset's page on the London Datastore.</p>
-<h2>Definitions</h2>
-<table><tr><th>Major category</th><th>Minor category</th><th>Home Office codes</th></tr>
-{% for d in categories %}<tr><td>{{ d.major }}</td><td>{{ d.minor }}</td><td>{{ d.ho_codes }}</td></tr>
-{% endfor %}</table>
-{% if flagged %}<p>Flags: hate crime strands ({{ strands }}) and domestic abuse, as recorded on the
-crime.</p>{% endif %}
-<h2>Disclosure control</h2>
+<h2 id="disclosure">Disclosure control</h2>
 <p>Disclosure policy version {{ policy_version }}. A cell shown as <code>{{ suppressed_marker }}</code> is
 suppressed to protect the people involved; withheld categories are not published at this level.</p>
 <ul>{% for line in suppressed %}<li>Suppressed: {{ line }}</li>{% endfor %}
 {% for line in withheld %}<li>Withheld: {{ line }}</li>{% else %}<li>Withheld: none</li>{% endfor %}</ul>
-<h2>Quality notes</h2>
+<h2 id="quality">Quality notes</h2>
 <ul>{% for line in not_geocoded %}<li>Not geocoded (left out of ward and LSOA counts): {{ line }}</li>
 {% else %}<li>Not geocoded: not reported for this release.</li>{% endfor %}
 <li>Ward and LSOA counts therefore do not add up to borough counts.</li></ul>
-<h2>Version history</h2>
-<table><tr><th>Version</th><th>Release month</th><th>Published</th><th>Changes</th></tr>
-{% for v in history %}<tr><td>{{ v.version }}</td><td>{{ v.month }}</td><td>{{ v.released_at }}</td>
+<h2 id="history">Version history</h2>
+<table>
+<caption>Every version of this dataset, newest first</caption>
+<thead><tr><th scope="col">Version</th><th scope="col">Release month</th><th scope="col">Published</th>
+<th scope="col">Changes</th></tr></thead>
+<tbody>
+{% for v in history %}<tr><th scope="row">{% if v.href %}<a href="{{ v.href }}">Version {{ v.version }}</a>
+{% else %}Version {{ v.version }} (this page){% endif %}</th><td>{{ v.month }}</td><td>{{ v.released }}</td>
 <td>{% if v.reverts_to_version %}the source was reverted: the figures of version
 {{ v.reverts_to_version }} are current again. {% endif %}{% for c in v.changes -%}
 {{ c.months }}: {{ c.cells_changed }} cells ({{ c.why }}){% if not loop.last %}; {% endif %}
 {%- else %}no cell changed{% endfor %}</td></tr>
-{% endfor %}</table>
-</body></html>
+{% endfor %}</tbody></table>
+<h2 id="definitions">Definitions</h2>
+<table>
+<caption>Categories and the Home Office offence codes counted in them</caption>
+<thead><tr><th scope="col">Major category</th><th scope="col">Minor category</th>
+<th scope="col">Home Office codes</th></tr></thead>
+<tbody>
+{% for d in categories %}<tr><td>{{ d.major }}</td><td>{{ d.minor }}</td><td>{{ d.ho_codes }}</td></tr>
+{% endfor %}</tbody></table>
+{% if flagged %}<p>Flags: hate crime strands ({{ strands }}) and domestic abuse, as recorded on the
+crime.</p>{% endif %}
+<h2 id="contact">Contact</h2>
+<p>Metropolitan Police Service Data Office:
+{% if contact_href %}<a href="{{ contact_href }}">{{ contact }}</a>{% else %}{{ contact }}{% endif %}.</p>
+</main></body></html>
 """
 )
+
+
+def _relative(path: str | None, here: str) -> str | None:
+    """The link from this version's cover sheet to another version's."""
+    return posixpath.relpath(path + "cover-sheet.html", here) if path and here else None
+
+
+def human_time(iso: str) -> str:
+    """An ISO timestamp as people read it, in London time: "6 April 2024, 09:30"."""
+    return datetime.fromisoformat(iso).astimezone(LONDON).strftime("%-d %B %Y, %H:%M")
+
+
+def human_size(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def contact_link(contact: str) -> str | None:
+    if contact.startswith(("http://", "https://", "mailto:")):
+        return contact
+    return f"mailto:{contact}" if "@" in contact and " " not in contact else None
+
+
+@dataclass(frozen=True)
+class PublicFile:
+    name: str
+    size: int
+    sha256: str
 
 
 def render_cover(
@@ -171,20 +250,37 @@ def render_cover(
     disclosure: dict,
     report: dict,
     history: list[dict],
+    public_files: list[PublicFile] | None = None,
+    layout: dict | None = None,
+    contact: str = "",
 ) -> str:
-    """`history`: newest first, each {version, month, released_at, changes: [{month, cells_changed, why}]}."""
+    """`history`: newest first, each {version, month, released_at, path, changes: [...]}; the first is
+    this version. `public_files`: every data file of the version (linked, with size and sha256);
+    `layout`: the candidate manifest's layout record (datasets/public.py)."""
     first, last, n = coverage(files)
     suppressed, withheld = disclosure_lines(disclosure, dataset)
     not_geocoded = find_key(report, "not_geocoded")
+    here = history[0].get("path", "") if history else ""
     return _TEMPLATE.render(
         title=TITLES[dataset],
         version=version,
         month=month,
-        released_at=released_at,
+        released=human_time(released_at),
         licence=LICENCE,
+        home=posixpath.relpath("index.html", here) if here else "../../../../index.html",
         first_month=first,
         last_month=last,
         n_months=n,
+        layout=layout,
+        files=[
+            {
+                "name": f.name,
+                "href": quote(f.name),
+                "size": human_size(f.size),
+                "sha256": f.sha256,
+            }
+            for f in public_files or []
+        ],
         categories=category_definitions(),
         flagged=dataset == "flagged",
         strands=", ".join(s.title() for s in HATE_STRANDS),
@@ -193,7 +289,21 @@ def render_cover(
         suppressed=suppressed,
         withheld=withheld,
         not_geocoded=_flatten(not_geocoded) if not_geocoded is not None else [],
-        history=[{**v, "changes": group_changes(v.get("changes", []))} for v in history],
+        history=[
+            {
+                **v,
+                "released": human_time(v["released_at"]),
+                "href": (
+                    posixpath.relpath(v["path"] + "cover-sheet.html", here)
+                    if here and i and v.get("path")
+                    else None
+                ),
+                "changes": group_changes(v.get("changes", [])),
+            }
+            for i, v in enumerate(history)
+        ],
+        contact=contact,
+        contact_href=contact_link(contact),
     )
 
 

@@ -1,6 +1,11 @@
-"""Frictionless `datapackage.json` for one published version: what each file is, its bytes and hash."""
+"""`datapackage.json` for one published version, to the Data Package v2 specification: what each file is,
+its schema, its bytes and sha256 (validated with the `frictionless` library in the tests).
+
+Every data file is a resource: the wide and tidy CSV files (the tidy one gzip-compressed) and the Parquet
+file as tables with a Table Schema; the workbook as a file."""
 
 import csv
+import gzip
 import io
 import re
 
@@ -25,11 +30,37 @@ SOURCES = [
 ]
 SUPPRESSED = "[c]"
 _MONTH_COLUMN = re.compile(r"^\d{6}$")
-_FORMATS = {".csv": ("csv", "text/csv"), ".parquet": ("parquet", "application/vnd.apache.parquet")}
+PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
+TABLE_SCHEMA_PROFILE = "https://datapackage.org/profiles/2.0/tableschema.json"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# suffix -> (format, media type, type)
+_FORMATS = {
+    ".csv": ("csv", "text/csv", "table"),
+    ".csv.gz": ("csv", "application/gzip", "table"),
+    ".parquet": ("parquet", "application/vnd.apache.parquet", "table"),
+    ".xlsx": ("xlsx", XLSX, "file"),
+}
 
 
-def _csv_schema(data: bytes) -> dict:
-    header = next(csv.reader(io.StringIO(data.decode("utf-8"))), [])
+def _suffix(name: str) -> str:
+    lower = name.lower()
+    return next(s for s in sorted(_FORMATS, key=len, reverse=True) if lower.endswith(s))
+
+
+def is_data_file(name: str) -> bool:
+    return any(name.lower().endswith(s) for s in _FORMATS)
+
+
+def _csv_header(data: bytes, compressed: bool) -> list[str]:
+    if compressed:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            first = f.readline().decode("utf-8")
+    else:
+        first = data[: data.find(b"\n") + 1 or len(data)].decode("utf-8")
+    return next(csv.reader(io.StringIO(first)), [])
+
+
+def _csv_schema(header: list[str]) -> dict:
     fields = []
     for name in header:
         if _MONTH_COLUMN.match(name) or name == "count":
@@ -42,7 +73,7 @@ def _csv_schema(data: bytes) -> dict:
             )
         else:
             fields.append({"name": name, "type": "string"})
-    return {"fields": fields, "missingValues": ["", SUPPRESSED]}
+    return {"$schema": TABLE_SCHEMA_PROFILE, "fields": fields, "missingValues": ["", SUPPRESSED]}
 
 
 def _parquet_type(arrow_type) -> str:
@@ -58,23 +89,26 @@ def _parquet_type(arrow_type) -> str:
 
 def _parquet_schema(data: bytes) -> dict:
     schema = pq.read_schema(io.BytesIO(data))
-    return {"fields": [{"name": f.name, "type": _parquet_type(f.type)} for f in schema]}
+    fields = [{"name": f.name, "type": _parquet_type(f.type)} for f in schema]
+    return {"$schema": TABLE_SCHEMA_PROFILE, "fields": fields}
 
 
 def resource_name(file_name: str) -> str:
-    """A clean, unique resource name: the file's stem as a slug, plus the format for the non-CSV twin
+    """A clean, unique resource name: the file's stem as a slug, plus the format for the non-CSV twins
     ("MPS Borough Level Crime (Historical).csv" -> "mps-borough-level-crime-historical",
-    "borough-tidy.parquet" -> "borough-tidy-parquet")."""
-    stem, _, suffix = file_name.rpartition(".")
-    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
-    return slug if suffix.lower() == "csv" else f"{slug}-{suffix.lower()}"
+    "borough-tidy.csv.gz" -> "borough-tidy", "borough-tidy.parquet" -> "borough-tidy-parquet",
+    "MPS Borough Level Crime.xlsx" -> "mps-borough-level-crime-xlsx")."""
+    suffix = _suffix(file_name)
+    slug = re.sub(r"[^a-z0-9]+", "-", file_name[: -len(suffix)].lower()).strip("-")
+    return slug if suffix.startswith(".csv") else f"{slug}-{suffix.lstrip('.')}"
 
 
 def resource_entry(name: str, data: bytes, sha256: str) -> dict:
-    suffix = name[name.rfind(".") :].lower()
-    fmt, mediatype = _FORMATS[suffix]
-    entry = {
+    suffix = _suffix(name)
+    fmt, mediatype, kind = _FORMATS[suffix]
+    entry: dict = {
         "name": resource_name(name),
+        "type": kind,
         "path": name,
         "format": fmt,
         "mediatype": mediatype,
@@ -83,9 +117,13 @@ def resource_entry(name: str, data: bytes, sha256: str) -> dict:
     }
     if fmt == "csv":
         entry["encoding"] = "utf-8"
-        entry["schema"] = _csv_schema(data)
-    else:
+        if suffix == ".csv.gz":
+            entry["compression"] = "gz"
+        entry["schema"] = _csv_schema(_csv_header(data, suffix == ".csv.gz"))
+    elif fmt == "parquet":
         entry["schema"] = _parquet_schema(data)
+    else:
+        entry["description"] = "The same tables as an accessible spreadsheet, with a cover sheet and notes."
     return entry
 
 
@@ -99,18 +137,20 @@ def build_datapackage(
 ) -> dict:
     """`files`: name -> (bytes, sha256) of the data files (CSV and Parquet) of this version."""
     return {
+        "$schema": PROFILE,
         "name": BUCKET_SLUGS[dataset],
         "title": TITLES[dataset],
         "description": f"Recorded crime in London by the Metropolitan Police Service, release for {month}.",
         "version": f"{version}.0.0",
         "created": released_at,
         "licenses": [LICENCE],
+        "contributors": [{"title": "Metropolitan Police Service", "roles": ["publisher"]}],
         "sources": SOURCES,
         "keywords": ["crime", "London", "Metropolitan Police Service"],
         "metpipeline": {"release_month": month, "version": version, "candidate_hash": content_hash},
         "resources": [
             resource_entry(name, data, sha)
             for name, (data, sha) in sorted(files.items())
-            if name.lower().endswith((".csv", ".parquet"))
+            if is_data_file(name)
         ],
     }

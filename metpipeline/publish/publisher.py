@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from metpipeline import settings
 from metpipeline.approval.candidates import DISCLOSURE, load_verified_candidate
 from metpipeline.publish import catalog as catalog_mod
-from metpipeline.publish.cover import diff_versions, render_cover
+from metpipeline.publish.cover import PublicFile, diff_versions, render_cover
 from metpipeline.publish.datapackage import BUCKET_SLUGS, build_datapackage
 from metpipeline.publish.landing import INDEX_KEY, render_index
 from metpipeline.publish.store import INTERNAL_PREFIX, ObjectExists, PreconditionFailed
@@ -140,6 +141,9 @@ def publish_candidate(
         disclosure,
         report,
         history,
+        public_files=[PublicFile(n, len(b), h) for n, (b, h) in sorted(data.items())],
+        layout=manifest.get("layout"),
+        contact=settings.CONTACT.value() or "",
     ).encode("utf-8")
     datapackage = _dumps(build_datapackage(dataset, month, version, released_at, data, candidate_hash))
     public_manifest = {
@@ -151,6 +155,7 @@ def publish_candidate(
         "policy_version": manifest.get("policy_version"),
         "code_version": manifest.get("code_version"),
         "files": [{"name": n, "bytes": len(b), "sha256": s} for n, (b, s) in sorted(data.items())],
+        "layout": manifest.get("layout"),
         "pre_release_access": pre_release_access or [],
     }
     payloads = {name: payload for name, (payload, _) in data.items()}
@@ -208,7 +213,9 @@ def _swap_latest(store, key: str, slug: str, entry: dict) -> dict:
                 f"{key} moved to v{newest} while v{entry['version']} was being written; "
                 "nothing was made visible. Re-run the publish job."
             )
-        doc = {"dataset": slug, "latest": entry, "versions": [entry, *versions]}
+        # `latest` points at the newest version; its per-month changes are listed once, in `versions`.
+        pointer = {k: v for k, v in entry.items() if k != "changes"}
+        doc = {"dataset": slug, "latest": pointer, "versions": [entry, *versions]}
         try:
             store.put_if_match(key, _dumps(doc), etag)
             return doc

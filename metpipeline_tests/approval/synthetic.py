@@ -9,6 +9,8 @@ import json
 
 import pandas as pd
 
+from metpipeline.datasets.build import airports_name
+from metpipeline.datasets.tidy import TIDY_NAMES
 from metpipeline.workarea import WorkArea
 
 WIDE_KEYS = {
@@ -24,10 +26,10 @@ FILE_STEM = {
     "flagged": "MPS Flagged Crime by Borough",
 }
 ROWS = {
-    "borough": [["BURGLARY", "BURGLARY - RESIDENTIAL", "Camden"], ["THEFT", "SHOPLIFTING", "Westminster"]],
+    "borough": [["BURGLARY", "RES BURGLARY OF A HOME", "Camden"], ["THEFT", "SHOPLIFTING", "Westminster"]],
     "ward": [["THEFT", "SHOPLIFTING", "St James's", "E05013806", "Westminster"]],
     "lsoa": [["E01004734", "Westminster 018A", "Westminster", "THEFT", "SHOPLIFTING"]],
-    "flagged": [["Hate crime", "RACE", "Camden"], ["Domestic abuse", "DOMESTIC ABUSE", "Camden"]],
+    "flagged": [["HATE CRIME", "RACE", "Camden"], ["DOMESTIC ABUSE", "DOMESTIC ABUSE", "Camden"]],
 }
 
 
@@ -68,15 +70,23 @@ def write_release(
         area.write_bytes(
             folder / f"{stem} (Historical).csv", _wide(dataset, historical, revise, month).encode()
         )
-        tidy = pd.DataFrame(
-            {"month": recent, "major": "THEFT", "minor": "SHOPLIFTING", "count": range(len(recent))}
-        )
+        # The tidy form of the first row (columns as datasets/tidy.py names them).
+        tidy = pd.DataFrame({"month": recent})
+        for wide_key, value in zip(WIDE_KEYS[dataset], ROWS[dataset][0], strict=True):
+            tidy[TIDY_NAMES[dataset][wide_key]] = value
+        tidy["count"] = range(1, len(recent) + 1)
+        tidy = tidy[["month", *TIDY_NAMES[dataset].values(), "count"]]
         tidy["count"] = tidy["count"].astype("Int64")
         tidy["suppressed"] = False
         area.write_bytes(
             folder / f"{dataset}-tidy.csv", tidy.drop(columns="suppressed").to_csv(index=False).encode()
         )
         area.write_parquet(folder / f"{dataset}-tidy.parquet", tidy)
+    counts = area.release_dir(month, "counts")
+    for window, ms in (("24m", recent), ("historical", historical)):
+        # Where the 2026 layout counts the airports' crimes: none in these files.
+        empty = pd.DataFrame(columns=[*WIDE_KEYS["borough"], *(m.replace("-", "") for m in ms)])
+        area.write_parquet(counts / airports_name(window), empty.astype("int64") if ms else empty)
     area.write_bytes(
         pub / "disclosure.json",
         json.dumps(

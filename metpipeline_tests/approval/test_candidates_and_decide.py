@@ -41,8 +41,8 @@ def test_a_changed_candidate_file_is_detected_before_publication(area, engine):
     c = _stage(area, engine)["ward"]
     verified = candidates.load_verified_candidate(area, "ward", "2024-03", c.content_hash)
     assert verified.manifest["dataset"] == "ward"
-    assert verified.files["ward-tidy.csv"] == (c.path / "ward-tidy.csv").read_bytes()
-    (c.path / "ward-tidy.csv").write_text("month,count\n2024-03,999\n")
+    assert verified.files["ward-tidy.csv.gz"] == (c.path / "ward-tidy.csv.gz").read_bytes()
+    (c.path / "ward-tidy.csv.gz").write_bytes(b"month,count\n2024-03,999\n")
     with pytest.raises(candidates.CandidateError, match="has changed since it was staged"):
         candidates.load_verified_candidate(area, "ward", "2024-03", c.content_hash)
 

@@ -24,7 +24,8 @@ from metpipeline_tests.fixtures.webhook import Hook
 pytestmark = pytest.mark.integration
 SLUG = "datasets/mps-borough-level-crime"
 MONTH = "2024-03"
-VERSION_FILES = 7  # four data files, cover sheet, datapackage.json, manifest.json
+VERSION_FILES = 10  # 4 wide CSVs (current and previous layout), tidy .csv.gz and .parquet, workbook; cover,
+# datapackage.json, manifest.json
 
 # Runs one publication in a child process that SIGKILLs itself at the named step, as a crash or an OOM kill
 # would: no exception handler, no clean-up.

@@ -70,8 +70,11 @@ def test_layout_and_public_documents(store, staging, s3_server):
             base + n
             for n in [
                 "MPS Borough Level Crime (Historical).csv",
+                "MPS Borough Level Crime (Historical) [datastore-2024 layout].csv",
                 "MPS Borough Level Crime (most recent 24 months).csv",
-                "borough-tidy.csv",
+                "MPS Borough Level Crime (most recent 24 months) [datastore-2024 layout].csv",
+                "MPS Borough Level Crime.xlsx",
+                "borough-tidy.csv.gz",
                 "borough-tidy.parquet",
                 "cover-sheet.html",
                 "datapackage.json",
@@ -82,6 +85,7 @@ def test_layout_and_public_documents(store, staging, s3_server):
     dp = _json(store, base + "datapackage.json")
     assert dp["name"] == "mps-borough-level-crime" and dp["licenses"][0]["name"] == "OGL-UK-3.0"
     assert "CRIS" in dp["sources"][0]["title"] and "28 February 2024" in dp["sources"][1]["title"]
+    assert dp["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
     csv_res = next(r for r in dp["resources"] if r["path"].endswith("(Historical).csv"))
     data = store.get(base + csv_res["path"]).data
     assert csv_res["bytes"] == len(data) and csv_res["hash"].startswith("sha256:")
@@ -90,7 +94,7 @@ def test_layout_and_public_documents(store, staging, s3_server):
         store, s3_server, internal=True
     )
     assert csv_res["mediatype"] == "text/csv" and csv_res["encoding"] == "utf-8"
-    assert [f["name"] for f in csv_res["schema"]["fields"]][:3] == ["MajorText", "MinorText", "BoroughName"]
+    assert [f["name"] for f in csv_res["schema"]["fields"]][:3] == ["Group", "SubGroup", "BOCU"]
     parquet = next(r for r in dp["resources"] if r["format"] == "parquet")
     assert {"name": "count", "type": "integer"} in parquet["schema"]["fields"]
 
@@ -120,7 +124,8 @@ def test_a_revision_is_a_new_version_with_revision_notes(store, staging):
     assert result.version == 2
     latest = _json(store, f"{SLUG}/latest.json")
     assert [v["version"] for v in latest["versions"]] == [2, 1]
-    changes = {c["month"]: c for c in latest["latest"]["changes"]}
+    assert "changes" not in latest["latest"]  # listed once, in the version's entry
+    changes = {c["month"]: c for c in latest["versions"][0]["changes"]}
     assert changes["2024-04"]["why"] == WHY_NEW
     assert changes["2023-10"] == {"month": "2023-10", "cells_changed": 2, "why": WHY_REVISED}
     assert "2024-02" not in changes  # unchanged months are not listed
@@ -166,7 +171,7 @@ def test_pointer_is_swapped_only_after_every_file(store, staging):
             return self.inner.put_if_match(key, data, etag)
 
     publish_candidate(Watch(store, 100), staging.area, "borough", "2024-03", chash, now=APRIL_6)
-    assert len(seen_when_swapped) == 7
+    assert len(seen_when_swapped) == 10  # 7 data files, cover sheet, datapackage.json, manifest.json
 
 
 def test_an_abandoned_attempt_of_another_candidate_does_not_block_the_next(store, staging):
@@ -185,7 +190,7 @@ def test_create_only_refuses_to_overwrite_a_published_file(store, staging):
     from metpipeline.publish.store import ObjectExists
 
     with pytest.raises(ObjectExists):
-        store.put_create_only(f"{SLUG}/2024-03/v1/borough-tidy.csv", b"month,count\n2024-03,1\n")
+        store.put_create_only(f"{SLUG}/2024-03/v1/borough-tidy.csv.gz", b"month,count\n2024-03,1\n")
 
 
 def test_next_release_follows_the_calendar():
@@ -231,7 +236,7 @@ def test_a_reverted_source_publishes_a_new_version_that_says_so(store, staging):
     assert [v["version"] for v in latest["versions"]] == [3, 2, 1]
     cover = store.get(f"{SLUG}/2024-03/v3/cover-sheet.html").data.decode()
     assert "the source was reverted: the figures of version\n1 are current again" in cover
-    v1, v3 = (store.get(f"{SLUG}/2024-03/v{n}/borough-tidy.csv").data for n in (1, 3))
+    v1, v3 = (store.get(f"{SLUG}/2024-03/v{n}/borough-tidy.csv.gz").data for n in (1, 3))
     assert v1 == v3
 
 
@@ -243,15 +248,19 @@ def test_resource_names_are_clean_and_unique():
         for n in (
             "MPS Borough Level Crime (Historical).csv",
             "MPS Borough Level Crime (most recent 24 months).csv",
-            "borough-tidy.csv",
+            "MPS Borough Level Crime (most recent 24 months) [datastore-2024 layout].csv",
+            "borough-tidy.csv.gz",
             "borough-tidy.parquet",
+            "MPS Borough Level Crime.xlsx",
         )
     ]
     assert names == [
         "mps-borough-level-crime-historical",
         "mps-borough-level-crime-most-recent-24-months",
+        "mps-borough-level-crime-most-recent-24-months-datastore-2024-layout",
         "borough-tidy",
         "borough-tidy-parquet",
+        "mps-borough-level-crime-xlsx",
     ]
     assert len(set(names)) == len(names)
 

@@ -1,0 +1,118 @@
+"""The files the public gets for one dataset's release, rendered from its protected publishable files.
+
+Disclosure control, its audits and the quality checks work on the canonical tables
+(`releases/M/publishable/<slug>/`). What is staged for the owner's decision, and published, is rendered
+from them here:
+
+- the 24-month and historical CSV files in the current layout (datasets/layouts.py), and in the previous
+  layout beside them while it is deprecated (the file name says which);
+- the tidy long form as `<slug>-tidy.csv.gz` (gzip, deterministic) and `<slug>-tidy.parquet`;
+- an accessible workbook `<Title>.xlsx` (datasets/workbook.py).
+
+Values are never changed: a layout renames the key columns and, for the borough file, counts the airports'
+crimes where they happened (every crime still counted once; checked). Output is deterministic.
+"""
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from metpipeline import settings
+from metpipeline.datasets import layouts, workbook
+from metpipeline.datasets.build import TITLES, WINDOWS, airports_name, datastore_file_name, key_columns
+from metpipeline.datasets.render import render_csv
+
+
+def read_text(path: Path) -> pd.DataFrame:
+    """A CSV as written: every value as text, nothing read as missing."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", engine="pyarrow")
+
+
+def layout_record(month: str) -> dict:
+    """The layouts of a release's files, as its manifest and cover sheet state them."""
+    current, previous = layouts.in_force(month)
+    return {
+        "current": current.name,
+        "current_version": current.version,
+        "current_text": f"the files follow the {current.name} layout: {current.description}.",
+        "airports": current.airports_by_location,
+        "previous": previous.name if previous else None,
+        "previous_text": previous.description if previous else None,
+        "previous_until": settings.PREVIOUS_LAYOUT_UNTIL.value() if previous else None,
+    }
+
+
+def workbook_name(slug: str) -> str:
+    return f"{TITLES[slug]}.xlsx"
+
+
+def tidy_names(slug: str) -> tuple[str, str]:
+    return f"{slug}-tidy.csv.gz", f"{slug}-tidy.parquet"
+
+
+def _gzip(source: Path, target: Path) -> None:
+    # mtime 0 and no file name in the header: the same CSV always gives the same bytes.
+    with open(source, "rb") as src, open(target, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+
+def render_public_files(publishable: Path, counts: Path, slug: str, month: str, out: Path) -> list[str]:
+    """Write the public files of `slug` into `out`; returns their names.
+
+    `publishable`: the dataset's protected folder (`releases/M/publishable/<slug>/`); `counts`: the month's
+    counts folder (the borough file's airports-by-location table)."""
+    current, previous = layouts.in_force(month)
+    out.mkdir(parents=True, exist_ok=True)
+    names: list[str] = []
+    current_tables = []
+    for window in WINDOWS:
+        source = publishable / datastore_file_name(slug, window)
+        if not source.is_file():
+            raise FileNotFoundError(f"{source} is missing: materialise disclosed_datasets for {month} first")
+        canonical = read_text(source)
+        airports = None
+        if slug == "borough" and (
+            current.airports_by_location or (previous and previous.airports_by_location)
+        ):
+            path = counts / airports_name(window)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} is missing: materialise borough_dataset for {month} again")
+            airports = pd.read_parquet(path)
+            airports[key_columns(slug)] = airports[key_columns(slug)].astype(str)
+            months = [c for c in airports.columns if c not in key_columns(slug)]
+            airports[months] = airports[months].astype("int64")
+        for lay, is_current in ((current, True), (previous, False)):
+            if lay is None or (not is_current and not lay.differs(current, slug)):
+                continue
+            where = f"{slug} {window} {month} ({lay.name})"
+            frame = layouts.render(canonical, slug, lay, airports, where)
+            name = layouts.file_name(slug, window, lay, is_current)
+            (out / name).write_bytes(render_csv(frame.astype(str)))
+            names.append(name)
+            if is_current:
+                current_tables.append(workbook.WorkbookTable(window, frame.astype(str), name))
+    gz, parquet = tidy_names(slug)
+    _gzip(publishable / f"{slug}-tidy.csv", out / gz)
+    shutil.copyfile(publishable / parquet, out / parquet)
+    names += [gz, parquet]
+    layout_note = f"Files in the {current.name} layout: {current.description}."
+    if previous is not None:
+        layout_note += (
+            f" The {previous.name} layout is published beside them until the release for "
+            f"{settings.PREVIOUS_LAYOUT_UNTIL.value()} (files marked [{previous.name} layout])."
+        )
+    workbook.write_workbook(
+        out / workbook_name(slug),
+        slug,
+        month,
+        current_tables,
+        key_count=len(key_columns(slug)),
+        max_cells=settings.whole_number(settings.WORKBOOK_MAX_CELLS, minimum=0),
+        contact=settings.CONTACT.value() or "",
+        layout_note=layout_note,
+    )
+    names.append(workbook_name(slug))
+    return sorted(names)
