@@ -179,13 +179,15 @@ def launch_refusal(body: bytes) -> bytes | None:
     if not isinstance(payload, dict):
         return None
     match = _LAUNCH.search(str(payload.get("query", "")))
-    params = (payload.get("variables") or {}).get("executionParams") if match else None
+    if match is None:
+        return None
+    params = (payload.get("variables") or {}).get("executionParams")
     if not isinstance(params, dict):
         return None
     selector = params.get("selector") or {}
     job = selector.get("jobName") or selector.get("pipelineName") or ""
     tags = {
-        t.get("key"): t.get("value")
+        str(t.get("key")): str(t.get("value"))
         for t in (params.get("executionMetadata") or {}).get("tags") or []
         if isinstance(t, dict)
     }

@@ -70,7 +70,21 @@ class Approvals:
         return self.rejection is None and len(self.approvers) >= self.required
 
 
-def record_decision(
+def record_decision(*args, **kwargs) -> tuple[ledger.Decision, Approvals]:
+    """Record one person's decision on the current candidate, or raise DecisionRefused saying why
+    (arguments as `_decide`)."""
+    decision, status = _decide(*args, **kwargs, dry_run=False)
+    assert decision is not None  # recorded: a dry run alone returns none
+    return decision, status
+
+
+def check_decision(*args, **kwargs) -> Approvals:
+    """Every check `record_decision` makes, recording nothing: how the webserver reviews a decision at
+    launch, so that a refusal is a sentence on the Launchpad rather than a failed run."""
+    return _decide(*args, **kwargs, dry_run=True)[1]
+
+
+def _decide(
     engine: sa.Engine,
     key: bytes,
     registry: Registry,
@@ -86,11 +100,8 @@ def record_decision(
     checklist: str = "",
     dry_run: bool = False,
 ) -> tuple[ledger.Decision | None, Approvals]:
-    """Record one person's decision on the current candidate, or raise DecisionRefused saying why.
-
-    `checklist`: the owner's checklist answers as JSON text (recorded and sealed with the decision).
-    `dry_run`: make every check and record nothing (the decision is then None): how the webserver reviews a
-    decision at launch, so that a refusal is a sentence on the Launchpad rather than a failed run."""
+    """`checklist`: the owner's checklist answers as JSON text (recorded and sealed with the decision).
+    `dry_run`: make every check and record nothing (the decision is then None)."""
     decision = (decision or "").strip().lower()
     dataset = (dataset or "").strip().lower()
     month = (month or "").strip()

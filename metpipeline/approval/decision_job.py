@@ -189,27 +189,16 @@ def evaluate(
             {"version": items.version, "answers": {k: bool(config.checklist.get(k)) for k in items.items}},
             sort_keys=True,
         )
+        args = (engine, key, registry, dataset, config.month, verdict, outcome.approver, config.comment)
+        kwargs = {"identity": identity, "run_id": run_id, "checklist": answers}
         try:
-            decision, status = decide.record_decision(
-                engine,
-                key,
-                registry,
-                dataset,
-                config.month,
-                verdict,
-                outcome.approver,
-                config.comment,
-                current.content_hash,
-                identity=identity,
-                run_id=run_id,
-                checklist=answers,
-                dry_run=dry_run,
-            )
+            if dry_run:
+                decide.check_decision(*args, current.content_hash, **kwargs)
+                outcome.recorded.append(f"{dataset}: {verdict}")
+                continue
+            decision, status = decide.record_decision(*args, current.content_hash, **kwargs)
         except decide.DecisionRefused as exc:
             outcome.refused.append(f"{dataset}: {exc}")
-            continue
-        if decision is None:
-            outcome.recorded.append(f"{dataset}: {verdict}")
             continue
         progress = (
             f"{len(status.approvers)} of {status.required} approvals" if verdict == "approve" else "rejected"

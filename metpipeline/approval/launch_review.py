@@ -85,7 +85,7 @@ def _refusal(job, config, engine, key, registry, items, identity) -> str | None:
         return decision_job.evaluate(engine, key, registry, items, decision, identity, dry_run=True).refusal()
     try:
         approval = parse(jobs.ApprovalConfig, config)
-        decide.record_decision(
+        decide.check_decision(
             engine,
             key,
             registry,
@@ -96,7 +96,6 @@ def _refusal(job, config, engine, key, registry, items, identity) -> str | None:
             approval.comment,
             approval.candidate_hash,
             identity=identity,
-            dry_run=True,
         )
     except (ValueError, decide.DecisionRefused) as exc:
         return f"Decision not recorded: {exc}"

@@ -120,6 +120,8 @@ def write_workbook(
             sheets=sheets,
             cover=cover,
             notes_table=notes,
+            # A contents sheet lists the table sheets; with none (every table CSV only) the cover says so.
+            contentsheet_label="Contents" if sheets else None,
             contentsheet_options={"title": "Contents"},
             auto_width=False,
             workbook_options={"constant_memory": True},

@@ -63,7 +63,7 @@ def catalog_entry(dataset: str, latest: dict, cron: str) -> dict:
     current = latest["latest"]
     released = datetime.fromisoformat(current["released_at"])
     base = f"datasets/{slug}/{current['month']}/v{current['version']}/"
-    return {
+    entry = {
         "dataset": slug,
         "title": TITLES[dataset],
         "latest_version": current["version"],
@@ -77,6 +77,10 @@ def catalog_entry(dataset: str, latest: dict, cron: str) -> dict:
             "cover_sheet": base + "cover-sheet.html",
         },
     }
+    spreadsheets = [name for name in current.get("files", []) if name.endswith(".xlsx")]
+    if spreadsheets:
+        entry["links"]["spreadsheet"] = base + spreadsheets[0]
+    return entry
 
 
 def update_catalog(catalog: dict | None, dataset: str, latest: dict, cron: str) -> dict:

@@ -1,11 +1,12 @@
 """`index.html` at the bucket root: the page a person opens, rendered from `catalog.json`.
 
 Every dataset with its latest release, the next scheduled release (and a missed one), and links to the
-cover sheet, the data package and the version folder: absolute when METPIPELINE_PUBLIC_BASE_URL is set,
-relative to the bucket root otherwise.
+cover sheet, the data package, the spreadsheet and the version history (latest.json): absolute when
+METPIPELINE_PUBLIC_BASE_URL is set, relative to the bucket root otherwise.
 """
 
 from datetime import datetime
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -43,7 +44,8 @@ Each dataset's cover sheet explains its definitions, disclosure control and revi
 <td>{{ d.latest_month }} (version {{ d.latest_version }}), published {{ d.released }}</td>
 <td>{{ d.next }}{% if d.overdue %} <span class="late">(due {{ d.overdue }}: delayed)</span>{% endif %}</td>
 <td><a href="{{ d.cover }}">Cover sheet</a> · <a href="{{ d.datapackage }}">Data package</a> ·
-<a href="{{ d.folder }}">All files</a></td>
+{% if d.spreadsheet %}<a href="{{ d.spreadsheet }}">Spreadsheet</a> · {% endif %}
+<a href="{{ d.latest }}">Version history</a></td>
 </tr>{% endfor %}
 </tbody></table>
 <p>Machine-readable: <a href="{{ catalog }}">catalog.json</a>.</p>
@@ -72,7 +74,8 @@ def render_index(catalog: dict) -> str:
             "overdue": _human(e["release_overdue_since"]) if e.get("release_overdue_since") else "",
             "cover": link(e["links"]["cover_sheet"]),
             "datapackage": link(e["links"]["datapackage"]),
-            "folder": link(e["links"]["version"]),
+            "spreadsheet": link(quote(e["links"]["spreadsheet"])) if e["links"].get("spreadsheet") else "",
+            "latest": link(e["links"]["latest"]),
         }
         for e in catalog.get("datasets", [])
     ]

@@ -168,6 +168,16 @@ def decision_links(mailbox: Mailbox, month: str) -> tuple[str, str]:
     return report, decide
 
 
+def assert_links_resolve(page: Page, what: str) -> None:
+    """Every link of a page served from the local bucket resolves to a published file."""
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    local = [h for h in hrefs if h.startswith("file://")]
+    assert local, f"{what}: no link to a published file"
+    for href in local:
+        target = Path(urllib.parse.unquote(href[len("file://") :]).split("#")[0])
+        assert target.is_file(), f"{what} link {href} resolves to no published file"
+
+
 def settle(page: Page, timeout_ms: int = 30_000) -> None:
     """Wait until the page's CSS transitions and animations have finished (a dialog fading in)."""
     page.wait_for_function("() => document.getAnimations().length === 0", timeout=timeout_ms)
@@ -335,10 +345,13 @@ def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: 
                     page.goto((bucket / "index.html").as_uri())
                     expect(page.get_by_text("MPS Borough Level Crime").first).to_be_visible(timeout=30_000)
                     page.screenshot(path=str(shots / "landing-page.png"))
-                    for href in page.eval_on_selector_all("main a[href]", "els => els.map(e => e.href)"):
-                        if href.startswith("file://"):
-                            target = Path(urllib.parse.unquote(href[len("file://") :]))
-                            assert target.exists(), f"landing page link {href} resolves to nothing"
+                    assert_links_resolve(page, "landing page")
+                    # ... and the cover sheet it links to: every file of the version, with size and sha256.
+                    page.get_by_role("link", name="Cover sheet").first.click()
+                    expect(page.get_by_role("heading", name="Files")).to_be_visible(timeout=30_000)
+                    assert page.url.endswith("/v1/cover-sheet.html"), page.url
+                    page.screenshot(path=str(shots / "cover-sheet.png"), full_page=False)
+                    assert_links_resolve(page, "cover sheet")
             finally:
                 browser.close()
 
@@ -372,7 +385,9 @@ def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: 
     for name in (FILE_24M, FILE_HISTORICAL):
         published = hashlib.sha256((version_dir / name).read_bytes()).hexdigest()
         assert published == approved[name], f"{name} differs from the approved candidate"
-    expected_header = (EXPECTED_DIR / "borough__24m.csv").read_text(encoding="utf-8").splitlines()[0]
+    # The current (2026) layout of the Datastore's borough file.
+    expected = EXPECTED_DIR / "borough__24m__datastore-2026.csv"
+    expected_header = expected.read_text(encoding="utf-8").splitlines()[0]
     assert (version_dir / FILE_24M).read_text(encoding="utf-8").splitlines()[0] == expected_header
 
     timings["total"] = time.monotonic() - started
