@@ -10,17 +10,20 @@ the embedded demo owner and publishes to a local bucket. Then:
 A second DataMart seeded with --defects must stop at the right check with an actionable message.
 """
 
+import gzip
 import os
 import re
 import sqlite3
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from metpipeline.datamart.seed import seed_datamart
+from metpipeline_tests.publish.test_public_files import validate_datapackage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -98,7 +101,10 @@ def test_published_versions_exist(released):
         "mps-flagged-crime",
     ):
         assert (bucket / "datasets" / slug / "latest.json").is_file(), slug
-        assert list((bucket / "datasets" / slug / MONTH / "v1").glob("*.csv")), slug
+        version = bucket / "datasets" / slug / MONTH / "v1"
+        assert list(version.glob("*.csv")), slug
+        assert list(version.glob("*.xlsx")) and list(version.glob("*.csv.gz")), slug
+        validate_datapackage(version / "datapackage.json")  # Data Package v2, every resource (frictionless)
     assert (bucket / "catalog.json").is_file()
     assert "published v1" in run.stdout
 
@@ -132,6 +138,11 @@ def test_canary_nothing_identifying_anywhere(released):
                 continue
             if path.suffix == ".parquet":
                 text = pd.read_parquet(path).to_csv(index=False)
+            elif path.suffix == ".gz":  # the tidy CSV, compressed: read what a reader gets
+                text = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+            elif path.suffix == ".xlsx":  # a zip of XML parts: every part's text
+                with zipfile.ZipFile(path) as book:
+                    text = "\n".join(book.read(n).decode("utf-8", "replace") for n in book.namelist())
             else:
                 text = path.read_bytes().decode("utf-8", errors="replace")
             assert not _leaks(text), f"{path.relative_to(var)} contains {_leaks(text)}"

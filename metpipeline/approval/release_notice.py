@@ -71,6 +71,20 @@ def report_markdown(report: dict, plain_words: dict[str, str]) -> str:
     lines += ["| dataset | suppressed (primary) | suppressed (secondary) |", "|---|---|---|"]
     for dataset, cells in sorted((disclosure.get("suppressed_cells") or {}).items()):
         lines.append(f"| {dataset} | {int(cells.get('primary', 0)):,} | {int(cells.get('secondary', 0)):,} |")
+    loss = disclosure.get("information_loss") or []
+    if loss:
+        lines += ["", "Information lost to suppression, beside the previous release:", ""]
+        lines += [
+            "| dataset | cells suppressed | share | previous | previous share |",
+            "|---|---|---|---|---|",
+        ]
+        for d in loss:
+            before = "none" if d.get("previous_suppressed") is None else f"{int(d['previous_suppressed']):,}"
+            share_before = "none" if d.get("previous_share") is None else f"{100 * d['previous_share']:.2f}%"
+            share = f"{100 * d['share']:.2f}%"
+            lines.append(
+                f"| {d['dataset']} | {int(d['suppressed']):,} | {share} | {before} | {share_before} |"
+            )
     for dataset, withheld in sorted((disclosure.get("withheld_categories") or {}).items()):
         if not withheld:
             continue

@@ -27,6 +27,7 @@ def disclosure_record(month, policy, outcome, release, ng) -> dict:
         "not_geocoded": ng,
         "not_geocoded_granularity": policy.not_geocoded_published,
         "unresolved_blocks": len(outcome.unresolved),
+        "information_loss": outcome.information_loss(release),
     }
 
 

@@ -1,10 +1,16 @@
 """Differencing audit and threshold check (pure).
 
-For every suppressed cell the audit minimises and maximises it subject to every published equality of
-the release (published cells are constants, suppressed cells and unpublished quantities are variables
->= 0) with scipy's HiGHS linear programming. The feasible range must be at least the policy's
-`min_interval_width` wide. Blocks split into independent components, and variables that sit in exactly
-the same equations are interchangeable, so one pair of LPs answers for the whole group.
+For every suppressed cell the audit computes the attacker's tightest interval under every published
+relation of the release (constraints.py: published cells are constants, suppressed cells variables >= 0).
+The interval must be at least as wide as the policy asks (`Variable.required`: the policy's
+`min_interval_width`, or all its group can hide when that is less).
+
+A component with a single equation (every group of the worst-case model) is solved in closed form: with
+one unknown it is that unknown's exact value; with several, each lies anywhere between 0 and their sum.
+A component with several equations is solved with scipy's HiGHS linear programming (minimise and maximise
+the cell); variables that sit in exactly the same equations are interchangeable, so one pair of LPs
+answers for all of them. For the relations here (sums of disjoint or nested groups, a totally unimodular
+system) the LP's bounds are the integer bounds; the property tests compare both with brute force.
 """
 
 import math
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
-from metpipeline.disclosure.constraints import Block, Known, borough_totals, build_block
+from metpipeline.disclosure.constraints import Block, Known, build_block
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import PUBLISHED, Release, Table
 
@@ -24,10 +30,19 @@ class CellInterval:
     value: int
     low: float
     high: float
+    required: float = 0.0  # the least width the policy asks of this cell (constraints.Variable.required)
 
     @property
     def width(self) -> float:
         return self.high - self.low
+
+    @property
+    def exact(self) -> bool:
+        return self.width < 1e-9
+
+    @property
+    def fails(self) -> bool:
+        return self.width < self.required - 1e-9
 
 
 @dataclass
@@ -37,7 +52,7 @@ class AuditResult:
 
     @property
     def failing(self) -> list[CellInterval]:
-        return [iv for iv in self.intervals if iv.width < self.min_width - 1e-9]
+        return [iv for iv in self.intervals if iv.fails]
 
     @property
     def passed(self) -> bool:
@@ -47,14 +62,16 @@ class AuditResult:
         """Counts only: no cell, geography or value."""
         by_slug: dict[str, dict[str, int]] = {}
         for iv in self.intervals:
-            d = by_slug.setdefault(iv.cell[0], {"audited": 0, "failing": 0})
+            d = by_slug.setdefault(iv.cell[0], {"audited": 0, "failing": 0, "exact": 0})
             d["audited"] += 1
-            d["failing"] += int(iv.width < self.min_width - 1e-9)
+            d["failing"] += int(iv.fails)
+            d["exact"] += int(iv.exact)
         widths = [iv.width for iv in self.intervals]
         narrowest = min(widths) if widths else None
         return {
             "cells_audited": len(self.intervals),
             "cells_failing": len(self.failing),
+            "cells_recovered_exactly": sum(int(iv.exact) for iv in self.intervals),
             "min_interval_width": self.min_width,
             "narrowest_width": None if narrowest is None or math.isinf(narrowest) else round(narrowest, 3),
             "by_dataset": by_slug,
@@ -87,32 +104,65 @@ def _components(block: Block) -> list[tuple[list[int], list[int]]]:
 def audit_block(block: Block) -> list[CellInterval]:
     out: list[CellInterval] = []
     for members, eqs in _components(block):
-        index = {v: i for i, v in enumerate(members)}
-        n = len(members)
-        a_eq = np.zeros((len(eqs), n))
-        for row, e in enumerate(eqs):
-            for v in block.equations[e]:
-                a_eq[row, index[v]] = 1.0
-        values = np.array([block.variables[v].value for v in members], dtype=float)
-        b_eq = a_eq @ values
-        bounds = [
-            (block.variables[v].value, block.variables[v].value) if block.variables[v].fixed else (0, None)
-            for v in members
-        ]
-        solved: dict[tuple, tuple[float, float]] = {}
-        for v in members:
-            var = block.variables[v]
-            if not var.audited:
-                continue
-            assert var.cell is not None  # audited variables are published cells (constraints._cell_variable)
-            if var.fixed:
-                out.append(CellInterval(var.cell, var.value, var.value, var.value))
-                continue
-            signature = tuple(sorted(var.equations))
-            if signature not in solved:
-                solved[signature] = _range(index[v], a_eq, b_eq, bounds) if eqs else (0.0, math.inf)
-            low, high = solved[signature]
-            out.append(CellInterval(var.cell, var.value, low, high))
+        if len(eqs) <= 1:
+            out.extend(_closed_form(block, members))
+        else:
+            out.extend(_by_linear_programs(block, members, eqs))
+    return out
+
+
+def _closed_form(block: Block, members: list[int]) -> list[CellInterval]:
+    """One equation (or none) over `members`: known cells are constants; one unknown is exact; several
+    each lie in [0, their sum]. With no equation an unknown is bounded by 0 only."""
+    unknown = [v for v in members if not block.variables[v].fixed]
+    in_equation = bool(block.variables[members[0]].equations)
+    total = float(sum(block.variables[v].value for v in unknown))
+    out = []
+    for v in members:
+        var = block.variables[v]
+        if not var.audited:
+            continue
+        assert var.cell is not None  # audited variables are published cells
+        if var.fixed:
+            low = high = float(var.value)
+        elif not in_equation:
+            low, high = 0.0, math.inf
+        elif len(unknown) == 1:
+            low = high = total
+        else:
+            low, high = 0.0, total
+        out.append(CellInterval(var.cell, var.value, low, high, var.required))
+    return out
+
+
+def _by_linear_programs(block: Block, members: list[int], eqs: list[int]) -> list[CellInterval]:
+    out: list[CellInterval] = []
+    index = {v: i for i, v in enumerate(members)}
+    n = len(members)
+    a_eq = np.zeros((len(eqs), n))
+    for row, e in enumerate(eqs):
+        for v in block.equations[e]:
+            a_eq[row, index[v]] = 1.0
+    values = np.array([block.variables[v].value for v in members], dtype=float)
+    b_eq = a_eq @ values
+    bounds = [
+        (block.variables[v].value, block.variables[v].value) if block.variables[v].fixed else (0, None)
+        for v in members
+    ]
+    solved: dict[tuple, tuple[float, float]] = {}
+    for v in members:
+        var = block.variables[v]
+        if not var.audited:
+            continue
+        assert var.cell is not None  # audited variables are published cells (constraints.build_block)
+        if var.fixed:
+            out.append(CellInterval(var.cell, var.value, var.value, var.value, var.required))
+            continue
+        signature = tuple(sorted(var.equations))
+        if signature not in solved:
+            solved[signature] = _range(index[v], a_eq, b_eq, bounds)
+        low, high = solved[signature]
+        out.append(CellInterval(var.cell, var.value, low, high, var.required))
     return out
 
 
@@ -141,13 +191,12 @@ def _range(i: int, a_eq, b_eq, bounds) -> tuple[float, float]:
 
 
 def audit_release(release: Release, policy: Policy, known: Known | None = None) -> AuditResult:
-    """Feasible interval of every suppressed cell of the release."""
+    """The attacker's interval for every suppressed cell of the release."""
     known = known or {}
-    totals = borough_totals(release)
     intervals: list[CellInterval] = []
     for t in release.values():
         for col in np.flatnonzero((t.status != PUBLISHED).any(axis=0)):
-            intervals.extend(audit_block(build_block(release, t, int(col), policy, known, totals)))
+            intervals.extend(audit_block(build_block(release, t, int(col), policy, known)))
     return AuditResult(policy.min_interval_width, intervals)
 
 

@@ -1,28 +1,34 @@
-"""The published equalities of a release, as an attacker could write them down.
+"""The published relations of a release, as the worst-case attacker writes them down.
 
-One `Block` per (dataset, window, month column) that holds suppressed cells. Every equation has
-coefficients +1 and a right-hand side the attacker knows: the auditor, who knows every true value,
-computes it as the sum of the true values of the unknowns in it (published cells are constants and
-cancel out). Only unknowns are materialised, so a block stays small on real volumes.
+One `Block` per (dataset, window, month column) that holds suppressed cells; in it one equation per
+*group*: the cells whose sum the attacker knows. Every equation has coefficients +1 and a right-hand side
+the auditor computes as the true sum of the unknowns in it (published cells are constants and cancel out).
 
-Relations that really hold in a release (see docs in the policy and the report):
+The groups, with the attacker assumed to know every remainder (crimes not geocoded, or located in another
+borough than the one that recorded them): the policy's protection must hold even then.
 
-* Ward file (rows by the location's borough) against the borough file (rows by recording borough): the
-  two only meet London-wide. For each category c and month m
-      sum over wards ward(c, m) + ng(c, m) = sum over boroughs borough(c, m)
-  where ng(c, m) >= 0 is the number of crimes of c in m with no geocode. ng per category is not published
-  (policy `not_geocoded_published: month`), only the month's total, so ng(c, m) is an unknown and
-      sum over c of ng(c, m) = NG(m)            (published)
-  A category with no suppressed cell in m has ng(c, m) fixed by the first relation; it is folded into
-  the right-hand side, which is exact and keeps only categories with suppressed cells in the block.
-  With `minor_month` every ng(c, m) is published (a constant); with `none` the second relation is absent.
-* The 24-month and historical files cover disjoint months, and no file publishes a row or column total,
-  so months are independent and no relation runs across months.
-* LSOA rows of high categories are withheld entirely; no LSOA cell is suppressed.
-* Flagged file: no total of flag rows is published and flags overlap, so no equality holds; a suppressed
-  flagged cell is bounded below by 0 only.
-* Previous version: a cell published by the previous version with the value it still has is known to the
-  attacker (`known`), so it is a constant here even if this version suppresses it.
+* **Ward within borough.** The borough file publishes, for each category c, borough b and month m, every
+  crime of b; the ward file publishes the same crimes by ward, grouped by the ward's borough. The two differ
+  by a remainder (not geocoded; located elsewhere), which is zero or small and partly public (the
+  not-geocoded totals; street-level data), so the attacker is assumed to know it:
+      sum over wards w of b of ward(c, w, m) = borough(c, b, m) - remainder(c, b, m)    (known)
+  This subsumes the London-wide relation (the sum of these over boroughs).
+* **LSOA within borough**, the same, for the categories the LSOA file publishes (its protected categories
+  are withheld entirely, so no LSOA cell is suppressed under the current policy). LSOAs nest in wards only
+  by best fit, but an equation per borough is already the attacker's strongest: a ward's LSOAs are a
+  subset of its borough's.
+* **Flagged counts** (hate crime strands, domestic abuse, by borough) against their London total for the
+  flag and month, which the MPS publishes elsewhere (hate crime dashboards): known.
+* **Borough file**, were it ever suppressed: its London total per category and month (known).
+* **Major against minor categories**: no file publishes a major-category row, so no relation.
+* **24-month against historical file**: disjoint months, and no file publishes a row total across months,
+  so no relation runs across months.
+* **Revisions**: a cell an earlier version published with the value it still has is known (`known`), a
+  constant here even if this version suppresses it.
+
+Groups never share a cell, so each is a block of its own with a single equation: the audit of a group is
+closed-form (audit.py) and so is the choice of complementary cells (suppress.py). Both take about the same
+time per cell at any density.
 """
 
 from dataclasses import dataclass, field
@@ -32,23 +38,32 @@ import numpy as np
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import PUBLISHED, Release, Table
 
-Known = dict[
-    tuple[str, str, tuple], int
-]  # (slug, YYYYMM, row key) -> value published by the previous version
+Known = dict[tuple[str, str, tuple], int]  # (slug, YYYYMM, row key) -> value published by an earlier version
+
+# The columns beside the category that name a group whose total the attacker knows (see above).
+GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "ward": ("LookUp_BoroughName",),
+    "lsoa": ("Borough",),
+    "flagged": (),
+    "borough": (),
+}
 
 
 class DisclosureError(ValueError):
-    """The tables are inconsistent (e.g. more geocoded crimes in a ward file than counted)."""
+    """The tables are inconsistent with the relations above."""
 
 
 @dataclass
 class Variable:
     value: int
-    audited: bool  # a suppressed published cell (True) or a hidden quantity such as ng(c, m) (False)
-    fixed: bool = False  # value known from the previous version
+    audited: bool  # a suppressed published cell (True) or a hidden quantity (False)
+    fixed: bool = False  # value known from an earlier version
     cell: tuple | None = None  # (slug, window, row, column index)
     category: tuple[str, str] | None = None
     equations: list[int] = field(default_factory=list)
+    # The least width the policy asks of this cell's interval: min(min_interval_width, what its group can
+    # hide at most, i.e. the sum of its cells not already known).
+    required: float = 0.0
 
 
 @dataclass
@@ -66,33 +81,8 @@ class Block:
             self.variables[v].equations.append(idx)
 
 
-def borough_totals(release: Release) -> dict[str, dict[tuple[str, str], int]]:
-    """YYYYMM -> (major, minor) -> London-wide total of the borough file."""
-    out: dict[str, dict[tuple[str, str], int]] = {}
-    for window in ("24m", "historical"):
-        t = release.get(("borough", window))
-        if t is None or not t.months:
-            continue
-        sums = t.frame.groupby(["MajorText", "MinorText"])[t.months].sum()
-        for m in t.months:
-            totals = sums[m]  # indexed by (major, minor)
-            out[m] = {(str(a), str(b)): int(v) for (a, b), v in zip(totals.index, totals, strict=True)}
-    return out
-
-
-def _cell_variable(t: Table, row: int, col: int, month: str, value: int, cat, known: Known) -> Variable:
-    prev = known.get((t.slug, month, t.row_keys_cache[row])) if known else None  # type: ignore[attr-defined]
-    return Variable(
-        value=value,
-        audited=True,
-        fixed=prev is not None and prev == value,
-        cell=(t.slug, t.window, row, col),
-        category=cat,
-    )
-
-
 def prepare(t: Table) -> None:
-    """Cache per-table lookups the block builders use on every iteration."""
+    """Cache per-table lookups the block builders use on every month column."""
     if getattr(t, "row_keys_cache", None) is None:
         t.row_keys_cache = t.row_keys()  # type: ignore[attr-defined]
         t.values_cache = t.values()  # type: ignore[attr-defined]
@@ -102,43 +92,55 @@ def prepare(t: Table) -> None:
         for i, c in enumerate(cats):
             rows.setdefault(c, []).append(i)
         t.category_rows = {c: np.array(r, dtype=np.int64) for c, r in rows.items()}  # type: ignore[attr-defined]
+        extra = [t.frame[c].astype(str).tolist() for c in GROUP_COLUMNS.get(t.slug, ())]
+        groups: dict[tuple, list[int]] = {}
+        for i, c in enumerate(cats):
+            groups.setdefault((c, *(e[i] for e in extra)), []).append(i)
+        t.group_of = np.empty(len(cats), dtype=np.int64)  # type: ignore[attr-defined]
+        t.group_rows = []  # type: ignore[attr-defined]
+        for g, members in enumerate(groups.values()):
+            t.group_rows.append(np.array(members, dtype=np.int64))  # type: ignore[attr-defined]
+            t.group_of[members] = g  # type: ignore[attr-defined]
+
+
+def known_mask(t: Table, col: int, known: Known) -> np.ndarray:
+    """Rows whose cell in `col` an earlier version published with the value it has now."""
+    mask = np.zeros(len(t.frame), dtype=bool)
+    if not known:
+        return mask
+    month, vals, keys = t.months[col], t.values_cache[:, col], t.row_keys_cache  # type: ignore[attr-defined]
+    for r in range(len(mask)):
+        previous = known.get((t.slug, month, keys[r]))
+        mask[r] = previous is not None and previous == vals[r]
+    return mask
 
 
 def build_block(
     release: Release, t: Table, col: int, policy: Policy, known: Known, totals: dict | None = None
 ) -> Block:
+    """The month column's groups with suppressed cells, one equation each. (`release` and `totals` are
+    accepted for callers of the earlier, London-wide model; the worst case needs neither.)"""
     prepare(t)
     vals, status, cats = t.values_cache, t.status[:, col], t.categories_cache  # type: ignore[attr-defined]
-    month = t.months[col]
-    block = Block(label=f"{t.slug} {t.window} {month}", variables=[], equations=[])
+    block = Block(label=f"{t.slug} {t.window} {t.months[col]}", variables=[], equations=[])
+    is_known = known_mask(t, col, known)
     suppressed = np.flatnonzero(status != PUBLISHED)
-    by_cat: dict[tuple[str, str], list[int]] = {}
-    for r in suppressed:
-        block.variables.append(_cell_variable(t, int(r), col, month, int(vals[r, col]), cats[r], known))
-        by_cat.setdefault(cats[r], []).append(len(block.variables) - 1)
-    if t.slug != "ward":
-        return block  # see module docstring: no published relation constrains other suppressed cells
-    totals = totals if totals is not None else borough_totals(release)
-    month_totals = totals.get(month)
-    if month_totals is None:
-        return block  # the borough file does not publish this month: no relation holds
-    ng_vars: list[int] = []
-    for cat, members in by_cat.items():
-        if cat not in month_totals:
-            continue
-        geocoded = int(vals[t.category_rows[cat], col].sum())  # type: ignore[attr-defined]
-        ng = month_totals[cat] - geocoded
-        if ng < 0:
-            raise DisclosureError(
-                f"ward file has more crimes than the borough file for {cat[1]} in {month}: "
-                "the tables do not reconcile"
+    for g in np.unique(t.group_of[suppressed]):  # type: ignore[attr-defined]
+        rows = t.group_rows[g]  # type: ignore[attr-defined]
+        capacity = float(vals[rows, col][~is_known[rows]].sum())
+        required = min(policy.min_interval_width, capacity)
+        members = []
+        for r in rows[status[rows] != PUBLISHED]:
+            block.variables.append(
+                Variable(
+                    value=int(vals[r, col]),
+                    audited=True,
+                    fixed=bool(is_known[r]),
+                    cell=(t.slug, t.window, int(r), col),
+                    category=cats[r],
+                    required=required,
+                )
             )
-        if policy.not_geocoded_published == "minor_month":
-            block.add_equation(members)  # ng(c, m) is published: a constant
-            continue
-        block.variables.append(Variable(value=ng, audited=False, category=cat))
-        ng_vars.append(len(block.variables) - 1)
-        block.add_equation(members + [ng_vars[-1]])
-    if policy.not_geocoded_published == "month":
-        block.add_equation(ng_vars)
+            members.append(len(block.variables) - 1)
+        block.add_equation(members)
     return block

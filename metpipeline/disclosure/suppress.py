@@ -1,20 +1,28 @@
-"""Primary and secondary suppression, and withholding of whole categories (pure).
+"""Primary and secondary suppression, and withholding of whole categories and lone rows (pure).
 
 Primary: cells of protected rows (policy `applies_to`) with counts in [min_count, max_count].
-Secondary: per block (dataset, window, month), while the audit finds a suppressed cell whose feasible
-range is narrower than the policy allows, suppress one more published cell: first in the same category
-as a failing cell, then (when the month's not-geocoded total links categories) in any category, always
-the smallest non-zero count that the previous version did not already publish with the same value.
-Zeros are never chosen: a zero adds no width. Blocks are independent, so this scales to real volumes.
+
+Secondary, per group of the worst-case model (constraints.py: e.g. a category's wards in one borough in
+one month, whose total the attacker knows): a group whose suppressed cells do not yet hide enough gets the
+complementary cells that lose the least information, fewest cells first, then fewest crimes. A group is
+protected when it has at least two unknown cells and their sum reaches the policy's range (or everything the
+group holds, when that is less: the attacker then learns no more than the borough's figure, which the
+borough file publishes). Cells an earlier version published with the same value are never chosen (hiding
+them hides nothing). Groups share no cell, so each is solved once, in closed form, at any density.
+
+Lone rows: a protected category with a single row in a group (one ward of a borough over the whole window)
+can never be protected by suppressing cells (the group total is the row), so that row is withheld from the
+file; its crimes stay in the borough file.
 """
 
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
-from metpipeline.disclosure.audit import audit_block, protected_in_range
-from metpipeline.disclosure.constraints import Known, borough_totals, build_block, prepare
+from metpipeline.disclosure.audit import protected_in_range
+from metpipeline.disclosure.constraints import GROUP_COLUMNS, Known, known_mask, prepare
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import CATEGORY_COLUMNS, PRIMARY, PUBLISHED, SECONDARY, Release, Table
 
@@ -23,7 +31,34 @@ from metpipeline.disclosure.tables import CATEGORY_COLUMNS, PRIMARY, PUBLISHED, 
 class SuppressionOutcome:
     withheld: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # slug -> categories removed
     withheld_totals: dict[str, dict[str, int]] = field(default_factory=dict)  # slug -> YYYYMM -> count
-    unresolved: list[str] = field(default_factory=list)  # blocks the secondary search could not protect
+    unresolved: list[str] = field(default_factory=list)  # groups the secondary search could not protect
+    lone_rows_withheld: dict[str, int] = field(default_factory=dict)  # slug -> rows withheld
+
+    def information_loss(self, release: Release) -> dict[str, dict]:
+        """Per dataset that suppresses: cells and crimes hidden, their share, and by category (counts only;
+        every figure here is implied by totals the worst-case attacker already knows)."""
+        out: dict[str, dict] = {}
+        for (slug, _w), t in sorted(release.items()):
+            if not t.count(PRIMARY) and not t.count(SECONDARY) and slug not in out:
+                continue
+            d = out.setdefault(
+                slug, {"cells": 0, "suppressed": 0, "crimes": 0, "crimes_hidden": 0, "by_category": {}}
+            )
+            hidden = t.status != PUBLISHED
+            vals = t.values()
+            d["cells"] += int(hidden.size)
+            d["suppressed"] += int(hidden.sum())
+            d["crimes"] += int(vals.sum())
+            d["crimes_hidden"] += int(vals[hidden].sum())
+            for cat, row_hidden in zip(t.categories(), hidden, strict=True):
+                if row_hidden.any():
+                    c = d["by_category"].setdefault(" / ".join(cat), 0)
+                    d["by_category"][" / ".join(cat)] = c + int(row_hidden.sum())
+            d["lone_rows_withheld"] = self.lone_rows_withheld.get(slug, 0)
+        for d in out.values():
+            d["share"] = round(d["suppressed"] / d["cells"], 6) if d["cells"] else 0.0
+            d["by_category"] = dict(sorted(d["by_category"].items()))
+        return out
 
     def cells(self, release: Release) -> dict[str, dict[str, int]]:
         """Suppressed cells per dataset and rule (counts only)."""
@@ -36,9 +71,13 @@ class SuppressionOutcome:
 
 
 def withhold(release: Release, policy: Policy, sensitivity: dict, outcome: SuppressionOutcome) -> None:
-    """Remove rows of withheld categories (LSOA high categories) and keep their monthly totals."""
+    """Remove rows of withheld categories (LSOA high categories) and keep their monthly totals; remove the
+    lone rows of protected categories in suppressing datasets (module docstring)."""
     for (slug, _w), t in list(release.items()):
         rule = policy.rule(slug)
+        if rule.action == "suppress":
+            _withhold_lone_rows(release, (slug, _w), t, rule, sensitivity, outcome)
+            continue
         if rule.action != "withhold":
             continue
         a, b = CATEGORY_COLUMNS[slug]
@@ -55,6 +94,18 @@ def withhold(release: Release, policy: Policy, sensitivity: dict, outcome: Suppr
         outcome.withheld[slug].sort()
 
 
+def _withhold_lone_rows(release, key, t: Table, rule, sensitivity, outcome) -> None:
+    if not GROUP_COLUMNS.get(t.slug) or not t.months:
+        return  # London-wide groups (flagged): every borough is a row of the group
+    prepare(t)
+    sizes = np.array([len(t.group_rows[g]) for g in t.group_of])  # type: ignore[attr-defined]
+    in_range = protected_in_range(t, rule, sensitivity).any(axis=1)
+    lone = (sizes == 1) & in_range
+    if lone.any():
+        outcome.lone_rows_withheld[t.slug] = outcome.lone_rows_withheld.get(t.slug, 0) + int(lone.sum())
+        release[key] = Table(t.slug, t.window, t.frame.loc[~lone].reset_index(drop=True))
+
+
 def primary(release: Release, policy: Policy, sensitivity: dict) -> None:
     for (slug, _w), t in release.items():
         rule = policy.rule(slug)
@@ -64,58 +115,68 @@ def primary(release: Release, policy: Policy, sensitivity: dict) -> None:
 
 
 def secondary(release: Release, policy: Policy, known: Known | None = None) -> list[str]:
-    """Add complementary suppressions until every block passes the audit; returns unresolved blocks."""
+    """Add the complementary suppressions every group needs; returns the groups that cannot be protected
+    (as counts-only labels)."""
     known = known or {}
-    totals = borough_totals(release)
     unresolved: list[str] = []
     for t in release.values():
         if policy.rule(t.slug).action != "suppress":
             continue
+        prepare(t)
         for col in np.flatnonzero((t.status != PUBLISHED).any(axis=0)):
-            if not _protect_column(release, t, int(col), policy, known, totals):
-                unresolved.append(f"{t.slug} {t.window} {t.months[col]}")
+            failed = _protect_column(t, int(col), policy, known)
+            if failed:
+                unresolved.append(f"{t.slug} {t.window} {t.months[col]}: {failed} group(s)")
     return unresolved
 
 
-def _protect_column(release: Release, t: Table, col: int, policy: Policy, known: Known, totals) -> bool:
-    prepare(t)
-    while True:
-        block = build_block(release, t, col, policy, known, totals)
-        failing = [iv for iv in audit_block(block) if iv.width < policy.min_interval_width - 1e-9]
-        if not failing:
-            return True
-        fixed = {v.cell for v in block.variables if v.fixed}
-        if any(iv.cell in fixed for iv in failing):
-            return False  # values the previous version published: no complement can hide them again
-        row = _complement(t, col, failing, known, linked=bool(block.equations) and _linked(policy))
-        if row is None:
-            return False
-        t.status[row, col] = SECONDARY
-
-
-def _linked(policy: Policy) -> bool:
-    return policy.not_geocoded_published == "month"
-
-
-def _complement(t: Table, col: int, failing, known: Known, linked: bool) -> int | None:
+def _protect_column(t: Table, col: int, policy: Policy, known: Known) -> int:
+    """Protect every group of one month column; returns how many could not be protected."""
     vals = t.values_cache[:, col]  # type: ignore[attr-defined]
-    cats = t.categories_cache  # type: ignore[attr-defined]
-    month = t.months[col]
-    open_ = (t.status[:, col] == PUBLISHED) & (vals > 0)
-    if known:
-        keys = t.row_keys_cache  # type: ignore[attr-defined]
-        for r in np.flatnonzero(open_):
-            if known.get((t.slug, month, keys[r])) == vals[r]:
-                open_[r] = False  # already public: suppressing it now hides nothing
-    failing_cats = {cats[iv.cell[2]] for iv in failing}
-    pools = [np.concatenate([t.category_rows[c] for c in failing_cats])]  # type: ignore[attr-defined]
-    if linked:
-        pools.append(np.arange(len(vals)))
-    for pool in pools:
-        cand = pool[open_[pool]]
-        if len(cand):
-            return int(cand[np.argmin(vals[cand])])  # first of the smallest
-    return None
+    status = t.status[:, col]
+    is_known = known_mask(t, col, known)
+    failed = 0
+    for g in np.unique(t.group_of[status != PUBLISHED]):  # type: ignore[attr-defined]
+        rows = t.group_rows[g]  # type: ignore[attr-defined]
+        chosen = complements(vals[rows], status[rows] != PUBLISHED, is_known[rows], policy.min_interval_width)
+        if chosen is None:
+            failed += 1
+            continue
+        t.status[rows[chosen], col] = SECONDARY
+    return failed
+
+
+def complements(
+    values: np.ndarray, suppressed: np.ndarray, known: np.ndarray, width: float
+) -> list[int] | None:
+    """Positions (within one group) to suppress so that the group is protected, fewest cells then fewest
+    crimes (ties: the first rows); None when no choice can protect it (a suppressed cell already known)."""
+    if (suppressed & known).any():
+        return None  # values an earlier version published: no complement can hide them again
+    unknown = suppressed & ~known
+    capacity = float(values[~known].sum())
+    need = min(width, capacity) - float(values[unknown].sum())
+    open_ = np.flatnonzero(~suppressed & ~known)
+    nonzero = [int(i) for i in open_ if values[i] > 0]
+    zero = [int(i) for i in open_ if values[i] == 0]
+    if need <= 1e-9 and unknown.sum() >= 2:
+        return []
+    best: tuple | None = None
+    # `need` is below the range (a few crimes), so a handful of cells always suffices; search them all.
+    for k in range(0, min(len(nonzero), 4) + 1):
+        for combo in combinations(nonzero, k):
+            hidden = float(values[list(combo)].sum())
+            if hidden < need - 1e-9:
+                continue
+            extra = [] if unknown.sum() + k >= 2 else zero[:1]
+            if unknown.sum() + k + len(extra) < 2:
+                continue
+            cost = (k + len(extra), hidden, combo)
+            if best is None or cost < best[0]:
+                best = (cost, [*combo, *extra])
+        if best is not None:
+            break
+    return None if best is None else best[1]
 
 
 def apply_policy(

@@ -89,12 +89,15 @@ def release_report(
     cols = [c for c in borough.columns if str(c).isdigit() and c <= month.replace("-", "")][-13:]
     totals = {c: int(borough[c].sum()) for c in cols}
     evaluated = checks_of_run(context.instance, context.run_id)
+    previous_dir = previous_publishable(area.path("releases"), month)
+    previous = previous_dir / "disclosure.json" if previous_dir is not None else None
     report = build_report(
         month,
         gather_checks(area, month, policy, evaluated),
         disclosure,
         quality.read_ledger(area, month),
         totals,
+        WorkArea.read_json(previous) if previous is not None and previous.is_file() else None,
     )
     out = area.release_dir(month, "report")
     area.write_json(out / "report.json", report)

@@ -23,6 +23,19 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;tex
 <h2>Disclosure control</h2><table><tr><th>dataset</th><th>primary</th><th>secondary</th></tr>
 {% for slug, d in r.disclosure.suppressed_cells.items() %}<tr><td>{{ slug }}</td><td>{{ d.primary }}</td>
 <td>{{ d.secondary }}</td></tr>{% endfor %}</table>
+<h3>Information lost to suppression (this release and the previous one)</h3>
+<table><tr><th>dataset</th><th>suppressed cells</th><th>share of cells</th><th>crimes hidden</th>
+<th>previous release: cells</th><th>previous share</th></tr>
+{% for d in r.disclosure.information_loss %}<tr><td>{{ d.dataset }}</td><td>{{ d.suppressed }}</td>
+<td>{{ "%.2f%%" % (100 * d.share) }}</td><td>{{ d.crimes_hidden }}</td>
+<td>{{ d.previous_suppressed if d.previous_suppressed is not none else "none" }}</td>
+<td>{{ "%.2f%%" % (100 * d.previous_share) if d.previous_share is not none else "none" }}</td></tr>
+{% endfor %}</table>
+{% for d in r.disclosure.information_loss %}{% if d.by_category %}<p>{{ d.dataset }}, suppressed cells by
+category: {% for c, n in d.by_category.items() %}{{ c }} {{ n }}{% if not loop.last %};
+{% endif %}{% endfor %}.
+{% if d.lone_rows_withheld %}Rows withheld (a protected category with a single ward in its borough):
+{{ d.lone_rows_withheld }}.{% endif %}</p>{% endif %}{% endfor %}
 {% for slug, cats in r.disclosure.withheld_categories.items() %}<p>Withheld from the {{ slug }} file
 entirely: {% for c in cats %}{{ c.minor }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>{% endfor %}
 <h2>Reconciliation</h2><table><tr><th>system</th><th>extracted</th><th>counted</th><th>excluded</th></tr>
@@ -40,12 +53,35 @@ def outcome(passed: bool, severity: str) -> str:
     return "warn" if severity.upper() == "WARN" else "fail"
 
 
+def information_loss(disclosure: dict, previous: dict | None) -> list[dict]:
+    """Suppressed cells and their share per dataset, this release beside the previous one."""
+    now = disclosure.get("information_loss") or {}
+    before = (previous or {}).get("information_loss") or {}
+    rows = []
+    for slug in sorted(set(now) | set(before)):
+        a, b = now.get(slug, {}), before.get(slug, {})
+        rows.append(
+            {
+                "dataset": slug,
+                "suppressed": a.get("suppressed", 0),
+                "share": a.get("share", 0.0),
+                "crimes_hidden": a.get("crimes_hidden", 0),
+                "previous_suppressed": b.get("suppressed") if b else None,
+                "previous_share": b.get("share") if b else None,
+                "by_category": a.get("by_category", {}),
+                "lone_rows_withheld": a.get("lone_rows_withheld", 0),
+            }
+        )
+    return rows
+
+
 def build_report(
     month: str,
     checks: list[dict],
     disclosure: dict,
     reconciliation: dict | None,
     monthly_totals: dict[str, int],
+    previous_disclosure: dict | None = None,
 ) -> dict:
     """`checks`: dicts with name, passed, severity, description (counts only). `monthly_totals`: YYYYMM ->
     London total for the month and up to twelve months before it."""
@@ -62,6 +98,7 @@ def build_report(
             "policy_version": disclosure.get("policy_version"),
             "suppressed_cells": disclosure.get("suppressed_cells", {}),
             "withheld_categories": disclosure.get("withheld_categories", {}),
+            "information_loss": information_loss(disclosure, previous_disclosure),
         },
         "reconciliation": reconciliation,
         "not_geocoded": {

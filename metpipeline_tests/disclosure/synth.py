@@ -10,11 +10,15 @@ MONTH = "2024-03"
 MONTHS = [p.strftime("%Y%m") for p in pd.period_range("2022-04", "2024-03", freq="M")]  # 24m window
 HIST = [p.strftime("%Y%m") for p in pd.period_range("2022-01", "2022-03", freq="M")]
 CATS = [("SEXUAL OFFENCES", "RAPE"), ("THEFT", "SHOPLIFTING"), ("BURGLARY", "RES BURGLARY OF A HOME")]
-WARDS = [  # real codes and names from the reference lookup
+WARDS = [  # real codes and names from the reference lookup; two wards per borough
     ("E05013503", "Kilburn", "Brent"),
+    ("E05013504", "Kingsbury", "Brent"),
     ("E05013665", "Kilburn", "Camden"),
+    ("E05013666", "King's Cross", "Camden"),
     ("E05014070", "Village", "Barking and Dagenham"),
+    ("E05014071", "Whalebone", "Barking and Dagenham"),
     ("E05013533", "Norwood Green", "Ealing"),
+    ("E05013534", "Perivale", "Ealing"),
 ]
 BOROUGHS = ["Brent", "Camden", "Barking and Dagenham", "Ealing", "Unknown"]
 LSOAS = [
