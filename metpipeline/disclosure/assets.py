@@ -2,7 +2,13 @@
 
 import dagster as dg
 
-from metpipeline.disclosure.files import known_from_previous, not_geocoded, previous_publishable, read_counts
+from metpipeline.disclosure.files import (
+    known_from_previous,
+    not_geocoded,
+    previous_publishable,
+    read_counts,
+    record_published_cells,
+)
 from metpipeline.disclosure.policy import load_policy
 from metpipeline.disclosure.render import write_publishable
 from metpipeline.disclosure.suppress import apply_policy
@@ -48,13 +54,15 @@ def disclosed_datasets(
         raise FileNotFoundError(f"no counts files for {month} under {area.release_dir(month, 'counts')}")
     ng = not_geocoded(release)
     previous = previous_publishable(area.path("releases"), month)
-    outcome = apply_policy(release, policy, category_sensitivity(), known_from_previous(previous, policy))
+    sensitivity = category_sensitivity()
+    outcome = apply_policy(release, policy, sensitivity, known_from_previous(previous, policy, sensitivity))
     out_dir = area.release_dir(month, "publishable")
     for slug in sorted({s for s, _ in release}):
         tables = [t for (s, _w), t in sorted(release.items()) if s == slug]
         write_publishable(out_dir, slug, tables, policy.marker)  # streamed to each file, atomically
     record = disclosure_record(month, policy, outcome, release, ng)
     area.write_json(out_dir / "disclosure.json", record)
+    record_published_cells(out_dir, previous, policy, sensitivity)  # what the next release's attacker knows
     return dg.MaterializeResult(
         metadata={
             "policy_version": policy.version,

@@ -23,8 +23,9 @@ borough than the one that recorded them): the policy's protection must hold even
 * **Major against minor categories**: no file publishes a major-category row, so no relation.
 * **24-month against historical file**: disjoint months, and no file publishes a row total across months,
   so no relation runs across months.
-* **Revisions**: a cell an earlier version published with the value it still has is known (`known`), a
-  constant here even if this version suppresses it.
+* **Revisions**: a cell any earlier version published with the value it still has is known (`known`,
+  from `published_cells.parquet`, which carries every version's published cells forward), a constant here
+  even if this version suppresses it.
 
 Groups never share a cell, so each is a block of its own with a single equation: the audit of a group is
 closed-form (audit.py) and so is the choice of complementary cells (suppress.py). Both take about the same
@@ -38,7 +39,8 @@ import numpy as np
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import PUBLISHED, Release, Table
 
-Known = dict[tuple[str, str, tuple], int]  # (slug, YYYYMM, row key) -> value published by an earlier version
+# (slug, YYYYMM, row key) -> the values earlier versions published in that cell
+Known = dict[tuple[str, str, tuple], set[int]]
 
 # The columns beside the category that name a group whose total the attacker knows (see above).
 GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -111,7 +113,7 @@ def known_mask(t: Table, col: int, known: Known) -> np.ndarray:
     month, vals, keys = t.months[col], t.values_cache[:, col], t.row_keys_cache  # type: ignore[attr-defined]
     for r in range(len(mask)):
         previous = known.get((t.slug, month, keys[r]))
-        mask[r] = previous is not None and previous == vals[r]
+        mask[r] = previous is not None and int(vals[r]) in previous
     return mask
 
 

@@ -9,6 +9,7 @@ from metpipeline.disclosure.constraints import Known
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.suppress import SuppressionOutcome, withhold
 from metpipeline.disclosure.tables import (
+    CATEGORY_COLUMNS,
     KEY_COLUMNS,
     PRIMARY,
     SLUGS_WITH_FILES,
@@ -19,6 +20,8 @@ from metpipeline.disclosure.tables import (
     csv_name,
     month_columns,
 )
+
+KEY_SEP = "\x1f"  # joins a row's key columns (a unit separator: never in a name or code)
 
 
 def read_counts(counts_dir: Path) -> Release:
@@ -84,30 +87,85 @@ def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sens
     return release
 
 
-def known_from_previous(previous_dir: Path | None, policy: Policy) -> Known:
-    """Cells the previous publishable version published, with their values (the attacker's knowledge).
+KNOWN_CELLS = "published_cells.parquet"  # beside publishable/: every earlier version's published cells
 
-    Only datasets the policy suppresses in can hold a cell that is suppressed now but was public before, so
-    only those are read (the LSOA and borough files, the largest, never are).
-    """
-    known: Known = {}
-    if previous_dir is None or not previous_dir.is_dir():
-        return known
+
+def published_cells(publishable_dir: Path, policy: Policy, sensitivity: dict) -> pd.DataFrame:
+    """The numbers one publishable version shows in the cells that could ever be suppressed (protected
+    categories of the datasets the policy suppresses in): slug, month (YYYYMM), key (the row's key columns
+    joined), value."""
+    parts = []
     for slug in SLUGS_WITH_FILES:
-        if policy.rule(slug).action != "suppress":
+        rule = policy.rule(slug)
+        if rule.action != "suppress":
             continue
         for window in WINDOWS:
-            path = previous_dir / slug / csv_name(slug, window)
+            path = publishable_dir / slug / csv_name(slug, window)
             if not path.exists():
                 continue
             pub = read_text(path)
-            keys = np.empty(len(pub), dtype=object)
-            keys[:] = list(pub[KEY_COLUMNS[slug]].itertuples(index=False, name=None))
+            a, b = CATEGORY_COLUMNS[slug]
+            categories = zip(pub[a], pub[b], strict=True)
+            protected = [rule.protects(sensitivity.get(c, "standard")) for c in categories]
+            pub = pub[np.array(protected, dtype=bool)] if len(pub) else pub
+            keys = pub[KEY_COLUMNS[slug]].astype(str).agg(KEY_SEP.join, axis=1) if len(pub) else pd.Series()
             for m in month_columns(pub):
                 text = pub[m].to_numpy(dtype=str)
                 counted = np.char.isdigit(text)  # the marker and anything else are not known values
-                values = text[counted].astype(np.int64)
-                known.update(zip(((slug, m, k) for k in keys[counted]), values.tolist(), strict=True))
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "slug": slug,
+                            "month": m,
+                            "key": keys.to_numpy()[counted],
+                            "value": text[counted].astype("int64"),
+                        }
+                    )
+                )
+    columns = {"slug": "string", "month": "string", "key": "string", "value": "int64"}
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    return pd.concat(parts, ignore_index=True).astype(columns)
+
+
+def record_published_cells(
+    publishable_dir: Path, previous_dir: Path | None, policy: Policy, sensitivity: dict
+) -> Path:
+    """Write `published_cells.parquet` for this version: its own published cells and every earlier
+    version's (carried from the previous month's file), so the attacker's knowledge of every earlier
+    version is at hand without reading them all."""
+    cells = [published_cells(publishable_dir, policy, sensitivity)]
+    earlier = previous_dir.parent / KNOWN_CELLS if previous_dir is not None else None
+    if earlier is not None and earlier.is_file():
+        cells.append(pd.read_parquet(earlier))
+    elif previous_dir is not None and previous_dir.is_dir():
+        cells.append(published_cells(previous_dir, policy, sensitivity))
+    merged = (
+        pd.concat(cells, ignore_index=True).drop_duplicates().sort_values(["slug", "month", "key", "value"])
+    )
+    out = publishable_dir.parent / KNOWN_CELLS
+    merged.reset_index(drop=True).to_parquet(out, index=False)
+    return out
+
+
+def known_from_previous(previous_dir: Path | None, policy: Policy, sensitivity: dict | None = None) -> Known:
+    """Cells any earlier version published, with the values they showed (the attacker's knowledge).
+
+    Read from the previous month's `published_cells.parquet` (every version up to it); a work area without
+    one (made before it existed) gives the previous version's files only. Only the protected categories of
+    datasets the policy suppresses in can hold a cell suppressed now, so only those are read."""
+    known: Known = {}
+    if previous_dir is None or not previous_dir.is_dir():
+        return known
+    from metpipeline.reference import category_sensitivity
+
+    sensitivity = sensitivity if sensitivity is not None else category_sensitivity()
+    record = previous_dir.parent / KNOWN_CELLS
+    cells = (
+        pd.read_parquet(record) if record.is_file() else published_cells(previous_dir, policy, sensitivity)
+    )
+    for slug, month, key, value in cells.itertuples(index=False, name=None):
+        known.setdefault((slug, month, tuple(key.split(KEY_SEP))), set()).add(int(value))
     return known
 
 

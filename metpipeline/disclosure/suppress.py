@@ -10,9 +10,10 @@ group holds, when that is less: the attacker then learns no more than the boroug
 borough file publishes). Cells an earlier version published with the same value are never chosen (hiding
 them hides nothing). Groups share no cell, so each is solved once, in closed form, at any density.
 
-Lone rows: a protected category with a single row in a group (one ward of a borough over the whole window)
-can never be protected by suppressing cells (the group total is the row), so that row is withheld from the
-file; its crimes stay in the borough file.
+Lone rows: a protected category with a single row in a group over the whole window (one ward of a
+borough; one borough of a flag London-wide) can never be protected by suppressing cells (the group total is
+the row), so that row is withheld from the file; its crimes stay in the borough file (and the flag's
+London total).
 """
 
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from metpipeline.disclosure.audit import protected_in_range
-from metpipeline.disclosure.constraints import GROUP_COLUMNS, Known, known_mask, prepare
+from metpipeline.disclosure.constraints import Known, known_mask, prepare
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import CATEGORY_COLUMNS, PRIMARY, PUBLISHED, SECONDARY, Release, Table
 
@@ -95,8 +96,8 @@ def withhold(release: Release, policy: Policy, sensitivity: dict, outcome: Suppr
 
 
 def _withhold_lone_rows(release, key, t: Table, rule, sensitivity, outcome) -> None:
-    if not GROUP_COLUMNS.get(t.slug) or not t.months:
-        return  # London-wide groups (flagged): every borough is a row of the group
+    if not t.months:
+        return
     prepare(t)
     sizes = np.array([len(t.group_rows[g]) for g in t.group_of])  # type: ignore[attr-defined]
     in_range = protected_in_range(t, rule, sensitivity).any(axis=1)

@@ -101,7 +101,7 @@ def test_previous_version_publishing_a_complement_reopens_the_cell():
     release = _release(counts, np.zeros((2, 1), dtype=int), [HIGH[0], STANDARD[0]], ["202403"])
     apply_policy(release, POLICY, SENS)
     key = tuple(release[("ward", "24m")].frame.loc[1, WARD_KEYS].astype(str))
-    known = {("ward", "202403", key): 5}  # the previous version published the complement's value
+    known = {("ward", "202403", key): {5}}  # the previous version published the complement's value
     assert not audit_release(release, POLICY, known).passed
     # With that knowledge the suppressor picks another complement instead.
     release2 = _release(counts, np.zeros((2, 1), dtype=int), [HIGH[0], STANDARD[0]], ["202403"])

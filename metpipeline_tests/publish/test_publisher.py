@@ -3,6 +3,7 @@
 import json
 import uuid
 from datetime import datetime
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -278,10 +279,9 @@ def test_a_landing_page_at_the_root_links_every_dataset_to_published_files(
     assert "5 May 2024, 06:00" in page  # the next scheduled release, London time
     links = re.findall(r'href="([^"]+)"', page)
     local = [link for link in links if not link.startswith("https://www.nationalarchives")]
-    assert len(local) == 4  # cover sheet, data package, folder, catalog
+    assert len(local) == 5  # cover sheet, data package, spreadsheet, version history, catalog
     for link in local:
-        key = link if not link.endswith("/") else link + "manifest.json"
-        assert store.get(key) is not None, link  # every link resolves to a published file
+        assert store.get(unquote(link)) is not None, link  # every link resolves to a published file
 
     monkeypatch.setenv("METPIPELINE_PUBLIC_BASE_URL", "https://data.example.test/mps/")
     from metpipeline.publish.landing import render_index
