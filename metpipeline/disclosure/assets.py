@@ -3,11 +3,13 @@
 import dagster as dg
 
 from metpipeline.disclosure.files import (
+    hidden_from_previous,
     known_from_previous,
     not_geocoded,
     previous_publishable,
     read_counts,
     record_published_cells,
+    record_suppressed_cells,
 )
 from metpipeline.disclosure.policy import load_policy
 from metpipeline.disclosure.render import write_publishable
@@ -55,14 +57,17 @@ def disclosed_datasets(
     ng = not_geocoded(release)
     previous = previous_publishable(area.path("releases"), month)
     sensitivity = category_sensitivity()
-    outcome = apply_policy(release, policy, sensitivity, known_from_previous(previous, policy, sensitivity))
+    known = known_from_previous(previous, policy, sensitivity)
+    outcome = apply_policy(release, policy, sensitivity, known, hidden_from_previous(previous))
     out_dir = area.release_dir(month, "publishable")
     for slug in sorted({s for s, _ in release}):
         tables = [t for (s, _w), t in sorted(release.items()) if s == slug]
         write_publishable(out_dir, slug, tables, policy.marker)  # streamed to each file, atomically
     record = disclosure_record(month, policy, outcome, release, ng)
     area.write_json(out_dir / "disclosure.json", record)
-    record_published_cells(out_dir, previous, policy, sensitivity)  # what the next release's attacker knows
+    # What the next release's attacker knows: every version's published cells and suppression patterns.
+    record_published_cells(out_dir, previous, policy, sensitivity)
+    record_suppressed_cells(release, month, out_dir, previous)
     return dg.MaterializeResult(
         metadata={
             "policy_version": policy.version,

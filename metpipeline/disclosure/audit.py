@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
-from metpipeline.disclosure.constraints import Block, Known, build_block
+from metpipeline.disclosure.constraints import Block, Hidden, Known, build_block
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import PUBLISHED, Release, Table
 
@@ -31,6 +31,7 @@ class CellInterval:
     low: float
     high: float
     required: float = 0.0  # the least width the policy asks of this cell (constraints.Variable.required)
+    already_public: bool = False  # an earlier version published this value: no release can hide it again
 
     @property
     def width(self) -> float:
@@ -42,7 +43,7 @@ class CellInterval:
 
     @property
     def fails(self) -> bool:
-        return self.width < self.required - 1e-9
+        return not self.already_public and self.width < self.required - 1e-9
 
 
 @dataclass
@@ -71,7 +72,8 @@ class AuditResult:
         return {
             "cells_audited": len(self.intervals),
             "cells_failing": len(self.failing),
-            "cells_recovered_exactly": sum(int(iv.exact) for iv in self.intervals),
+            "cells_recovered_exactly": sum(int(iv.exact and not iv.already_public) for iv in self.intervals),
+            "cells_already_public": sum(int(iv.already_public) for iv in self.intervals),
             "min_interval_width": self.min_width,
             "narrowest_width": None if narrowest is None or math.isinf(narrowest) else round(narrowest, 3),
             "by_dataset": by_slug,
@@ -124,7 +126,8 @@ def _closed_form(block: Block, members: list[int]) -> list[CellInterval]:
             continue
         assert var.cell is not None  # audited variables are published cells
         if var.fixed:
-            low = high = float(var.value)
+            out.append(CellInterval(var.cell, var.value, var.value, var.value, var.required, True))
+            continue
         elif not in_equation:
             low, high = 0.0, math.inf
         elif len(unknown) == 1:
@@ -156,7 +159,7 @@ def _by_linear_programs(block: Block, members: list[int], eqs: list[int]) -> lis
             continue
         assert var.cell is not None  # audited variables are published cells (constraints.build_block)
         if var.fixed:
-            out.append(CellInterval(var.cell, var.value, var.value, var.value, var.required))
+            out.append(CellInterval(var.cell, var.value, var.value, var.value, var.required, True))
             continue
         signature = tuple(sorted(var.equations))
         if signature not in solved:
@@ -190,13 +193,16 @@ def _range(i: int, a_eq, b_eq, bounds) -> tuple[float, float]:
     return float(lo.fun), float(high)
 
 
-def audit_release(release: Release, policy: Policy, known: Known | None = None) -> AuditResult:
-    """The attacker's interval for every suppressed cell of the release."""
+def audit_release(
+    release: Release, policy: Policy, known: Known | None = None, hidden: Hidden | None = None
+) -> AuditResult:
+    """The attacker's interval for every suppressed cell of the release (`known`, `hidden`: what earlier
+    versions published and suppressed, constraints.py)."""
     known = known or {}
     intervals: list[CellInterval] = []
     for t in release.values():
         for col in np.flatnonzero((t.status != PUBLISHED).any(axis=0)):
-            intervals.extend(audit_block(build_block(release, t, int(col), policy, known)))
+            intervals.extend(audit_block(build_block(release, t, int(col), policy, known, hidden=hidden)))
     return AuditResult(policy.min_interval_width, intervals)
 
 

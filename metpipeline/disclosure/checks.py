@@ -6,7 +6,12 @@ import dagster as dg
 
 from metpipeline.disclosure.allowlist import scan_publishable
 from metpipeline.disclosure.audit import audit_release, threshold_breaches
-from metpipeline.disclosure.files import known_from_previous, previous_publishable, read_published
+from metpipeline.disclosure.files import (
+    hidden_from_previous,
+    known_from_previous,
+    previous_publishable,
+    read_published,
+)
 from metpipeline.disclosure.policy import Policy, load_policy
 from metpipeline.reference import category_sensitivity
 from metpipeline.resources import GovernanceResource, WorkAreaResource
@@ -34,7 +39,9 @@ def differencing_result(
 ) -> dg.AssetCheckResult:
     """Audit this release, and the attacker who also holds the previous version's files (`previous_dir`)."""
     release = read_published(publishable_dir, counts_dir, policy, category_sensitivity())
-    result = audit_release(release, policy, known_from_previous(previous_dir, policy))
+    result = audit_release(
+        release, policy, known_from_previous(previous_dir, policy), hidden_from_previous(previous_dir)
+    )
     summary = result.summary()
     return dg.AssetCheckResult(
         passed=result.passed,

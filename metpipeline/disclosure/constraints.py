@@ -25,7 +25,9 @@ borough than the one that recorded them): the policy's protection must hold even
   so no relation runs across months.
 * **Revisions**: a cell any earlier version published with the value it still has is known (`known`,
   from `published_cells.parquet`, which carries every version's published cells forward), a constant here
-  even if this version suppresses it.
+  even if this version suppresses it. And each earlier version's own group equations (the sum of the
+  cells it suppressed in a group) still hold wherever those cells keep their values (`hidden`): they are
+  added to the block, where, with the current equation, they are solved by linear programs.
 
 Groups never share a cell, so each is a block of its own with a single equation: the audit of a group is
 closed-form (audit.py) and so is the choice of complementary cells (suppress.py). Both take about the same
@@ -41,6 +43,9 @@ from metpipeline.disclosure.tables import PUBLISHED, Release, Table
 
 # (slug, YYYYMM, row key) -> the values earlier versions published in that cell
 Known = dict[tuple[str, str, tuple], set[int]]
+# (slug, YYYYMM) -> earlier version (its release month) -> the cells it suppressed: row key -> true value.
+# Each earlier version's group equations stay true while its suppressed cells keep their values.
+Hidden = dict[tuple[str, str], dict[str, dict[tuple, int]]]
 
 # The columns beside the category that name a group whose total the attacker knows (see above).
 GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -95,6 +100,7 @@ def prepare(t: Table) -> None:
             rows.setdefault(c, []).append(i)
         t.category_rows = {c: np.array(r, dtype=np.int64) for c, r in rows.items()}  # type: ignore[attr-defined]
         extra = [t.frame[c].astype(str).tolist() for c in GROUP_COLUMNS.get(t.slug, ())]
+        t.row_of_key = {k: i for i, k in enumerate(t.row_keys_cache)}  # type: ignore[attr-defined]
         groups: dict[tuple, list[int]] = {}
         for i, c in enumerate(cats):
             groups.setdefault((c, *(e[i] for e in extra)), []).append(i)
@@ -117,21 +123,44 @@ def known_mask(t: Table, col: int, known: Known) -> np.ndarray:
     return mask
 
 
+def earlier_equations(t: Table, col: int, group: int, hidden: Hidden | None) -> list[list[int]]:
+    """Rows of `group` that an earlier version suppressed together, one list per version, where every one
+    of them still has the value it had then (so that version's equation over them still holds)."""
+    versions = (hidden or {}).get((t.slug, t.months[col]), {})
+    vals, out = t.values_cache[:, col], []  # type: ignore[attr-defined]
+    for cells in versions.values():
+        rows = [t.row_of_key.get(k) for k in cells]  # type: ignore[attr-defined]
+        if any(r is None for r in rows):
+            continue  # a row the file no longer has: that equation cannot be written over this table
+        in_group = [(r, v) for r, v in zip(rows, cells.values(), strict=True) if t.group_of[r] == group]  # type: ignore[attr-defined]
+        if in_group and all(int(vals[r]) == v for r, v in in_group):
+            out.append(sorted(int(r) for r, _ in in_group))
+    return out
+
+
 def build_block(
-    release: Release, t: Table, col: int, policy: Policy, known: Known, totals: dict | None = None
+    release: Release,
+    t: Table,
+    col: int,
+    policy: Policy,
+    known: Known,
+    totals: dict | None = None,
+    hidden: Hidden | None = None,
+    groups: list[int] | None = None,
 ) -> Block:
-    """The month column's groups with suppressed cells, one equation each. (`release` and `totals` are
+    """The month column's groups with suppressed cells (or just `groups`): the group's equation and the
+    earlier versions' equations that still hold, over its suppressed cells. (`release` and `totals` are
     accepted for callers of the earlier, London-wide model; the worst case needs neither.)"""
     prepare(t)
     vals, status, cats = t.values_cache, t.status[:, col], t.categories_cache  # type: ignore[attr-defined]
     block = Block(label=f"{t.slug} {t.window} {t.months[col]}", variables=[], equations=[])
     is_known = known_mask(t, col, known)
     suppressed = np.flatnonzero(status != PUBLISHED)
-    for g in np.unique(t.group_of[suppressed]):  # type: ignore[attr-defined]
+    for g in groups if groups is not None else np.unique(t.group_of[suppressed]):  # type: ignore[attr-defined]
         rows = t.group_rows[g]  # type: ignore[attr-defined]
         capacity = float(vals[rows, col][~is_known[rows]].sum())
         required = min(policy.min_interval_width, capacity)
-        members = []
+        variable_of: dict[int, int] = {}
         for r in rows[status[rows] != PUBLISHED]:
             block.variables.append(
                 Variable(
@@ -143,6 +172,14 @@ def build_block(
                     required=required,
                 )
             )
-            members.append(len(block.variables) - 1)
+            variable_of[int(r)] = len(block.variables) - 1
+        members = sorted(variable_of.values())
         block.add_equation(members)
+        seen = {tuple(members)}
+        for earlier in earlier_equations(t, col, int(g), hidden):
+            # Cells published now are constants in that equation; the rest are this block's variables.
+            eq = sorted(variable_of[r] for r in earlier if r in variable_of)
+            if eq and tuple(eq) not in seen:
+                seen.add(tuple(eq))
+                block.add_equation(eq)
     return block

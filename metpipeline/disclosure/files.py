@@ -5,13 +5,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from metpipeline.disclosure.constraints import Known
+from metpipeline.disclosure.constraints import Hidden, Known
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.suppress import SuppressionOutcome, withhold
 from metpipeline.disclosure.tables import (
     CATEGORY_COLUMNS,
     KEY_COLUMNS,
     PRIMARY,
+    PUBLISHED,
     SLUGS_WITH_FILES,
     WINDOWS,
     Release,
@@ -65,20 +66,26 @@ def read_text(path: Path) -> pd.DataFrame:
 def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sensitivity: dict) -> Release:
     """The counts release with each cell's status as actually published (marker or number).
 
-    Raises ValueError naming the file when a published file is missing or its rows differ from the counts.
+    A row of the counts that the file does not show was withheld (a row no suppression could protect);
+    the release then holds the rows the file shows. Raises ValueError naming the file when a published file
+    is missing, or shows a row the counts do not have, or rows in another order.
     """
     release = read_counts(counts_dir)
     withhold(release, policy, sensitivity, SuppressionOutcome())
-    for (slug, window), t in release.items():
+    for (slug, window), t in list(release.items()):
         path = publishable_dir / slug / csv_name(slug, window)
         if not path.exists():
             raise ValueError(f"{path.name} is missing from the publishable folder")
         pub = read_text(path)
         keys = KEY_COLUMNS[slug]
-        same_rows = len(pub) == len(t.frame) and (
-            pub[keys].reset_index(drop=True).equals(t.frame[keys].astype(str).reset_index(drop=True))
-        )
-        if not same_rows or month_columns(pub) != t.months:
+        shown = list(pub[keys].itertuples(index=False, name=None))
+        counted = list(t.frame[keys].astype(str).itertuples(index=False, name=None))
+        if len(shown) != len(counted):
+            present = set(shown)
+            t = Table(slug, window, t.frame.loc[[k in present for k in counted]].reset_index(drop=True))
+            release[(slug, window)] = t
+            counted = list(t.frame[keys].astype(str).itertuples(index=False, name=None))
+        if shown != counted or month_columns(pub) != t.months:
             raise ValueError(f"{path.name}: rows or month columns differ from the counts file")
         status = np.zeros((len(pub), len(t.months)), dtype=np.int8)
         for j, m in enumerate(t.months):  # column by column: no object array of the whole file
@@ -88,6 +95,7 @@ def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sens
 
 
 KNOWN_CELLS = "published_cells.parquet"  # beside publishable/: every earlier version's published cells
+HIDDEN_CELLS = "suppressed_cells.parquet"  # beside it: every earlier version's suppressed cells, true values
 
 
 def published_cells(publishable_dir: Path, policy: Policy, sensitivity: dict) -> pd.DataFrame:
@@ -146,6 +154,54 @@ def record_published_cells(
     out = publishable_dir.parent / KNOWN_CELLS
     merged.reset_index(drop=True).to_parquet(out, index=False)
     return out
+
+
+def record_suppressed_cells(release: Release, month: str, out_dir: Path, previous_dir: Path | None) -> Path:
+    """Write `suppressed_cells.parquet` (internal, never published): the cells this version suppresses with
+    their true values, tagged with the release month, after every earlier version's (carried from the
+    previous month's file). The next release's audit writes each version's group equations from it."""
+    parts = []
+    for (slug, _w), t in release.items():
+        hidden = np.argwhere(t.status != PUBLISHED)
+        if not len(hidden):
+            continue
+        keys = t.frame[KEY_COLUMNS[slug]].astype(str).agg(KEY_SEP.join, axis=1).to_numpy()
+        vals = t.values()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "version": month,
+                    "slug": slug,
+                    "month": [t.months[c] for c in hidden[:, 1]],
+                    "key": keys[hidden[:, 0]],
+                    "value": vals[hidden[:, 0], hidden[:, 1]].astype("int64"),
+                }
+            )
+        )
+    earlier = previous_dir.parent / HIDDEN_CELLS if previous_dir is not None else None
+    if earlier is not None and earlier.is_file():
+        parts.append(pd.read_parquet(earlier))
+    columns = {"version": "string", "slug": "string", "month": "string", "key": "string", "value": "int64"}
+    frame = (
+        pd.concat(parts, ignore_index=True).astype(columns)
+        if parts
+        else pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    )
+    out = out_dir.parent / HIDDEN_CELLS
+    frame.sort_values(["version", "slug", "month", "key"]).reset_index(drop=True).to_parquet(out, index=False)
+    return out
+
+
+def hidden_from_previous(previous_dir: Path | None) -> Hidden:
+    """Every earlier version's suppressed cells, by (dataset, month) and version (constraints.Hidden)."""
+    hidden: Hidden = {}
+    record = previous_dir.parent / HIDDEN_CELLS if previous_dir is not None else None
+    if record is None or not record.is_file():
+        return hidden
+    cells = pd.read_parquet(record)
+    for version, slug, month, key, value in cells.itertuples(index=False, name=None):
+        hidden.setdefault((slug, month), {}).setdefault(version, {})[tuple(key.split(KEY_SEP))] = int(value)
+    return hidden
 
 
 def known_from_previous(previous_dir: Path | None, policy: Policy, sensitivity: dict | None = None) -> Known:

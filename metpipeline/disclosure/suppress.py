@@ -22,8 +22,15 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from metpipeline.disclosure.audit import protected_in_range
-from metpipeline.disclosure.constraints import Known, known_mask, prepare
+from metpipeline.disclosure.audit import audit_block, protected_in_range
+from metpipeline.disclosure.constraints import (
+    Hidden,
+    Known,
+    build_block,
+    earlier_equations,
+    known_mask,
+    prepare,
+)
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import CATEGORY_COLUMNS, PRIMARY, PUBLISHED, SECONDARY, Release, Table
 
@@ -33,7 +40,8 @@ class SuppressionOutcome:
     withheld: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # slug -> categories removed
     withheld_totals: dict[str, dict[str, int]] = field(default_factory=dict)  # slug -> YYYYMM -> count
     unresolved: list[str] = field(default_factory=list)  # groups the secondary search could not protect
-    lone_rows_withheld: dict[str, int] = field(default_factory=dict)  # slug -> rows withheld
+    lone_rows_withheld: dict[str, int] = field(default_factory=dict)  # slug -> lone rows withheld
+    rows_withheld: dict[str, int] = field(default_factory=dict)  # slug -> rows no suppression could protect
 
     def information_loss(self, release: Release) -> dict[str, dict]:
         """Per dataset that suppresses: cells and crimes hidden, their share, and by category (counts only;
@@ -56,6 +64,7 @@ class SuppressionOutcome:
                     c = d["by_category"].setdefault(" / ".join(cat), 0)
                     d["by_category"][" / ".join(cat)] = c + int(row_hidden.sum())
             d["lone_rows_withheld"] = self.lone_rows_withheld.get(slug, 0)
+            d["rows_withheld"] = self.rows_withheld.get(slug, 0)
         for d in out.values():
             d["share"] = round(d["suppressed"] / d["cells"], 6) if d["cells"] else 0.0
             d["by_category"] = dict(sorted(d["by_category"].items()))
@@ -115,46 +124,81 @@ def primary(release: Release, policy: Policy, sensitivity: dict) -> None:
         t.status[protected_in_range(t, rule, sensitivity)] = PRIMARY
 
 
-def secondary(release: Release, policy: Policy, known: Known | None = None) -> list[str]:
-    """Add the complementary suppressions every group needs; returns the groups that cannot be protected
-    (as counts-only labels)."""
+def secondary(
+    release: Release, policy: Policy, known: Known | None = None, hidden: Hidden | None = None
+) -> tuple[list[str], dict[tuple[str, str], set[int]]]:
+    """Add the complementary suppressions every group needs. Returns the groups that cannot be protected
+    (counts-only labels) and, per table, the rows of their cells (for `apply_policy` to withhold)."""
     known = known or {}
     unresolved: list[str] = []
-    for t in release.values():
+    rows_out: dict[tuple[str, str], set[int]] = {}
+    for key, t in release.items():
         if policy.rule(t.slug).action != "suppress":
             continue
         prepare(t)
         for col in np.flatnonzero((t.status != PUBLISHED).any(axis=0)):
-            failed = _protect_column(t, int(col), policy, known)
+            failed = _protect_column(release, t, int(col), policy, known, hidden)
             if failed:
-                unresolved.append(f"{t.slug} {t.window} {t.months[col]}: {failed} group(s)")
-    return unresolved
+                unresolved.append(f"{t.slug} {t.window} {t.months[col]}: {len(failed)} group(s)")
+                rows_out.setdefault(key, set()).update(failed)
+    return unresolved, rows_out
 
 
-def _protect_column(t: Table, col: int, policy: Policy, known: Known) -> int:
-    """Protect every group of one month column; returns how many could not be protected."""
+def _protect_column(release, t: Table, col: int, policy: Policy, known: Known, hidden) -> set[int]:
+    """Protect every group of one month column; returns the rows of the cells that cannot be."""
     vals = t.values_cache[:, col]  # type: ignore[attr-defined]
     status = t.status[:, col]
     is_known = known_mask(t, col, known)
-    failed = 0
+    failed: set[int] = set()
     for g in np.unique(t.group_of[status != PUBLISHED]):  # type: ignore[attr-defined]
         rows = t.group_rows[g]  # type: ignore[attr-defined]
-        chosen = complements(vals[rows], status[rows] != PUBLISHED, is_known[rows], policy.min_interval_width)
-        if chosen is None:
-            failed += 1
-            continue
-        t.status[rows[chosen], col] = SECONDARY
+        earlier = earlier_equations(t, col, int(g), hidden)
+        # Sticky: what an earlier version hid together, with the same values, stays hidden; publishing one
+        # of those cells now would solve that version's equation for the others.
+        for eq in earlier:
+            for r in eq:
+                if t.status[r, col] == PUBLISHED and not is_known[r]:
+                    t.status[r, col] = SECONDARY
+        chosen = complements(
+            vals[rows], t.status[rows, col] != PUBLISHED, is_known[rows], policy.min_interval_width
+        )
+        if chosen is not None:
+            t.status[rows[chosen], col] = SECONDARY
+        if chosen is None or (
+            earlier and not _linked_group_protected(release, t, col, int(g), policy, known, hidden)
+        ):
+            # The rows of the cells that stay too narrow: withholding them is all that is left.
+            block = build_block(release, t, col, policy, known, hidden=hidden, groups=[int(g)])
+            failed.update(iv.cell[2] for iv in audit_block(block) if iv.fails)
     return failed
+
+
+def _linked_group_protected(release, t: Table, col: int, g: int, policy, known, hidden) -> bool:
+    """With earlier versions' equations on the group, add the smallest open non-zero cells until the
+    audit (linear programs) passes; False when no open cell is left."""
+    vals = t.values_cache[:, col]  # type: ignore[attr-defined]
+    rows = t.group_rows[g]  # type: ignore[attr-defined]
+    is_known = known_mask(t, col, known)
+    while True:
+        block = build_block(release, t, col, policy, known, hidden=hidden, groups=[g])
+        if not any(iv.fails for iv in audit_block(block)):
+            return True
+        open_ = rows[(t.status[rows, col] == PUBLISHED) & ~is_known[rows]]
+        if not len(open_):
+            return False
+        nonzero = open_[vals[open_] > 0]
+        pick = nonzero[np.argmin(vals[nonzero])] if len(nonzero) else open_[0]
+        t.status[pick, col] = SECONDARY
 
 
 def complements(
     values: np.ndarray, suppressed: np.ndarray, known: np.ndarray, width: float
 ) -> list[int] | None:
     """Positions (within one group) to suppress so that the group is protected, fewest cells then fewest
-    crimes (ties: the first rows); None when no choice can protect it (a suppressed cell already known)."""
-    if (suppressed & known).any():
-        return None  # values an earlier version published: no complement can hide them again
+    crimes (ties: the first rows); None when no choice can protect it (the other cells already public)."""
     unknown = suppressed & ~known
+    if not unknown.any():
+        return []  # only cells an earlier version already published: nothing this release can hide
     capacity = float(values[~known].sum())
     need = min(width, capacity) - float(values[unknown].sum())
     open_ = np.flatnonzero(~suppressed & ~known)
@@ -181,13 +225,33 @@ def complements(
 
 
 def apply_policy(
-    release: Release, policy: Policy, sensitivity: dict, known: Known | None = None
+    release: Release,
+    policy: Policy,
+    sensitivity: dict,
+    known: Known | None = None,
+    hidden: Hidden | None = None,
 ) -> SuppressionOutcome:
-    """Withhold, then primary, then secondary suppression, in place on `release`."""
+    """Withhold, then primary, then secondary suppression, in place on `release`.
+
+    A cell no suppression can protect (its group's other cells already public, say) has its row withheld,
+    and the tables are suppressed again without those rows; `unresolved` lists what is left (nothing, but
+    for cells an earlier version already published, which no release can hide again)."""
     outcome = SuppressionOutcome()
     withhold(release, policy, sensitivity, outcome)
-    primary(release, policy, sensitivity)
-    outcome.unresolved = secondary(release, policy, known)
+    for _ in range(len(release) * 4 + 1):  # each round withholds rows; a handful of rounds at most
+        primary(release, policy, sensitivity)
+        outcome.unresolved, unprotectable = secondary(release, policy, known, hidden)
+        if not unprotectable:
+            break
+        for key, rows in unprotectable.items():
+            t = release[key]
+            keep = np.ones(len(t.frame), dtype=bool)
+            keep[sorted(rows)] = False
+            slug = key[0]
+            outcome.rows_withheld[slug] = outcome.rows_withheld.get(slug, 0) + len(rows)
+            release[key] = Table(t.slug, t.window, t.frame.loc[keep].reset_index(drop=True))
+        for t in release.values():
+            t.status[:] = PUBLISHED
     return outcome
 
 

@@ -34,8 +34,8 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;tex
 {% for d in r.disclosure.information_loss %}{% if d.by_category %}<p>{{ d.dataset }}, suppressed cells by
 category: {% for c, n in d.by_category.items() %}{{ c }} {{ n }}{% if not loop.last %};
 {% endif %}{% endfor %}.
-{% if d.lone_rows_withheld %}Rows withheld (a protected category with a single ward in its borough):
-{{ d.lone_rows_withheld }}.{% endif %}</p>{% endif %}{% endfor %}
+{% if d.lone_rows_withheld or d.rows_withheld %}Rows withheld because no suppression could protect them:
+{{ d.lone_rows_withheld + d.rows_withheld }}.{% endif %}</p>{% endif %}{% endfor %}
 {% for slug, cats in r.disclosure.withheld_categories.items() %}<p>Withheld from the {{ slug }} file
 entirely: {% for c in cats %}{{ c.minor }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>{% endfor %}
 <h2>Reconciliation</h2><table><tr><th>system</th><th>extracted</th><th>counted</th><th>excluded</th></tr>
@@ -70,6 +70,7 @@ def information_loss(disclosure: dict, previous: dict | None) -> list[dict]:
                 "previous_share": b.get("share") if b else None,
                 "by_category": a.get("by_category", {}),
                 "lone_rows_withheld": a.get("lone_rows_withheld", 0),
+                "rows_withheld": a.get("rows_withheld", 0),
             }
         )
     return rows

@@ -134,4 +134,5 @@ def test_complements_choose_fewest_cells_then_fewest_crimes():
     assert complements(values, suppressed, known, 3) == [4]  # then one cell of 5
     known[4] = True
     assert complements(values, suppressed, known, 3) == [2, 3]
-    assert complements(values, suppressed | known, known, 3) is None  # a suppressed cell already public
+    # A group of two whose other cell an earlier version published (0): no choice protects it.
+    assert complements(np.array([1, 0]), np.array([True, False]), np.array([False, True]), 3) is None

@@ -2,9 +2,22 @@
 suppressed (protected categories of the datasets the policy suppresses in); never a suppressed marker, and
 nothing from files where no cell can be suppressed. Every version counts, not only the last one."""
 
-from metpipeline.disclosure.files import known_from_previous, record_published_cells
+import pandas as pd
+
+from metpipeline.disclosure.audit import audit_release
+from metpipeline.disclosure.files import (
+    hidden_from_previous,
+    known_from_previous,
+    previous_publishable,
+    read_counts,
+    read_published,
+    record_published_cells,
+    record_suppressed_cells,
+)
 from metpipeline.disclosure.policy import load_policy
-from metpipeline.disclosure.tables import csv_name
+from metpipeline.disclosure.render import write_publishable
+from metpipeline.disclosure.suppress import apply_policy
+from metpipeline.disclosure.tables import counts_name, csv_name
 from metpipeline.reference import category_sensitivity
 from metpipeline.settings import POLICY_FILE
 
@@ -57,3 +70,68 @@ def test_a_value_any_earlier_version_published_stays_known(tmp_path):
     # Without the carried record only v2's own file is read, and the cell would look unknown.
     (v2.parent / "published_cells.parquet").unlink()
     assert known_from_previous(v2, policy) == {}
+
+
+# Version after version, as the disclosure asset does it: counts -> suppression with what earlier versions
+# published and suppressed -> publishable files -> the records the next version reads -> the audit.
+
+WARD_KEYS = ["MajorText", "MinorText", "WardName", "WardCode", "LookUp_BoroughName"]
+
+
+def _ward_counts(values: dict[str, dict[str, int]]) -> pd.DataFrame:
+    """ward name -> {YYYYMM: count}, all RAPE in Brent."""
+    rows = [("SEXUAL OFFENCES", "RAPE", w, f"E0501{i:04d}", "Brent") for i, w in enumerate(values)]
+    frame = pd.DataFrame(rows, columns=WARD_KEYS)
+    for month in next(iter(values.values())):
+        frame[month] = [v[month] for v in values.values()]
+    return frame
+
+
+def release_version(root, release_month: str, ward: pd.DataFrame):
+    """One release of the ward file; returns (published frame, outcome, audit result)."""
+    policy = load_policy(POLICY_FILE.default())
+    base = root / release_month
+    counts, publishable = base / "counts", base / "publishable"
+    counts.mkdir(parents=True)
+    ward.to_parquet(counts / counts_name("ward", "24m"), index=False)
+    previous = previous_publishable(root, release_month)
+    known, hidden = known_from_previous(previous, policy, SENSITIVITY), hidden_from_previous(previous)
+    release = read_counts(counts)
+    outcome = apply_policy(release, policy, SENSITIVITY, known, hidden)
+    write_publishable(publishable, "ward", [release[("ward", "24m")]], policy.marker)
+    record_published_cells(publishable, previous, policy, SENSITIVITY)
+    record_suppressed_cells(release, release_month, publishable, previous)
+    audited = audit_release(read_published(publishable, counts, policy, SENSITIVITY), policy, known, hidden)
+    shown = pd.read_csv(publishable / "ward" / csv_name("ward", "24m"), dtype=str, keep_default_na=False)
+    return shown.set_index("WardName"), outcome, audited
+
+
+def test_an_earlier_versions_equation_cannot_be_solved_by_a_revision(tmp_path):
+    """v1 hides A (1) with the complement B (5): A + B = 6 is public from then on, and C = 7, D = 0 are
+    published. In v2 ward D is revised from 0 to 2 (now primary). Publishing B would give A = 6 - 5, so B
+    stays hidden; then D would be the borough's total minus C and v1's A + B, and no cell is left to hide
+    with it (C is public), so D's row is withheld."""
+    march = dict(zip("ABCD", (1, 5, 7, 0), strict=True))
+    v1, _, audit1 = release_version(
+        tmp_path, "2024-03", _ward_counts({w: {"202403": v} for w, v in march.items()})
+    )
+    assert list(v1["202403"]) == ["[c]", "[c]", "7", "0"] and audit1.passed
+    revised = {**march, "D": 2}
+    v2, outcome, audit2 = release_version(
+        tmp_path, "2024-04", _ward_counts({w: {"202403": v} for w, v in revised.items()})
+    )
+    assert v2.loc["B", "202403"] == "[c]", "B published would solve v1's A + B = 6 for A"
+    assert v2.loc["A", "202403"] == "[c]" and "D" not in v2.index
+    assert not outcome.unresolved and outcome.rows_withheld == {"ward": 1}
+    assert audit2.passed, audit2.summary()
+
+
+def test_a_cell_no_suppression_can_protect_has_its_row_withheld(tmp_path):
+    """Two wards publish 0 and 0 for March; a crime recorded late puts 1 in A. With B = 0 public, the borough
+    figure gives A exactly whatever is suppressed, so A's row is withheld (and the release is not blocked)."""
+    first = {"A": {"202402": 3, "202403": 0}, "B": {"202402": 4, "202403": 0}}
+    release_version(tmp_path, "2024-03", _ward_counts(first))
+    later = {"A": {"202402": 3, "202403": 1}, "B": {"202402": 4, "202403": 0}}
+    shown, outcome, audit = release_version(tmp_path, "2024-04", _ward_counts(later))
+    assert "A" not in shown.index and outcome.rows_withheld == {"ward": 1}
+    assert not outcome.unresolved and audit.passed, audit.summary()
