@@ -63,7 +63,7 @@ def write_workbook(
     title = TITLES[slug]
     left_out, sheets = [], {}
     for t in tables:
-        cells = t.frame.shape[0] * max(t.frame.shape[1] - key_count, 0)
+        cells = t.frame.shape[0] * t.frame.shape[1]  # every cell a reader's spreadsheet program must hold
         if t.frame.empty or t.frame.shape[1] <= key_count:
             left_out.append(f"{WINDOW_TITLES[t.window].capitalize()}: no months in this release.")
             continue
