@@ -105,3 +105,37 @@ def test_sql_files_never_name_pii_columns():
         body = "\n".join(line.split("--")[0] for line in path.read_text().splitlines()).lower()
         for column in pii:
             assert column not in body, (path.name, column)
+
+
+def test_extraction_needs_no_secondary_index(golden_url, tmp_path):
+    """The contract promises no secondary index. On a copy of the golden DataMart with every one dropped,
+    no extract query plans a correlated subquery (a scan of a table per row: quadratic on SQLite), and every
+    month extracts exactly what the indexed DataMart gives."""
+    import shutil
+    import sqlite3
+    from pathlib import Path
+
+    from metpipeline.db import make_engine
+
+    source = Path(golden_url.removeprefix("sqlite:///"))
+    bare = tmp_path / "no_index.sqlite"
+    shutil.copyfile(source, bare)
+    with sqlite3.connect(bare) as conn:
+        indexes = [
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        ]
+        assert indexes, "the golden DataMart has secondary indexes to drop"
+        for name in indexes:
+            conn.execute(f"DROP INDEX {name}")
+        sql_dir = Path(__file__).resolve().parents[2] / "sql" / "extract"
+        params = {k: str(v) for k, v in sql_window("2024-02").items()}
+        for name in ("cris_offences.sql", "connect_offences.sql"):
+            text = (sql_dir / name).read_text().replace("dm.", "")
+            plan = " | ".join(str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN {text}", params))
+            assert "CORRELATED" not in plan, f"{name}: {plan}"
+    indexed, unindexed = make_engine(golden_url), make_engine(f"sqlite:///{bare}")
+    for month in ("2023-06", "2024-02", "2024-07"):
+        for extract in (extract_cris, extract_connect):
+            a, b = extract(indexed, month), extract(unindexed, month)
+            pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))

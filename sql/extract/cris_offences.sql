@@ -5,6 +5,10 @@
 -- cris_ref is extracted only to check uniqueness; harmonisation drops it.
 -- migrated_to_connect: the crime was migrated into CONNECT at cut-over (contract rule 3), so the
 -- CONNECT offence, the live system, is its record and this row must not be counted as well.
+-- It is a join against the distinct legacy references of the CONNECT offences recorded in the same
+-- window, not a correlated subquery: the contract promises no secondary index, and without one a
+-- correlated EXISTS scans connect_offence once per CRIS row (quadratic on SQLite). A migrated offence
+-- carries the original recording time (contract rule 3), so its reference is in the window's offences.
 SELECT
     r.cris_ref,
     r.recorded_ocu,
@@ -21,10 +25,14 @@ SELECT
     r.hate_transgender,
     r.domestic_abuse,
     r.last_modified_at,
-    CASE
-        WHEN EXISTS (SELECT 1 FROM dm.connect_offence AS o WHERE o.legacy_cris_ref = r.cris_ref) THEN 1
-        ELSE 0
-    END AS migrated_to_connect
+    CASE WHEN m.legacy_cris_ref IS NULL THEN 0 ELSE 1 END AS migrated_to_connect
 FROM dm.cris_crime_report AS r
+LEFT JOIN (
+    SELECT DISTINCT legacy_cris_ref
+    FROM dm.connect_offence
+    WHERE legacy_cris_ref IS NOT NULL
+      AND recorded_at_utc >= :window_start
+      AND recorded_at_utc < :window_end
+) AS m ON m.legacy_cris_ref = r.cris_ref
 WHERE r.recorded_at >= :window_start
   AND r.recorded_at < :window_end
