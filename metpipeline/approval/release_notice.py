@@ -85,6 +85,13 @@ def report_markdown(report: dict, plain_words: dict[str, str]) -> str:
             lines.append(
                 f"| {d['dataset']} | {int(d['suppressed']):,} | {share} | {before} | {share_before} |"
             )
+        for d in loss:
+            for c in d.get("by_category") or []:
+                share = "" if c.get("share") is None else f"{100 * c['share']:.2f}%"
+                was = "none" if c.get("previous_suppressed") is None else f"{int(c['previous_suppressed']):,}"
+                was_share = "none" if c.get("previous_share") is None else f"{100 * c['previous_share']:.2f}%"
+                name = f"{d['dataset']}: {c['category']}"
+                lines.append(f"| {name} | {int(c['suppressed']):,} | {share} | {was} | {was_share} |")
     for dataset, withheld in sorted((disclosure.get("withheld_categories") or {}).items()):
         if not withheld:
             continue

@@ -60,14 +60,18 @@ class SuppressionOutcome:
             d["crimes"] += int(vals.sum())
             d["crimes_hidden"] += int(vals[hidden].sum())
             for cat, row_hidden in zip(t.categories(), hidden, strict=True):
-                if row_hidden.any():
-                    c = d["by_category"].setdefault(" / ".join(cat), 0)
-                    d["by_category"][" / ".join(cat)] = c + int(row_hidden.sum())
+                c = d["by_category"].setdefault(" / ".join(cat), {"suppressed": 0, "cells": 0})
+                c["suppressed"] += int(row_hidden.sum())
+                c["cells"] += int(row_hidden.size)
             d["lone_rows_withheld"] = self.lone_rows_withheld.get(slug, 0)
             d["rows_withheld"] = self.rows_withheld.get(slug, 0)
         for d in out.values():
             d["share"] = round(d["suppressed"] / d["cells"], 6) if d["cells"] else 0.0
-            d["by_category"] = dict(sorted(d["by_category"].items()))
+            d["by_category"] = {
+                name: {**c, "share": round(c["suppressed"] / c["cells"], 6) if c["cells"] else 0.0}
+                for name, c in sorted(d["by_category"].items())
+                if c["suppressed"]
+            }
         return out
 
     def cells(self, release: Release) -> dict[str, dict[str, int]]:

@@ -31,11 +31,16 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;tex
 <td>{{ d.previous_suppressed if d.previous_suppressed is not none else "none" }}</td>
 <td>{{ "%.2f%%" % (100 * d.previous_share) if d.previous_share is not none else "none" }}</td></tr>
 {% endfor %}</table>
-{% for d in r.disclosure.information_loss %}{% if d.by_category %}<p>{{ d.dataset }}, suppressed cells by
-category: {% for c, n in d.by_category.items() %}{{ c }} {{ n }}{% if not loop.last %};
-{% endif %}{% endfor %}.
-{% if d.lone_rows_withheld or d.rows_withheld %}Rows withheld because no suppression could protect them:
-{{ d.lone_rows_withheld + d.rows_withheld }}.{% endif %}</p>{% endif %}{% endfor %}
+{% for d in r.disclosure.information_loss %}{% if d.by_category %}
+<table><caption>{{ d.dataset }}: suppressed cells by category (this release; previous release)</caption>
+<tr><th>category</th><th>suppressed</th><th>share</th><th>previous</th><th>previous share</th></tr>
+{% for c in d.by_category %}<tr><td>{{ c.category }}</td><td>{{ c.suppressed }}</td>
+<td>{{ "%.2f%%" % (100 * c.share) if c.share is not none else "" }}</td>
+<td>{{ c.previous_suppressed if c.previous_suppressed is not none else "none" }}</td>
+<td>{{ "%.2f%%" % (100 * c.previous_share) if c.previous_share is not none else "none" }}</td></tr>
+{% endfor %}</table>
+{% if d.lone_rows_withheld or d.rows_withheld %}<p>{{ d.dataset }}: rows withheld because no suppression could
+protect them: {{ d.lone_rows_withheld + d.rows_withheld }}.</p>{% endif %}{% endif %}{% endfor %}
 {% for slug, cats in r.disclosure.withheld_categories.items() %}<p>Withheld from the {{ slug }} file
 entirely: {% for c in cats %}{{ c.minor }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>{% endfor %}
 <h2>Reconciliation</h2><table><tr><th>system</th><th>extracted</th><th>counted</th><th>excluded</th></tr>
@@ -53,6 +58,11 @@ def outcome(passed: bool, severity: str) -> str:
     return "warn" if severity.upper() == "WARN" else "fail"
 
 
+def _previous(before: dict, category: str, field: str):
+    c = (before.get("by_category") or {}).get(category)
+    return c.get(field) if isinstance(c, dict) else None
+
+
 def information_loss(disclosure: dict, previous: dict | None) -> list[dict]:
     """Suppressed cells and their share per dataset, this release beside the previous one."""
     now = disclosure.get("information_loss") or {}
@@ -68,7 +78,16 @@ def information_loss(disclosure: dict, previous: dict | None) -> list[dict]:
                 "crimes_hidden": a.get("crimes_hidden", 0),
                 "previous_suppressed": b.get("suppressed") if b else None,
                 "previous_share": b.get("share") if b else None,
-                "by_category": a.get("by_category", {}),
+                "by_category": [
+                    {
+                        "category": name,
+                        "suppressed": c.get("suppressed", 0) if isinstance(c, dict) else c,
+                        "share": c.get("share", 0.0) if isinstance(c, dict) else None,
+                        "previous_suppressed": _previous(b, name, "suppressed"),
+                        "previous_share": _previous(b, name, "share"),
+                    }
+                    for name, c in a.get("by_category", {}).items()
+                ],
                 "lone_rows_withheld": a.get("lone_rows_withheld", 0),
                 "rows_withheld": a.get("rows_withheld", 0),
             }
