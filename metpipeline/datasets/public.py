@@ -22,12 +22,7 @@ import pandas as pd
 from metpipeline import settings
 from metpipeline.datasets import layouts, workbook
 from metpipeline.datasets.build import TITLES, WINDOWS, airports_name, datastore_file_name, key_columns
-from metpipeline.datasets.render import render_csv
-
-
-def read_text(path: Path) -> pd.DataFrame:
-    """A CSV as written: every value as text, nothing read as missing."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", engine="pyarrow")
+from metpipeline.datasets.render import read_text, render_csv
 
 
 def layout_record(month: str) -> dict:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from metpipeline.datasets.build import TITLES
+from metpipeline.datasets.tidy import SUPPRESSED
 
-SUPPRESSED = "[c]"
 SHEETS = {"24m": "Recent_24_months", "historical": "Historical"}
 WINDOW_TITLES = {"24m": "the most recent 24 months", "historical": "historical months"}
 _GEOGRAPHY = {

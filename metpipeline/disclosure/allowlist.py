@@ -17,8 +17,8 @@ from metpipeline import reference
 from metpipeline.datasets import layouts
 from metpipeline.datasets.public import tidy_names as public_names
 from metpipeline.datasets.public import workbook_name
+from metpipeline.datasets.render import read_text
 from metpipeline.datasets.workbook import SHEETS as WORKBOOK_SHEETS
-from metpipeline.disclosure.files import read_text
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import (
     KEY_COLUMNS,

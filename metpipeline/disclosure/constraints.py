@@ -126,16 +126,31 @@ def known_mask(t: Table, col: int, known: Known) -> np.ndarray:
 def earlier_equations(t: Table, col: int, group: int, hidden: Hidden | None) -> list[list[int]]:
     """Rows of `group` that an earlier version suppressed together, one list per version, where every one
     of them still has the value it had then (so that version's equation over them still holds)."""
-    versions = (hidden or {}).get((t.slug, t.months[col]), {})
-    vals, out = t.values_cache[:, col], []  # type: ignore[attr-defined]
-    for cells in versions.values():
-        rows = [t.row_of_key.get(k) for k in cells]  # type: ignore[attr-defined]
-        if any(r is None for r in rows):
-            continue  # a row the file no longer has: that equation cannot be written over this table
-        in_group = [(r, v) for r, v in zip(rows, cells.values(), strict=True) if t.group_of[r] == group]  # type: ignore[attr-defined]
-        if in_group and all(int(vals[r]) == v for r, v in in_group):
-            out.append(sorted(int(r) for r, _ in in_group))
-    return out
+    if not hidden:
+        return []
+    return _earlier_by_group(t, col, hidden).get(group, [])
+
+
+def _earlier_by_group(t: Table, col: int, hidden: Hidden) -> dict[int, list[list[int]]]:
+    """`earlier_equations` for every group of one month column, computed once per column: the suppression
+    and the audit ask for it group by group, and a month carries every earlier version's cells."""
+    cache = t.__dict__.setdefault("_earlier_cache", {})
+    key = (col, id(hidden))
+    if key not in cache:
+        vals = t.values_cache[:, col]  # type: ignore[attr-defined]
+        out: dict[int, list[list[int]]] = {}
+        for cells in hidden.get((t.slug, t.months[col]), {}).values():
+            rows = [t.row_of_key.get(k) for k in cells]  # type: ignore[attr-defined]
+            if any(r is None for r in rows):
+                continue  # a row the file no longer has: that equation cannot be written over this table
+            by_group: dict[int, list[tuple[int, int]]] = {}
+            for r, v in zip(rows, cells.values(), strict=True):
+                by_group.setdefault(int(t.group_of[r]), []).append((int(r), v))  # type: ignore[attr-defined]
+            for g, members in by_group.items():
+                if all(int(vals[r]) == v for r, v in members):
+                    out.setdefault(g, []).append(sorted(r for r, _ in members))
+        cache[key] = out
+    return cache[key]
 
 
 def build_block(

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from metpipeline.datasets.render import read_text
 from metpipeline.disclosure.constraints import Hidden, Known
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.suppress import SuppressionOutcome, withhold
@@ -53,14 +54,6 @@ def not_geocoded(release: Release) -> dict[str, dict[str, int]]:
             for m in set(b.months) & set(t.months):
                 out[slug][m] = int(b.frame[m].sum()) - int(t.frame[m].sum())
     return {k: dict(sorted(v.items())) for k, v in out.items()}
-
-
-def read_text(path: Path) -> pd.DataFrame:
-    """A published CSV exactly as written: every value as text (nothing parsed, no value read as missing).
-
-    Multi-threaded pyarrow parser; the columns are pyarrow-backed strings, never Python object arrays.
-    """
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", engine="pyarrow")
 
 
 def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sensitivity: dict) -> Release:
