@@ -6,18 +6,18 @@ step (measured ~23 s vs ~8 s for one month), and the steps of a month run one af
 
 import dagster as dg
 
+from metpipeline.catalogue import CATALOGUE
 from metpipeline.partitions import monthly_partitions
 
-# Extraction and harmonisation of a month: what the back-fill runs over a partition range in one run.
-SOURCE_ASSETS = dg.AssetSelection.assets("cris_extract", "connect_extract", "harmonised_offences")
+# Extraction, harmonisation and the monthly cells: what the back-fill runs over a partition range in one run.
+SOURCE_ASSETS = dg.AssetSelection.assets(
+    "cris_extract", "connect_extract", "harmonised_offences", "monthly_cells"
+)
 
 # Everything from the DataMart to a staged release candidate. Publication is a separate job, launched by
 # the approval sensor once the data owner has approved exactly the staged bytes.
 RELEASE_ASSETS = SOURCE_ASSETS | dg.AssetSelection.assets(
-    "borough_dataset",
-    "ward_dataset",
-    "lsoa_dataset",
-    "flagged_dataset",
+    *(spec.asset_name for spec in CATALOGUE.values()),
     "disclosed_datasets",
     "release_report",
     "release_candidates",
@@ -37,6 +37,6 @@ backfill_job = dg.define_asset_job(
     selection=SOURCE_ASSETS,
     partitions_def=monthly_partitions,
     executor_def=dg.in_process_executor,
-    description="Extract and harmonise many months in one run (launch it over a partition range). "
-    "Months already extracted are replaced; nothing else is touched.",
+    description="Extract, harmonise and reduce to cells many months in one run (launch it over a "
+    "partition range). Months already extracted are replaced; nothing else is touched.",
 )

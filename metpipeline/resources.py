@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from metpipeline import month_locks, settings
+from metpipeline.cellstore import CELLS_INPUT_MANAGER, CellsInputManager
 from metpipeline.db import check_reachable, make_engine
+from metpipeline.months import month_range
 from metpipeline.workarea import WorkArea
 
 
@@ -105,8 +107,6 @@ def _months_of(tags) -> list[str]:
         tags.get("dagster/asset_partition_range_end"),
     )
     if start and end:
-        from metpipeline.datasets.build import month_range
-
         return month_range(start, end)
     return []
 
@@ -173,6 +173,7 @@ class DefaultResources(TypedDict):
     workarea: WorkAreaResource
     bucket: BucketResource
     governance: GovernanceResource
+    cells_input_manager: CellsInputManager
 
 
 def default_resources() -> DefaultResources:
@@ -183,4 +184,5 @@ def default_resources() -> DefaultResources:
         "workarea": WorkAreaResource(),
         "bucket": BucketResource(),
         "governance": GovernanceResource(),
+        CELLS_INPUT_MANAGER: CellsInputManager(),
     }

@@ -6,6 +6,8 @@ Layout under METPIPELINE_WORK_DIR (default var/work):
   extract/<system>/YYYY-MM.undated.json  source rows with no recorded time (in no month), at extraction
   extract/watermark.json              latest last-modified time seen, per system (change detection)
   harmonised/YYYY-MM.parquet          one row per counted crime of the month (no identifiers)
+  cells/YYYY-MM/<table>.parquet       the month's crimes reduced to each table's cells (cellstore.py)
+  cells/history/<slug>.parquet        the last historical table built, extended while its months stand
   reconciliation/YYYY-MM.json         every extracted row counted or excluded with a reason, per system
   releases/YYYY-MM/counts/            unsuppressed dataset tables for the release month (internal)
   releases/YYYY-MM/publishable/       the files as they would be published, after disclosure control
@@ -46,6 +48,14 @@ class WorkArea:
 
     def release_dir(self, month: str, *parts: str) -> Path:
         return self.path("releases", month, *parts)
+
+    @staticmethod
+    def counts_name(slug: str, window: str) -> str:
+        return f"{slug}__{window}.parquet"
+
+    def counts_path(self, month: str, slug: str, window: str) -> Path:
+        """The unsuppressed table of one dataset and window of a release (written by its dataset asset)."""
+        return self.release_dir(month, "counts", self.counts_name(slug, window))
 
     def months_with(self, kind: str) -> list[str]:
         """Months that have a file of `kind` ('harmonised', 'reconciliation', 'extract/cris', ...)."""

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+from metpipeline.catalogue import CATALOGUE
 from metpipeline.datasets.public import layout_record, render_public_files
 from metpipeline.disclosure.allowlist import scan_public
 from metpipeline.disclosure.policy import Policy, load_policy
 from metpipeline.workarea import WorkArea
 
-DATASETS = ("borough", "ward", "lsoa", "flagged")
+DATASETS = tuple(CATALOGUE)  # the approval choices: every table in the catalogue
 MANIFEST = "manifest.json"
 DISCLOSURE = "disclosure.json"
 REPORT_FILES = ("report.html", "report.json")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import yaml
 
-DATASETS = ("borough", "ward", "lsoa", "flagged")
+from metpipeline.catalogue import CATALOGUE
+
+DATASETS = tuple(CATALOGUE)  # every table in the catalogue needs owners
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 

@@ -1,104 +1,182 @@
-"""Dagster assets of the datasets stage: the four Datastore tables of a release month, both windows."""
+"""Dagster assets of the datasets stage, derived from the catalogue (catalogue.py).
 
-from functools import lru_cache
-from pathlib import Path
+    harmonised_offences[M] ─► monthly_cells[M] ─► <slug>_dataset[M]  (reads monthly_cells[first..M])
+
+`monthly_cells` reduces a month's crimes once to the cells of every table. Each dataset asset declares the
+months it reads (first month .. M) with a partition mapping, so the UI's lineage and staleness are true: a
+re-harmonised month makes stale every release whose files contain it. The historical table (first ..
+M-24) is extended from the last one built when none of its months changed (their cells' sha256 are
+compared), and rebuilt from the cells otherwise.
+"""
+
+import json
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec
+from metpipeline.cellstore import CELLS_INPUT_MANAGER, MissingMonths, MonthlyCells, write_month
 from metpipeline.datasets.build import (
-    KEY_COLUMNS,
-    WINDOWS,
-    add_months,
+    AIRPORTS,
     airports_name,
-    build_airports_by_location,
-    build_table,
-    month_range,
+    all_month_cells,
+    assemble,
+    extend,
     window_months,
 )
 from metpipeline.harmonise.assets import harmonised_offences
-from metpipeline.harmonise.rules import HATE_COLUMNS
+from metpipeline.months import months_between
 from metpipeline.partitions import FIRST_MONTH, monthly_partitions
+from metpipeline.reference import HATE_COLUMNS
 from metpipeline.resources import WorkAreaResource
+from metpipeline.workarea import WorkArea
 
+__all__ = ["MissingMonths"]
 
-class MissingMonths(RuntimeError):
-    """A month between the first partition and the release month has no harmonised file."""
+CELLS_ASSET = "monthly_cells"
+# Bumped when the wide tables' construction changes, so a historical table built by earlier code is rebuilt.
+TABLE_VERSION = "1"
 
+# Every month from the first partition to the release month. A time-window mapping with an offset reaching
+# back further than any partition can (to 1900), clipped by Dagster to the partitions that exist.
+FROM_FIRST_MONTH = dg.TimeWindowPartitionMapping(
+    start_offset=-months_between("1900-01", "2100-01"),
+    end_offset=0,
+    allow_nonexistent_upstream_partitions=True,
+)
 
-# The harmonised columns the Datastore tables are built from (the key columns of every slug, the month
-# and the flags); text columns are read dictionary-encoded, i.e. as categoricals.
-# (`flag_type` and `flag_text` are derived from the flags by the flagged table.)
+# The harmonised columns the cells are made from (every table's key sources, the month and the flags).
 _TEXT_COLUMNS = sorted(
-    {column for keys in KEY_COLUMNS.values() for _, column in keys} - {"flag_type", "flag_text"}
-    | {"month", "borough_name"}
+    {k.source for s in CATALOGUE.values() for k in s.keys} - {"flag_type", "flag_text"}
+    | {"month", "borough_name", "ward_borough_name", "lsoa_borough_name", "mps_major", "mps_minor"}
 )
 COLUMNS = [*_TEXT_COLUMNS, *HATE_COLUMNS, "domestic_abuse"]
 
 
-@lru_cache(maxsize=8)
-def _load(files: tuple[tuple[str, int, int], ...]) -> pd.DataFrame:
-    # Keyed by path, mtime and size: the four dataset assets of one run read the files once, and a
-    # re-harmonised month (new mtime) is never served stale. Only the columns the tables need are read,
-    # text as dictionaries unified across months, so 15 million crimes take integer codes, not strings.
-    tables = [pq.read_table(path, columns=COLUMNS, read_dictionary=_TEXT_COLUMNS) for path, _, _ in files]
-    if not tables:
-        return pd.DataFrame(columns=COLUMNS)
-    table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
-    return table.to_pandas(ignore_metadata=True)
-
-
-def _ranges(months: list[str]) -> str:
-    """['2022-01', '2022-02', '2022-05'] → '2022-01..2022-02, 2022-05' (a missing span reads as one)."""
-    runs: list[list[str]] = []
-    for month in months:
-        if runs and add_months(runs[-1][-1], 1) == month:
-            runs[-1].append(month)
-        else:
-            runs.append([month])
-    return ", ".join(r[0] if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs)
-
-
-def load_harmonised(area, release_month: str, first_month: str = FIRST_MONTH) -> pd.DataFrame:
-    """Harmonised crimes of every month first_month..release_month, failing on any missing month."""
-    months = month_range(first_month, release_month)
-    paths = [Path(area.harmonised_path(m)) for m in months]
-    missing = [m for m, p in zip(months, paths, strict=True) if not p.is_file()]
-    if missing:
-        raise MissingMonths(
-            f"{release_month}: no harmonised file for {len(missing)} months ({_ranges(missing)}): "
-            f"run `metpipeline backfill {first_month} {release_month}`"
+def read_harmonised(area: WorkArea, month: str) -> pd.DataFrame:
+    path = area.harmonised_path(month)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{month}: no harmonised file at {path}: materialise harmonised_offences first"
         )
-    stats = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
-    return _load(stats)
+    names = set(pq.read_schema(path).names)
+    return pq.read_table(path, columns=[c for c in COLUMNS if c in names]).to_pandas(ignore_metadata=True)
 
 
-def _materialise(
-    context: dg.AssetExecutionContext, workarea: WorkAreaResource, slug: str
-) -> dg.MaterializeResult:
+@dg.asset(
+    name=CELLS_ASSET,
+    partitions_def=monthly_partitions,
+    group_name="datasets",
+    deps=[harmonised_offences],
+    description="The month's counted crimes reduced once to the cells of every published table (key "
+    "columns and count; cells/YYYY-MM/). The dataset assets assemble their windows from these.",
+)
+def monthly_cells(context: dg.AssetExecutionContext, workarea: WorkAreaResource) -> dg.MaterializeResult:
     area = workarea.area
+    rows: dict[str, int] = {}
+    for month in context.partition_keys:
+        tables = all_month_cells(read_harmonised(area, month))
+        write_month(area, month, tables)
+        for name, frame in tables.items():
+            rows[name] = rows.get(name, 0) + len(frame)
+    return dg.MaterializeResult(
+        metadata={"cells": dg.MetadataValue.json(rows), "months": len(context.partition_keys)}
+    )
+
+
+# --- the historical table: extended from the last one built when its months are unchanged ---------------
+
+
+def _history_path(area: WorkArea, name: str):
+    return area.path("cells", "history", f"{name}.parquet")
+
+
+def _fingerprints(cells: MonthlyCells, name: str, months: list[str]) -> dict[str, str | None]:
+    return {m: cells.fingerprint(name, m) for m in months}
+
+
+def historical_table(
+    cells: MonthlyCells, name: str, dataset: DatasetSpec, months: list[str]
+) -> tuple[pd.DataFrame, str]:
+    """The historical table of `months`, and how it was made ('extended by N months' or 'rebuilt')."""
+    area, path = cells.area, _history_path(cells.area, name)
+    wanted = _fingerprints(cells, name, months)
+    earlier, how = None, "rebuilt"
+    if path.is_file():
+        table = pq.read_table(path)
+        meta = json.loads((table.schema.metadata or {}).get(b"metpipeline", b"{}"))
+        built = meta.get("months", {})
+        prefix = months[: len(built)]
+        if (
+            meta.get("version") == TABLE_VERSION
+            and meta.get("keys") == dataset.key_columns
+            and list(built) == prefix
+            and all(built[m] == wanted[m] for m in prefix)
+        ):
+            earlier = table.to_pandas(ignore_metadata=True)
+    if earlier is not None:
+        added = months[len(earlier.columns) - len(dataset.key_columns) :]
+        wide = (
+            extend(earlier, cells.read(name, added, dataset.key_columns), dataset, added)
+            if added
+            else earlier
+        )
+        how = f"extended by {len(added)} months"
+    else:
+        wide = assemble(cells.read(name, months, dataset.key_columns), dataset, months)
+    if how != "extended by 0 months":
+        table = pa.Table.from_pandas(wide, preserve_index=False)
+        meta = {"version": TABLE_VERSION, "keys": dataset.key_columns, "months": wanted}
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), b"metpipeline": json.dumps(meta).encode()}
+        )
+        area.write_bytes(path, _parquet_bytes(table))
+    return wide, how
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def window_table(cells: MonthlyCells, name: str, dataset: DatasetSpec, months: list[str], window: str):
+    if window == "historical":
+        return historical_table(cells, name, dataset, months)
+    return assemble(cells.read(name, months, dataset.key_columns), dataset, months), "assembled"
+
+
+def _table_metadata(table: pd.DataFrame, how: str) -> dict:
+    month_columns = [c for c in table.columns if c.isdigit()]
+    totals = table.groupby(table.columns[0])[month_columns].sum().sum(axis=1) if len(table) else {}
+    return {
+        "rows": int(len(table)),
+        "month_columns": [month_columns[0], month_columns[-1]] if month_columns else [],
+        "total": int(table[month_columns].to_numpy().sum()) if month_columns else 0,
+        "totals_by_first_column": {str(k): int(v) for k, v in dict(totals).items()},
+        "built": how,
+    }
+
+
+def materialise_dataset(
+    context: dg.AssetExecutionContext, area: WorkArea, dataset: DatasetSpec, cells: MonthlyCells
+) -> dg.MaterializeResult:
     metadata: dict[str, dict] = {}
     for month in context.partition_keys:
-        harmonised = load_harmonised(area, month)
+        reading = MonthlyCells(area, [m for m in cells.months if m <= month])
+        names = [dataset.slug, AIRPORTS] if dataset.slug == "borough" else [dataset.slug]
+        for name in names:
+            reading.require(name, month, FIRST_MONTH)
         for window in WINDOWS:
             months = window_months(month, window, FIRST_MONTH)
-            table = build_table(harmonised, slug, months)
-            area.write_parquet(area.release_dir(month, "counts", f"{slug}__{window}.parquet"), table)
-            if slug == "borough":  # where the 2026 layout counts the airports' crimes
-                airports = build_airports_by_location(harmonised, months)
+            table, how = window_table(reading, dataset.slug, dataset, months, window)
+            area.write_parquet(area.counts_path(month, dataset.slug, window), table)
+            if dataset.slug == "borough":  # where the 2026 layout counts the airports' crimes
+                airports = assemble(reading.read(AIRPORTS, months, dataset.key_columns), dataset, months)
                 area.write_parquet(area.release_dir(month, "counts", airports_name(window)), airports)
-            month_columns = [c for c in table.columns if c.isdigit()]
-            totals: pd.Series | list[tuple[str, int]] = (
-                table.groupby(table.columns[0])[month_columns].sum().sum(axis=1) if len(table) else []
-            )
-            metadata[f"{month} {window}"] = {
-                "rows": int(len(table)),
-                "month_columns": [month_columns[0], month_columns[-1]] if month_columns else [],
-                "total": int(table[month_columns].to_numpy().sum()) if month_columns else 0,
-                "totals_by_first_column": {str(k): int(v) for k, v in dict(totals).items()},
-            }
+            metadata[f"{month} {window}"] = _table_metadata(table, how)
     return dg.MaterializeResult(
         metadata={
             "rows": dg.MetadataValue.int(sum(m["rows"] for m in metadata.values())),
@@ -107,22 +185,32 @@ def _materialise(
     )
 
 
-def _dataset_asset(slug: str, title: str):
+def dataset_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
+    """The dataset asset of a catalogue specification: both windows of the release month, before
+    disclosure control (releases/M/counts/), assembled from the cells of the months first..M."""
+
     @dg.asset(
-        name=f"{slug}_dataset",
+        name=dataset.asset_name,
         partitions_def=monthly_partitions,
         group_name="datasets",
-        deps=[harmonised_offences],
-        description=f"{title}: the 24-month and historical Datastore tables of the release month, "
-        "before disclosure control (releases/M/counts/).",
+        ins={
+            "cells": dg.AssetIn(
+                key=CELLS_ASSET, partition_mapping=FROM_FIRST_MONTH, input_manager_key=CELLS_INPUT_MANAGER
+            )
+        },
+        description=f"{dataset.title}: {dataset.description}. The 24-month and historical Datastore tables "
+        "of the release month, before disclosure control (releases/M/counts/); reads the monthly cells of "
+        "every month from the first to M.",
+        metadata={"dataset": dataset.slug, "sensitivity": dataset.sensitivity},
     )
-    def _asset(context: dg.AssetExecutionContext, workarea: WorkAreaResource) -> dg.MaterializeResult:
-        return _materialise(context, workarea, slug)
+    def _asset(context: dg.AssetExecutionContext, workarea: WorkAreaResource, cells: MonthlyCells):
+        return materialise_dataset(context, workarea.area, dataset, cells)
 
     return _asset
 
 
-borough_dataset = _dataset_asset("borough", "MPS Borough Level Crime")
-ward_dataset = _dataset_asset("ward", "MPS Ward Level Crime")
-lsoa_dataset = _dataset_asset("lsoa", "MPS LSOA Level Crime")
-flagged_dataset = _dataset_asset("flagged", "MPS Flagged Crime by Borough")
+DATASET_ASSETS = {slug: dataset_asset(s) for slug, s in CATALOGUE.items()}
+borough_dataset = DATASET_ASSETS["borough"]
+ward_dataset = DATASET_ASSETS["ward"]
+lsoa_dataset = DATASET_ASSETS["lsoa"]
+flagged_dataset = DATASET_ASSETS["flagged"]

@@ -1,70 +1,40 @@
-"""The London Datastore tables: harmonised crimes of many months → one wide table per slug and window.
+"""The London Datastore tables, built in two steps from the catalogue's specifications (catalogue.py).
+
+1. `month_cells`: one month's harmonised crimes reduced once to the cells each table needs (its key
+   columns, as published, and a count). The `monthly_cells` asset stores them per month.
+2. `assemble`: the cells of a window's months → the wide table (key columns, then one integer `YYYYMM`
+   column per month, oldest first; rows that are zero in every month left out; sorted by the keys).
+   `extend` adds months to a table built earlier, giving the same table as `assemble` of all its months.
 
 Windows for release month M: `24m` = M-23..M and `historical` = first month..M-24, both clipped to the
 first month the DataMart holds (a month before it has no data, so it gets no column). A window with no
 month (an early release has no historical months) gives a table with the key columns only and no rows.
 """
 
+import numpy as np
 import pandas as pd
 
-from metpipeline.harmonise.rules import HATE_COLUMNS
-from metpipeline.reference import AVIATION_BOROUGH, HATE_STRANDS, UNKNOWN_BOROUGH
+from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec, spec
+from metpipeline.months import add_months, month_range
+from metpipeline.reference import AVIATION_BOROUGH, UNKNOWN_BOROUGH
 
-SLUGS = ("borough", "ward", "lsoa", "flagged")
-WINDOWS = ("24m", "historical")
+__all__ = ["WINDOWS", "add_months", "month_range"]
 
-# Key columns of each Datastore file, in published order, and the harmonised column each comes from.
-KEY_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "borough": [("MajorText", "mps_major"), ("MinorText", "mps_minor"), ("BoroughName", "borough_name")],
-    "ward": [
-        ("MajorText", "mps_major"),
-        ("MinorText", "mps_minor"),
-        ("WardName", "ward_name"),
-        ("WardCode", "ward_code"),
-        ("LookUp_BoroughName", "ward_borough_name"),
-    ],
-    "lsoa": [
-        ("LSOA Code", "lsoa_code"),
-        ("LSOA Name", "lsoa_name"),
-        ("Borough", "lsoa_borough_name"),
-        ("Major Category", "mps_major"),
-        ("Minor Category", "mps_minor"),
-    ],
-    "flagged": [("FlagType", "flag_type"), ("FlagText", "flag_text"), ("BoroughName", "borough_name")],
-}
-TITLES = {
-    "borough": "MPS Borough Level Crime",
-    "ward": "MPS Ward Level Crime",
-    "lsoa": "MPS LSOA Level Crime",
-    "flagged": "MPS Flagged Crime by Borough",
-}
-_UPPER = {"MajorText", "MinorText", "Major Category", "Minor Category", "FlagType", "FlagText"}
+SLUGS = tuple(CATALOGUE)
+COUNT = "count"
+# Not a published table: the airports pseudo-borough's crimes by the borough where they happened, which
+# the 2026 layout counts there instead of in a row of their own (datasets/layouts.py). Its cells have the
+# borough table's key columns.
+AIRPORTS = "airports_by_location"
 
 
 def datastore_file_name(slug: str, window: str) -> str:
     """e.g. `MPS Borough Level Crime (most recent 24 months).csv`."""
-    suffix = "(most recent 24 months)" if window == "24m" else "(Historical)"
-    return f"{TITLES[slug]} {suffix}.csv"
+    return spec(slug).file_name(window)
 
 
 def key_columns(slug: str) -> list[str]:
-    return [published for published, _ in KEY_COLUMNS[slug]]
-
-
-def add_months(month: str, n: int) -> str:
-    year, mon = int(month[:4]), int(month[5:7])
-    index = year * 12 + mon - 1 + n
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def month_range(first: str, last: str) -> list[str]:
-    """Every `YYYY-MM` from first to last inclusive (empty when last < first)."""
-    out = []
-    month = first
-    while month <= last:
-        out.append(month)
-        month = add_months(month, 1)
-    return out
+    return spec(slug).key_columns
 
 
 def window_months(release_month: str, window: str, first_month: str) -> list[str]:
@@ -75,19 +45,6 @@ def window_months(release_month: str, window: str, first_month: str) -> list[str
     raise ValueError(f"unknown window {window!r}: expected one of {WINDOWS}")
 
 
-def _flag_rows(harmonised: pd.DataFrame) -> pd.DataFrame:
-    """One row per (crime, flag): hate strands as HATE CRIME / strand, domestic abuse as DOMESTIC ABUSE."""
-    parts = []
-    for column, strand in zip(HATE_COLUMNS, HATE_STRANDS, strict=True):
-        part = harmonised.loc[harmonised[column], ["month", "borough_name"]].copy()
-        part["flag_type"], part["flag_text"] = "HATE CRIME", strand
-        parts.append(part)
-    part = harmonised.loc[harmonised["domestic_abuse"], ["month", "borough_name"]].copy()
-    part["flag_type"], part["flag_text"] = "DOMESTIC ABUSE", "DOMESTIC ABUSE"
-    parts.append(part)
-    return pd.concat(parts, ignore_index=True)
-
-
 def _as_str(values: pd.Series) -> pd.Series:
     """`values.astype(str)` for values with no missing value; a categorical converts its categories only."""
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -96,50 +53,39 @@ def _as_str(values: pd.Series) -> pd.Series:
     return values.astype(str)
 
 
-def build_table(harmonised: pd.DataFrame, slug: str, months: list[str]) -> pd.DataFrame:
-    """The wide table of `slug` over `months`: key columns, then one integer `YYYYMM` column per month
-    (oldest first); rows that are zero in every month left out; sorted by the key columns."""
-    keys = KEY_COLUMNS[slug]
-    group_columns = [column for _, column in keys]
-    month_columns = [m.replace("-", "") for m in months]
-    source = _flag_rows(harmonised) if slug == "flagged" else harmonised
-    # One mask over the rows: the window's months, and (rule 6) ward and LSOA counts leave out crimes with
-    # no geocode. Only the key and month columns are taken, and grouped as they are (categorical keys
-    # group by code, observed combinations only); text work is done on the grouped result, not per crime.
-    mask = source["month"].isin(months)
-    for column in group_columns:
-        mask &= source[column].notna()
+def _cells_of(rows: pd.DataFrame, dataset: DatasetSpec) -> pd.DataFrame:
+    """Records → (published key columns…, count), one row per observed key, sorted by the keys."""
+    sources = dataset.source_columns
+    # Rule 6: ward and LSOA counts leave out crimes with no geocode (a key column is empty).
+    mask = np.ones(len(rows), dtype=bool)
+    for column in sources:
+        mask &= rows[column].notna().to_numpy()
     if mask.any():
-        sizes = (
-            source.loc[mask, [*group_columns, "month"]]
-            .groupby([*group_columns, "month"], observed=True, sort=False)
-            .size()
+        grouped = (
+            rows.loc[mask, sources].groupby(sources, observed=True, sort=False).size().reset_index(name=COUNT)
         )
-        grouped = sizes.reset_index(name="_count")
-        for column in group_columns:
-            grouped[column] = _as_str(grouped[column])
-        grouped["_month"] = _as_str(grouped["month"]).str.replace("-", "", regex=False)
-        counts = grouped.set_index([*group_columns, "_month"])["_count"].unstack("_month", fill_value=0)
-        wide = counts.reindex(columns=month_columns, fill_value=0).reset_index()
     else:
-        wide = pd.DataFrame(columns=group_columns + month_columns)
-    wide = wide.rename(columns={column: published for published, column in keys})
-    for published in key_columns(slug):
-        wide[published] = wide[published].astype(str)
-        if published in _UPPER:
-            wide[published] = wide[published].str.upper()
-    for column in month_columns:
-        wide[column] = wide[column].astype("int64")
-    wide = wide[key_columns(slug) + month_columns]
-    wide = wide.sort_values(key_columns(slug), kind="stable").reset_index(drop=True)
-    wide.columns.name = None
-    return wide
+        grouped = pd.DataFrame(
+            {**{c: pd.Series(dtype=str) for c in sources}, COUNT: pd.Series(dtype="int64")}
+        )
+    out = pd.DataFrame(index=grouped.index)
+    for key in dataset.keys:
+        values = _as_str(grouped[key.source])
+        out[key.published] = values.str.upper() if key.upper else values
+    out[COUNT] = grouped[COUNT].astype("int64")
+    # Distinct source values can publish as the same key (case), so group again on the published form.
+    out = out.groupby(dataset.key_columns, sort=True, observed=True)[COUNT].sum().reset_index()
+    return out
 
 
-def build_airports_by_location(harmonised: pd.DataFrame, months: list[str]) -> pd.DataFrame:
-    """The airports pseudo-borough's crimes (recorded by Aviation Security, SO18) as a borough table whose
-    borough is where each crime happened: the ward's borough, else the LSOA's, else `Unknown`. The 2026
-    layout counts them there instead of in a row of their own (datasets/layouts.py)."""
+def month_cells(harmonised: pd.DataFrame, dataset: DatasetSpec) -> pd.DataFrame:
+    """The month's cells of one table: its published key columns and the crimes (or records) counted."""
+    return _cells_of(dataset.counted_rows(harmonised), dataset)
+
+
+def airports_cells(harmonised: pd.DataFrame) -> pd.DataFrame:
+    """The airports pseudo-borough's crimes (recorded by Aviation Security, SO18) as borough cells whose
+    borough is where each crime happened: the ward's borough, else the LSOA's, else `Unknown`."""
     air = harmonised[(harmonised["borough_name"] == AVIATION_BOROUGH).to_numpy(dtype=bool)]
     located = air["ward_borough_name"].astype("string").fillna(air["lsoa_borough_name"].astype("string"))
     frame = pd.DataFrame(
@@ -147,15 +93,91 @@ def build_airports_by_location(harmonised: pd.DataFrame, months: list[str]) -> p
             "mps_major": air["mps_major"].astype("string"),
             "mps_minor": air["mps_minor"].astype("string"),
             "borough_name": located.fillna(UNKNOWN_BOROUGH),
-            "month": air["month"].astype("string"),
         }
     )
-    return build_table(frame, "borough", months)
+    return _cells_of(frame, spec("borough"))
+
+
+def all_month_cells(harmonised: pd.DataFrame, specs=None) -> dict[str, pd.DataFrame]:
+    """Every table's cells of one month (and the airports' cells, for the 2026 borough layout)."""
+    specs = list(CATALOGUE.values()) if specs is None else specs
+    out = {s.slug: month_cells(harmonised, s) for s in specs}
+    if any(s.slug == "borough" for s in specs):
+        out[AIRPORTS] = airports_cells(harmonised)
+    return out
+
+
+def _empty(dataset: DatasetSpec, month_columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in dataset.key_columns})
+    for column in month_columns:
+        frame[column] = pd.Series(dtype="int64")
+    return frame
+
+
+def assemble(cells: pd.DataFrame, dataset: DatasetSpec, months: list[str]) -> pd.DataFrame:
+    """The wide table of `months` from their cells (columns: key columns, `month` as `YYYY-MM`, `count`)."""
+    keys = dataset.key_columns
+    month_columns = [m.replace("-", "") for m in months]
+    cells = cells[cells["month"].isin(months).to_numpy(dtype=bool)] if len(cells) else cells
+    if not len(cells):
+        return _empty(dataset, month_columns)
+    # Row ids by key (categorical keys group by code); one matrix filled by (row, month) positions: the
+    # cells are already unique per key and month, so plain assignment suffices.
+    row = cells.groupby(keys, observed=True, sort=False).ngroup().to_numpy()
+    position = {m: i for i, m in enumerate(months)}
+    column = _as_str(cells["month"]).map(position).to_numpy()
+    matrix = np.zeros((int(row.max()) + 1, len(months)), dtype="int64")
+    matrix[row, column] = cells[COUNT].to_numpy(dtype="int64")
+    _, first = np.unique(row, return_index=True)
+    wide = pd.DataFrame({k: _as_str(cells[k].iloc[first]).to_numpy(dtype=object) for k in keys})
+    wide = pd.concat([wide, pd.DataFrame(matrix, columns=month_columns)], axis=1)
+    return _sorted(wide, dataset)
+
+
+def _sorted(wide: pd.DataFrame, dataset: DatasetSpec) -> pd.DataFrame:
+    for key in dataset.key_columns:  # one text dtype however the table was made (assembled or extended)
+        wide[key] = wide[key].astype(str)
+    wide = wide.sort_values(dataset.key_columns, kind="stable").reset_index(drop=True)
+    wide.columns.name = None
+    return wide
+
+
+def extend(
+    earlier: pd.DataFrame, cells: pd.DataFrame, dataset: DatasetSpec, months: list[str]
+) -> pd.DataFrame:
+    """`earlier` (a wide table of months before `months`) with the columns of `months` added from their
+    cells: the same table as `assemble` of all the months (rows zero in every month never appear)."""
+    keys = dataset.key_columns
+    added = assemble(cells, dataset, months)
+    wide = earlier.merge(added, on=keys, how="outer", sort=False)
+    month_columns = [c for c in wide.columns if c not in keys]
+    wide[month_columns] = wide[month_columns].fillna(0).astype("int64")
+    return _sorted(wide, dataset)
+
+
+def build_table(harmonised: pd.DataFrame, slug: str, months: list[str]) -> pd.DataFrame:
+    """The wide table of `slug` over `months` straight from the harmonised crimes of those months (the
+    reference the tests compare the cells route with)."""
+    dataset = spec(slug)
+    parts = []
+    for month in months:
+        crimes = harmonised[(harmonised["month"].astype(str) == month).to_numpy(dtype=bool)]
+        parts.append(month_cells(crimes, dataset).assign(month=month))
+    return assemble(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), dataset, months)
+
+
+def build_airports_by_location(harmonised: pd.DataFrame, months: list[str]) -> pd.DataFrame:
+    """The borough-shaped table of the airports' crimes by where they happened, straight from crimes."""
+    parts = []
+    for month in months:
+        crimes = harmonised[(harmonised["month"].astype(str) == month).to_numpy(dtype=bool)]
+        parts.append(airports_cells(crimes).assign(month=month))
+    return assemble(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), spec("borough"), months)
 
 
 def airports_name(window: str) -> str:
-    """The counts file of `build_airports_by_location` beside `borough__<window>.parquet`."""
-    return f"borough__{window}__airports_by_location.parquet"
+    """The counts file of the airports' table beside `borough__<window>.parquet`."""
+    return f"borough__{window}__{AIRPORTS}.parquet"
 
 
 def build_datasets(

@@ -1,5 +1,5 @@
 import dagster as dg
 
-from metpipeline.datasets.assets import borough_dataset, flagged_dataset, lsoa_dataset, ward_dataset
+from metpipeline.datasets.assets import DATASET_ASSETS, monthly_cells
 
-defs = dg.Definitions(assets=[borough_dataset, ward_dataset, lsoa_dataset, flagged_dataset])
+defs = dg.Definitions(assets=[monthly_cells, *DATASET_ASSETS.values()])

@@ -1,8 +1,8 @@
 """The public files' layouts: named, versioned profiles of the London Datastore's headers and rows.
 
-The pipeline counts, checks and protects one canonical table per dataset (the key columns of
-`build.KEY_COLUMNS`: the layout the Datastore used until 2025). A layout profile says how that table is
-written for the public:
+The pipeline counts, checks and protects one canonical table per dataset (the key columns of the
+catalogue, catalogue.py: the layout the Datastore used until 2025). A layout profile says how that table
+is written for the public:
 
 - `datastore-2026`, the current one: the borough file starts `Group,SubGroup,BOCU` and has no separate
   airports row (crimes recorded by Aviation Security, SO18, are counted in the borough where they happened,
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from metpipeline.datasets.build import KEY_COLUMNS, datastore_file_name, key_columns
+from metpipeline.catalogue import CATALOGUE
+from metpipeline.datasets.build import datastore_file_name, key_columns
 from metpipeline.reference import AVIATION_BOROUGH
 
 
@@ -59,7 +60,7 @@ DATASTORE_2024 = Layout(
     description="the London Datastore's layout until 2025: MajorText, MinorText, BoroughName (borough), with "
     "a 'London Heathrow and London City Airports' row; MajorText, MinorText, WardName, WardCode, "
     "LookUp_BoroughName (ward)",
-    headers={slug: key_columns(slug) for slug in KEY_COLUMNS},
+    headers={slug: key_columns(slug) for slug in CATALOGUE},
     airports_by_location=False,
 )
 LAYOUTS = {layout.name: layout for layout in (DATASTORE_2026, DATASTORE_2024)}

@@ -20,8 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from metpipeline import settings
+from metpipeline.catalogue import WINDOWS, spec
 from metpipeline.datasets import layouts, workbook
-from metpipeline.datasets.build import TITLES, WINDOWS, airports_name, datastore_file_name, key_columns
+from metpipeline.datasets.build import airports_name, datastore_file_name, key_columns
 from metpipeline.datasets.render import read_text, render_csv
 
 
@@ -40,7 +41,7 @@ def layout_record(month: str) -> dict:
 
 
 def workbook_name(slug: str) -> str:
-    return f"{TITLES[slug]}.xlsx"
+    return f"{spec(slug).title}.xlsx"
 
 
 def tidy_names(slug: str) -> tuple[str, str]:

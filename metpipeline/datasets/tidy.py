@@ -10,30 +10,14 @@ import re
 
 import pandas as pd
 
+from metpipeline.catalogue import CATALOGUE
 from metpipeline.datasets.build import key_columns
 
 SUPPRESSED = "[c]"
 _MONTH = re.compile(r"^\d{6}$")
 
-# Published key column → tidy column name, per slug.
-TIDY_NAMES: dict[str, dict[str, str]] = {
-    "borough": {"BoroughName": "borough_name", "MajorText": "major", "MinorText": "minor"},
-    "ward": {
-        "WardCode": "ward_code",
-        "WardName": "ward_name",
-        "LookUp_BoroughName": "borough_name",
-        "MajorText": "major",
-        "MinorText": "minor",
-    },
-    "lsoa": {
-        "LSOA Code": "lsoa_code",
-        "LSOA Name": "lsoa_name",
-        "Borough": "borough_name",
-        "Major Category": "major",
-        "Minor Category": "minor",
-    },
-    "flagged": {"BoroughName": "borough_name", "FlagType": "flag_type", "FlagText": "flag"},
-}
+# Published key column → tidy column name, per slug (from the catalogue).
+TIDY_NAMES: dict[str, dict[str, str]] = {slug: spec.tidy_names for slug, spec in CATALOGUE.items()}
 
 
 def tidy_columns(slug: str) -> list[str]:

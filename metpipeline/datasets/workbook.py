@@ -16,17 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from metpipeline.datasets.build import TITLES
+from metpipeline.catalogue import spec
 from metpipeline.datasets.tidy import SUPPRESSED
 
 SHEETS = {"24m": "Recent_24_months", "historical": "Historical"}
 WINDOW_TITLES = {"24m": "the most recent 24 months", "historical": "historical months"}
-_GEOGRAPHY = {
-    "borough": "London boroughs (Metropolitan Police Service area)",
-    "ward": "London electoral wards",
-    "lsoa": "London Lower Layer Super Output Areas (2021)",
-    "flagged": "London boroughs (Metropolitan Police Service area)",
-}
 
 
 @dataclass(frozen=True)
@@ -60,7 +54,7 @@ def write_workbook(
     """Write the dataset's workbook; returns the tables left out (as sentences naming their CSV)."""
     import gptables as gpt
 
-    title = TITLES[slug]
+    title = spec(slug).title
     left_out, sheets = [], {}
     for t in tables:
         cells = t.frame.shape[0] * t.frame.shape[1]  # every cell a reader's spreadsheet program must hold
@@ -82,7 +76,7 @@ def write_workbook(
                 "Recorded crimes by month (columns YYYYMM) $$suppression$$",
                 f"Same figures as the CSV file '{t.csv_name}'",
             ],
-            scope=_GEOGRAPHY[slug],
+            scope=spec(slug).geography,
             source="Source: Metropolitan Police Service, crime recording systems CRIS and CONNECT (DataMart)",
             index_columns={2: 0},
         )

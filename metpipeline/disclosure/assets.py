@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from metpipeline.catalogue import CATALOGUE
 from metpipeline.disclosure.files import (
     hidden_from_previous,
     known_from_previous,
@@ -18,7 +19,7 @@ from metpipeline.partitions import monthly_partitions
 from metpipeline.reference import category_sensitivity
 from metpipeline.resources import GovernanceResource, WorkAreaResource
 
-DATASET_ASSETS = ("borough_dataset", "ward_dataset", "lsoa_dataset", "flagged_dataset")
+DATASET_ASSETS = tuple(spec.asset_name for spec in CATALOGUE.values())
 
 
 def disclosure_record(month, policy, outcome, release, ng) -> dict:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from metpipeline.catalogue import CATALOGUE
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import PUBLISHED, Release, Table
 
@@ -48,12 +49,7 @@ Known = dict[tuple[str, str, tuple], set[int]]
 Hidden = dict[tuple[str, str], dict[str, dict[tuple, int]]]
 
 # The columns beside the category that name a group whose total the attacker knows (see above).
-GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
-    "ward": ("LookUp_BoroughName",),
-    "lsoa": ("Borough",),
-    "flagged": (),
-    "borough": (),
-}
+GROUP_COLUMNS: dict[str, tuple[str, ...]] = {slug: spec.group for slug, spec in CATALOGUE.items()}
 
 
 class DisclosureError(ValueError):

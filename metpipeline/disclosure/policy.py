@@ -5,8 +5,9 @@ from pathlib import Path
 
 import yaml
 
+from metpipeline.catalogue import CATALOGUE, DatasetSpec
+
 ACTIONS = ("publish", "suppress", "withhold")
-SLUGS = ("borough", "ward", "lsoa", "flagged")
 NOT_GEOCODED_GRANULARITY = ("month", "minor_month", "none")
 
 
@@ -48,7 +49,12 @@ def load_policy(path: str | Path) -> Policy:
     return parse_policy(raw, source=str(path))
 
 
-def parse_policy(raw: object, source: str = "policy") -> Policy:
+def parse_policy(
+    raw: object, source: str = "policy", catalogue: dict[str, DatasetSpec] | None = None
+) -> Policy:
+    """The policy for every table of the catalogue: each needs a rule, and a table the catalogue marks as
+    sensitive (small areas, special categories) cannot be published as counted."""
+    catalogue = CATALOGUE if catalogue is None else catalogue
     if not isinstance(raw, dict):
         raise PolicyError(f"{source}: expected a mapping at the top level")
     version = raw.get("version")
@@ -56,15 +62,23 @@ def parse_policy(raw: object, source: str = "policy") -> Policy:
         raise PolicyError(f"{source}: `version` is required")
     marker = str(raw.get("marker", "[c]"))
     datasets_raw = raw.get("datasets") or {}
-    missing = [s for s in SLUGS if s not in datasets_raw]
+    missing = [s for s in catalogue if s not in datasets_raw]
     if missing:
         raise PolicyError(f"{source}: datasets {missing} have no rule")
     datasets: dict[str, DatasetRule] = {}
-    for slug in SLUGS:
+    unknown = sorted(set(datasets_raw) - set(catalogue))
+    if unknown:
+        raise PolicyError(f"{source}: datasets {unknown} are not in the catalogue ({', '.join(catalogue)})")
+    for slug in catalogue:
         d = datasets_raw[slug] or {}
         action = d.get("action")
         if action not in ACTIONS:
             raise PolicyError(f"{source}: datasets.{slug}.action must be one of {ACTIONS}, not {action!r}")
+        if action == "publish" and catalogue[slug].needs_protection:
+            raise PolicyError(
+                f"{source}: datasets.{slug}.action cannot be 'publish': the catalogue marks {slug} as "
+                f"{catalogue[slug].sensitivity}, so its small counts must be suppressed or withheld"
+            )
         applies_to = d.get("applies_to", "all")
         if applies_to not in ("all", "high"):
             raise PolicyError(f"{source}: datasets.{slug}.applies_to must be 'all' or 'high'")

@@ -11,22 +11,18 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from metpipeline.datasets.build import SLUGS, WINDOWS, datastore_file_name, key_columns
-from metpipeline.datasets.tidy import TIDY_NAMES
+from metpipeline.catalogue import CATALOGUE, WINDOWS
+from metpipeline.datasets.build import datastore_file_name
+from metpipeline.workarea import WorkArea
 
 __all__ = ["WINDOWS", "csv_name"]  # re-exported for the disclosure modules
 MONTH_COLUMN = re.compile(r"^(\d{4})(0[1-9]|1[0-2])$")
 
 # The published layouts are defined once, by the datasets stage that builds them.
-KEY_COLUMNS = {slug: key_columns(slug) for slug in SLUGS}
+KEY_COLUMNS = {slug: spec.key_columns for slug, spec in CATALOGUE.items()}
 # (major, minor) columns; for the flagged file (flag type, flag).
-CATEGORY_COLUMNS = {
-    "borough": ("MajorText", "MinorText"),
-    "ward": ("MajorText", "MinorText"),
-    "lsoa": ("Major Category", "Minor Category"),
-    "flagged": ("FlagType", "FlagText"),
-}
-TIDY_COLUMNS = TIDY_NAMES  # wide key column -> tidy column, per slug
+CATEGORY_COLUMNS = {slug: spec.category for slug, spec in CATALOGUE.items()}
+TIDY_COLUMNS = {slug: spec.tidy_names for slug, spec in CATALOGUE.items()}  # wide key -> tidy name
 
 PUBLISHED, PRIMARY, SECONDARY = 0, 1, 2
 STATUS_NAMES = {PRIMARY: "primary", SECONDARY: "secondary"}
@@ -35,8 +31,7 @@ STATUS_NAMES = {PRIMARY: "primary", SECONDARY: "secondary"}
 csv_name = datastore_file_name
 
 
-def counts_name(slug: str, window: str) -> str:
-    return f"{slug}__{window}.parquet"
+counts_name = WorkArea.counts_name  # the one name of a counts file
 
 
 def month_columns(frame: pd.DataFrame) -> list[str]:

@@ -15,6 +15,7 @@ from metpipeline.reference import (
     AVIATION_BOROUGH,
     AVIATION_UNIT,
     CRIS_CUTOVER_LOCAL,
+    HATE_COLUMNS,
     HATE_STRANDS,
     UNKNOWN_BOROUGH,
     lsoas,
@@ -38,13 +39,6 @@ CONNECT_REASONS = (
 _CRIS_STATUS_REASON = {"NO CRIME": "not a crime", "TRANSFER": "transferred"}
 _CONNECT_STATUS_REASON = {"CANCELLED": "cancelled", "TRANSFERRED": "transferred", "PENDING": "pending"}
 
-HATE_COLUMNS = (
-    "hate_race",
-    "hate_religion",
-    "hate_sexual_orientation",
-    "hate_disability",
-    "hate_transgender",
-)
 _STRAND_COLUMN = {re.sub(r"\s+", "", s): c for s, c in zip(HATE_STRANDS, HATE_COLUMNS, strict=True)}
 
 # Premises types of residential burglary (rule 4), per system, to the classification's premises split.

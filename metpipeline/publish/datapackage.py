@@ -11,14 +11,11 @@ import re
 
 import pyarrow.parquet as pq
 
-from metpipeline.datasets.build import TITLES
+from metpipeline.catalogue import CATALOGUE
 
-BUCKET_SLUGS = {
-    "borough": "mps-borough-level-crime",
-    "ward": "mps-ward-level-crime",
-    "lsoa": "mps-lsoa-level-crime",
-    "flagged": "mps-flagged-crime",
-}
+# The bucket layout and titles, from the catalogue.
+BUCKET_SLUGS = {slug: spec.bucket_slug for slug, spec in CATALOGUE.items()}
+TITLES = {slug: spec.title for slug, spec in CATALOGUE.items()}
 LICENCE = {
     "name": "OGL-UK-3.0",
     "title": "Open Government Licence v3.0",

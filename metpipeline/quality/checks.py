@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from metpipeline import settings
-from metpipeline.disclosure.tables import counts_name, csv_name
+from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec
+from metpipeline.disclosure.tables import csv_name
 from metpipeline.partitions import FIRST_MONTH, monthly_partitions
 from metpipeline.quality import datasets, extracts, harmonised, plausibility, volume
 from metpipeline.quality.gx import check_result, validate
@@ -87,7 +88,7 @@ def harmonised_result(rule: str, frame: pd.DataFrame, month: str) -> dg.AssetChe
 
 
 def dataset_result(
-    slug: str,
+    slug: "DatasetSpec | str",
     rule: str,
     files: dict[str, pd.DataFrame],
     month: str,
@@ -95,22 +96,23 @@ def dataset_result(
     first_month: str = FIRST_MONTH,
     withheld: int = 0,
 ) -> dg.AssetCheckResult:
-    name = f"{slug}_{rule}"
+    dataset = datasets.as_spec(slug)
+    name = f"{dataset.slug}_{rule}"
     if not files:
         return dg.AssetCheckResult(
-            passed=False, description=f"no {slug} files for {month}", metadata={"rule": name}
+            passed=False, description=f"no {dataset.slug} files for {month}", metadata={"rule": name}
         )
     if rule == "columns":
-        pairs = datasets.column_schema(slug, files, month, first_month)
+        pairs = datasets.column_schema(dataset, files, month, first_month)
     elif rule == "counts_valid":
-        pairs = datasets.counts_valid(slug, files, month, first_month)
+        pairs = datasets.counts_valid(dataset, files, month, first_month)
     else:
         if ledger is None:
             return dg.AssetCheckResult(
                 passed=False, description=f"no reconciliation ledger for {month}", metadata={"rule": name}
             )
-        pairs = datasets.totals_reconcile(slug, files, month, ledger, withheld)
-    extra = {"expected_total": datasets.expected_total(slug, ledger, withheld)} if ledger else {}
+        pairs = datasets.totals_reconcile(dataset, files, month, ledger, withheld)
+    extra = {"expected_total": datasets.expected_total(dataset, ledger, withheld)} if ledger else {}
     return _run(pairs, name, datasets.SUITE_VERSION, extra=extra)
 
 
@@ -173,8 +175,8 @@ def read_columns(path: Path, columns: list[str]) -> pd.DataFrame:
 
 def read_dataset_files(area: WorkArea, slug: str, month: str) -> dict[str, pd.DataFrame]:
     out = {}
-    for window in ("24m", "historical"):
-        path = area.release_dir(month, "counts", counts_name(slug, window))
+    for window in WINDOWS:
+        path = area.counts_path(month, slug, window)
         if path.exists():
             out[window] = pd.read_parquet(path)
     return out
@@ -256,19 +258,24 @@ def _harmonised_check(rule: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-def _dataset_check(slug: str, rule: str) -> dg.AssetChecksDefinition:
+def _dataset_check(dataset: DatasetSpec, rule: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=f"{slug}_dataset",
-        name=f"{slug}_{rule}",
+        asset=dataset.asset_name,
+        name=f"{dataset.slug}_{rule}",
         blocking=True,
-        description=f"{slug.capitalize()} dataset: {DESCRIPTIONS[rule]}",
+        description=f"{dataset.title}: {DESCRIPTIONS[rule]}",
     )
     def _check(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> dg.AssetCheckResult:
         month, area = partition_of(context), workarea.area
-        files = read_dataset_files(area, slug, month)
-        return dataset_result(slug, rule, files, month, read_ledger(area, month))
+        files = read_dataset_files(area, dataset.slug, month)
+        return dataset_result(dataset, rule, files, month, read_ledger(area, month))
 
     return _check
+
+
+def dataset_checks(dataset: DatasetSpec) -> list[dg.AssetChecksDefinition]:
+    """The blocking checks of a catalogue table: one per quality rule its specification names."""
+    return [_dataset_check(dataset, rule) for rule in dataset.quality_rules]
 
 
 @dg.asset_check(asset="borough_dataset", name="volume_within_trailing_range", blocking=False)
@@ -379,18 +386,13 @@ DESCRIPTIONS = {
 
 EXTRACT_RULES = tuple(extracts.RULES)
 HARMONISED_RULES = tuple(harmonised.RULES)
-DATASET_RULES = {
-    "borough": ("columns", "counts_valid", "totals_reconcile"),
-    "ward": ("columns", "counts_valid", "totals_reconcile"),
-    "lsoa": ("columns", "counts_valid", "totals_reconcile"),
-    "flagged": ("columns", "counts_valid"),
-}
+DATASET_RULES = {slug: spec.quality_rules for slug, spec in CATALOGUE.items()}
 
 CHECKS: list[dg.AssetChecksDefinition] = [
     *(_extract_check(s, r) for s in ("cris", "connect") for r in EXTRACT_RULES),
     *(_dated_check(s) for s in ("cris", "connect")),
     *(_harmonised_check(r) for r in HARMONISED_RULES),
-    *(_dataset_check(s, r) for s, rules in DATASET_RULES.items() for r in rules),
+    *(check for spec in CATALOGUE.values() for check in dataset_checks(spec)),
     volume_within_trailing_range,
     month_volume_plausible,
     publishable_totals_reconcile,

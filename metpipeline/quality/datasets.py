@@ -4,7 +4,8 @@ and totals that reconcile with the reconciliation ledger, so nothing is lost bet
 
 import pandas as pd
 
-from metpipeline.disclosure.tables import KEY_COLUMNS, month_columns, yyyymm
+from metpipeline.catalogue import DatasetSpec, spec
+from metpipeline.disclosure.tables import month_columns, yyyymm
 
 SUITE_VERSION = "datasets-1.0.0"
 COUNT_PATTERN = r"^(?:0|[1-9][0-9]*|\[c\])$"  # a non-negative integer or the suppression marker
@@ -20,7 +21,12 @@ def window_months(month: str, window: str, first_month: str) -> list[str]:
     return [p.strftime("%Y%m") for p in pd.period_range(start, end, freq="M")]
 
 
-def column_schema(slug: str, files: dict[str, pd.DataFrame], month: str, first_month: str):
+def as_spec(dataset: "DatasetSpec | str") -> DatasetSpec:
+    """A catalogue specification, given it or its slug."""
+    return dataset if isinstance(dataset, DatasetSpec) else spec(dataset)
+
+
+def column_schema(slug: "DatasetSpec | str", files: dict[str, pd.DataFrame], month: str, first_month: str):
     import great_expectations.expectations as gxe
 
     return [
@@ -28,7 +34,7 @@ def column_schema(slug: str, files: dict[str, pd.DataFrame], month: str, first_m
             frame.head(0),
             [
                 gxe.ExpectTableColumnsToMatchOrderedList(
-                    column_list=KEY_COLUMNS[slug] + window_months(month, window, first_month)
+                    column_list=as_spec(slug).key_columns + window_months(month, window, first_month)
                 )
             ],
         )
@@ -48,17 +54,21 @@ def counts_valid(slug: str, files: dict[str, pd.DataFrame], month: str, first_mo
     return out
 
 
-def expected_total(slug: str, ledger: dict, withheld: int = 0) -> int | None:
-    """What the month's column must add up to, from the reconciliation ledger."""
+def expected_total(slug: "DatasetSpec | str", ledger: dict, withheld: int = 0) -> int | None:
+    """What the month's column must add up to, from the reconciliation ledger (the catalogue says which
+    total: every counted crime, the geocoded ones, or none where records overlap, as flags do)."""
+    dataset = as_spec(slug)
     counted, ng = int(ledger["counted"]), ledger.get("not_geocoded", {})
-    if slug == "borough":
+    if dataset.reconciles_to == "counted":
         return counted
-    if slug in ("ward", "lsoa"):
-        return counted - int(ng.get(slug, 0)) - withheld
-    return None  # flags overlap: the flagged file has no total to reconcile
+    if dataset.reconciles_to == "geocoded":
+        return counted - int(ng.get(dataset.slug, 0)) - withheld
+    return None
 
 
-def totals_reconcile(slug: str, files: dict[str, pd.DataFrame], month: str, ledger: dict, withheld: int = 0):
+def totals_reconcile(
+    slug: "DatasetSpec | str", files: dict[str, pd.DataFrame], month: str, ledger: dict, withheld: int = 0
+):
     import great_expectations.expectations as gxe
 
     frame, col = files.get("24m"), yyyymm(month)

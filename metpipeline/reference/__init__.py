@@ -13,6 +13,14 @@ AVIATION_UNIT = "SO18"
 AVIATION_BOROUGH = "London Heathrow and London City Airports"
 UNKNOWN_BOROUGH = "Unknown"
 HATE_STRANDS = ("RACE", "RELIGION", "SEXUAL ORIENTATION", "DISABILITY", "TRANSGENDER")
+# The harmonised columns holding each strand's flag (same order as HATE_STRANDS).
+HATE_COLUMNS = (
+    "hate_race",
+    "hate_religion",
+    "hate_sexual_orientation",
+    "hate_disability",
+    "hate_transgender",
+)
 
 
 def _read(name: str) -> pd.DataFrame:

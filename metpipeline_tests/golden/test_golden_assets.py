@@ -8,12 +8,19 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metpipeline.datasets.assets import borough_dataset, flagged_dataset, lsoa_dataset, ward_dataset
+from metpipeline.datasets.assets import (
+    borough_dataset,
+    flagged_dataset,
+    lsoa_dataset,
+    monthly_cells,
+    ward_dataset,
+)
 from metpipeline.datasets.build import SLUGS, WINDOWS
 from metpipeline.datasets.render import render_csv
 from metpipeline.extract.assets import connect_extract, cris_extract
 from metpipeline.extract.queries import current_watermarks, months_changed_since
 from metpipeline.harmonise.assets import harmonised_offences
+from metpipeline.cellstore import CELLS_INPUT_MANAGER, CellsInputManager
 from metpipeline.resources import DataMartResource, WorkAreaResource
 from metpipeline.workarea import WorkArea
 from metpipeline_tests.deployment import deployment
@@ -26,12 +33,16 @@ from metpipeline_tests.golden.datamart import (
     execute,
 )
 
-MONTHLY = [cris_extract, connect_extract, harmonised_offences]
+MONTHLY = [cris_extract, connect_extract, harmonised_offences, monthly_cells]
 DATASETS = [borough_dataset, ward_dataset, lsoa_dataset, flagged_dataset]
 
 
 def _resources():
-    return {"datamart": DataMartResource(), "workarea": WorkAreaResource()}
+    return {
+        "datamart": DataMartResource(),
+        "workarea": WorkAreaResource(),
+        CELLS_INPUT_MANAGER: CellsInputManager(),
+    }
 
 
 def backfill(url, root, first, last):
@@ -169,7 +180,8 @@ def test_dataset_asset_names_missing_months(tmp_path):
         pytest.raises(Exception, match=r"metpipeline backfill 2022-01 2024-10") as err,
     ):
         dg.materialize(
-            [borough_dataset],
+            [monthly_cells, borough_dataset],
+            selection=[borough_dataset],
             resources=_resources(),
             instance=dg.DagsterInstance.ephemeral(),
             partition_key="2024-10",

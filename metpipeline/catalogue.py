@@ -1,0 +1,251 @@
+"""The dataset catalogue: every published table, specified once.
+
+A `DatasetSpec` says what a table is (slug, title, file names, key and category columns, tidy names),
+how it is counted from the harmonised crimes (`rows`: the records it counts, default the crimes), what its
+quality rules are, how sensitive it is, and where it goes in the bucket. Everything else is derived from
+the catalogue: the dataset assets and their checks (datasets/assets.py, quality/checks.py), the disclosure
+policy's validation (disclosure/policy.py), the owner registry's validation and the approval choices
+(approval/registry.py, approval/jobs.py) and the bucket layout (publish/datapackage.py).
+
+A new published table is a new `DatasetSpec` passed to `register` (or added to `CATALOGUE` below), its
+build function (`rows`, when the crimes are not counted as they are) and its golden file.
+
+This module is at the bottom of the package: it imports nothing of metpipeline but the reference lookups.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from metpipeline.reference import HATE_COLUMNS, HATE_STRANDS
+
+WINDOWS = ("24m", "historical")
+WINDOW_SUFFIX = {"24m": "(most recent 24 months)", "historical": "(Historical)"}
+
+# What a rule checks, per published file (quality/checks.py runs them as blocking asset checks).
+QUALITY_RULES = ("columns", "counts_valid", "totals_reconcile")
+# How sensitive a table is. `aggregate`: borough totals, published as counted. `small-area` and
+# `special-category` tables must be protected by the disclosure policy (suppress or withhold).
+SENSITIVITIES = ("aggregate", "small-area", "special-category")
+# What a table's month column adds up to: every counted crime, the geocoded ones, or nothing (flags overlap).
+RECONCILES_TO = ("counted", "geocoded", None)
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key column: its published name and the harmonised column it comes from."""
+
+    published: str
+    source: str
+    upper: bool = False  # published in upper case (category names)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    slug: str
+    title: str  # e.g. "MPS Borough Level Crime": file names, cover sheet, workbook
+    keys: tuple[Key, ...]
+    tidy: tuple[tuple[str, str], ...]  # (key column, tidy name) in the tidy file's order: geography first
+    category: tuple[str, str]  # published (major, minor) columns, or (flag type, flag)
+    geography: str  # what the rows are, for the workbook's notes
+    bucket_slug: str  # the dataset's folder in the bucket
+    sensitivity: str
+    reconciles_to: str | None
+    # Columns beside the category naming a group whose total an attacker knows (the borough of a ward or
+    # LSOA): the disclosure model's groups (disclosure/constraints.py).
+    group: tuple[str, ...] = ()
+    quality_rules: tuple[str, ...] = QUALITY_RULES
+    # harmonised crimes -> the records this table counts, with every key's `source` column and `month`.
+    rows: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    description: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        problems = []
+        published = [k.published for k in self.keys]
+        if not self.slug.isidentifier() or not self.slug.islower():
+            problems.append(f"slug {self.slug!r} must be a lower-case identifier")
+        if len(set(published)) != len(published):
+            problems.append(f"key columns repeat: {published}")
+        if sorted(c for c, _ in self.tidy) != sorted(published):
+            problems.append(f"tidy names {[c for c, _ in self.tidy]} must name each key column once")
+        missing = [c for c in (*self.category, *self.group) if c not in published]
+        if missing:
+            problems.append(f"category or group columns {missing} are not key columns {published}")
+        if self.sensitivity not in SENSITIVITIES:
+            problems.append(f"sensitivity {self.sensitivity!r} is not one of {SENSITIVITIES}")
+        if self.reconciles_to not in RECONCILES_TO:
+            problems.append(f"reconciles_to {self.reconciles_to!r} is not one of {RECONCILES_TO}")
+        unknown = [r for r in self.quality_rules if r not in QUALITY_RULES]
+        if unknown:
+            problems.append(f"quality rules {unknown} unknown: expected some of {QUALITY_RULES}")
+        if "totals_reconcile" in self.quality_rules and self.reconciles_to is None:
+            problems.append("rule totals_reconcile needs reconciles_to")
+        if problems:
+            raise ValueError(f"dataset {self.slug!r}: " + "; ".join(problems))
+
+    @property
+    def key_columns(self) -> list[str]:
+        return [k.published for k in self.keys]
+
+    @property
+    def source_columns(self) -> list[str]:
+        return [k.source for k in self.keys]
+
+    @property
+    def tidy_names(self) -> dict[str, str]:
+        return dict(self.tidy)
+
+    @property
+    def asset_name(self) -> str:
+        return f"{self.slug}_dataset"
+
+    @property
+    def needs_protection(self) -> bool:
+        return self.sensitivity != "aggregate"
+
+    def file_name(self, window: str) -> str:
+        """e.g. `MPS Borough Level Crime (most recent 24 months).csv`."""
+        return f"{self.title} {WINDOW_SUFFIX[window]}.csv"
+
+    def counted_rows(self, harmonised: pd.DataFrame) -> pd.DataFrame:
+        return harmonised if self.rows is None else self.rows(harmonised)
+
+
+def flag_rows(harmonised: pd.DataFrame) -> pd.DataFrame:
+    """One row per (crime, flag): hate strands as HATE CRIME / strand, domestic abuse as DOMESTIC ABUSE."""
+    parts = []
+    for column, strand in zip(HATE_COLUMNS, HATE_STRANDS, strict=True):
+        part = harmonised.loc[harmonised[column].to_numpy(dtype=bool), ["month", "borough_name"]].copy()
+        part["flag_type"], part["flag_text"] = "HATE CRIME", strand
+        parts.append(part)
+    part = harmonised.loc[harmonised["domestic_abuse"].to_numpy(dtype=bool), ["month", "borough_name"]].copy()
+    part["flag_type"], part["flag_text"] = "DOMESTIC ABUSE", "DOMESTIC ABUSE"
+    parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+_MAJOR, _MINOR = Key("MajorText", "mps_major", True), Key("MinorText", "mps_minor", True)
+_CATEGORY_TIDY = (("MajorText", "major"), ("MinorText", "minor"))
+_BOROUGHS = "London boroughs (Metropolitan Police Service area)"
+
+CATALOGUE: dict[str, DatasetSpec] = {}
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    """Add a table to the catalogue (a slug already there is refused: each table is specified once)."""
+    if spec.slug in CATALOGUE:
+        raise ValueError(f"dataset {spec.slug!r} is already in the catalogue")
+    CATALOGUE[spec.slug] = spec
+    return spec
+
+
+register(
+    DatasetSpec(
+        slug="borough",
+        title="MPS Borough Level Crime",
+        keys=(_MAJOR, _MINOR, Key("BoroughName", "borough_name")),
+        tidy=(("BoroughName", "borough_name"), *_CATEGORY_TIDY),
+        category=("MajorText", "MinorText"),
+        geography=_BOROUGHS,
+        bucket_slug="mps-borough-level-crime",
+        sensitivity="aggregate",
+        reconciles_to="counted",
+        description="crimes by borough and offence category",
+    )
+)
+register(
+    DatasetSpec(
+        slug="ward",
+        title="MPS Ward Level Crime",
+        keys=(
+            _MAJOR,
+            _MINOR,
+            Key("WardName", "ward_name"),
+            Key("WardCode", "ward_code"),
+            Key("LookUp_BoroughName", "ward_borough_name"),
+        ),
+        tidy=(
+            ("WardCode", "ward_code"),
+            ("WardName", "ward_name"),
+            ("LookUp_BoroughName", "borough_name"),
+            *_CATEGORY_TIDY,
+        ),
+        category=("MajorText", "MinorText"),
+        group=("LookUp_BoroughName",),
+        geography="London electoral wards",
+        bucket_slug="mps-ward-level-crime",
+        sensitivity="small-area",
+        reconciles_to="geocoded",
+        description="crimes by ward and offence category",
+    )
+)
+register(
+    DatasetSpec(
+        slug="lsoa",
+        title="MPS LSOA Level Crime",
+        keys=(
+            Key("LSOA Code", "lsoa_code"),
+            Key("LSOA Name", "lsoa_name"),
+            Key("Borough", "lsoa_borough_name"),
+            Key("Major Category", "mps_major", True),
+            Key("Minor Category", "mps_minor", True),
+        ),
+        tidy=(
+            ("LSOA Code", "lsoa_code"),
+            ("LSOA Name", "lsoa_name"),
+            ("Borough", "borough_name"),
+            ("Major Category", "major"),
+            ("Minor Category", "minor"),
+        ),
+        category=("Major Category", "Minor Category"),
+        group=("Borough",),
+        geography="London Lower Layer Super Output Areas (2021)",
+        bucket_slug="mps-lsoa-level-crime",
+        sensitivity="small-area",
+        reconciles_to="geocoded",
+        description="crimes by LSOA and offence category",
+    )
+)
+register(
+    DatasetSpec(
+        slug="flagged",
+        title="MPS Flagged Crime by Borough",
+        keys=(
+            Key("FlagType", "flag_type", True),
+            Key("FlagText", "flag_text", True),
+            Key("BoroughName", "borough_name"),
+        ),
+        tidy=(("BoroughName", "borough_name"), ("FlagType", "flag_type"), ("FlagText", "flag")),
+        category=("FlagType", "FlagText"),
+        geography=_BOROUGHS,
+        bucket_slug="mps-flagged-crime",
+        sensitivity="special-category",
+        reconciles_to=None,
+        quality_rules=("columns", "counts_valid"),
+        rows=flag_rows,
+        description="hate crime strands and domestic abuse by borough",
+    )
+)
+
+
+def slugs() -> tuple[str, ...]:
+    """The published tables' slugs, in catalogue order."""
+    return tuple(CATALOGUE)
+
+
+def spec(slug: str) -> DatasetSpec:
+    try:
+        return CATALOGUE[slug]
+    except KeyError:
+        raise KeyError(f"no dataset {slug!r} in the catalogue: expected one of {slugs()}") from None
+
+
+def by_file_name(name: str) -> tuple[str, str] | None:
+    """(slug, window) of a Datastore CSV name, or None."""
+    for s in CATALOGUE.values():
+        for window in WINDOWS:
+            if s.file_name(window) == name:
+                return s.slug, window
+    return None

@@ -1,0 +1,112 @@
+"""Monthly cells and the tables assembled from them: the same tables as counting the crimes directly, and
+a historical table extended from the last one built only while none of its months changed."""
+
+import io
+
+import pandas as pd
+import pytest
+
+from metpipeline.catalogue import CATALOGUE, WINDOWS, spec
+from metpipeline.cellstore import MissingMonths, MonthlyCells, write_month
+from metpipeline.datasets.assets import historical_table
+from metpipeline.datasets.build import all_month_cells, assemble, build_table, window_months
+from metpipeline.workarea import WorkArea
+
+MONTHS = ["2022-01", "2022-02", "2022-03", "2022-04"]
+
+
+def _month(month: str, n: int) -> pd.DataFrame:
+    boroughs = ["Westminster", "Camden", "Unknown"]
+    return pd.DataFrame(
+        {
+            "month": [month] * n,
+            "mps_major": ["VIOLENCE AGAINST THE PERSON", "THEFT"] * (n // 2) + ["THEFT"] * (n % 2),
+            "mps_minor": ["Violence without Injury", "SHOPLIFTING"] * (n // 2) + ["SHOPLIFTING"] * (n % 2),
+            "borough_name": [boroughs[i % 3] for i in range(n)],
+            "ward_code": [None if i % 4 == 0 else f"E0503{i % 5:04d}" for i in range(n)],
+            "ward_name": [None if i % 4 == 0 else f"Ward {i % 5}" for i in range(n)],
+            "ward_borough_name": [None if i % 4 == 0 else boroughs[i % 2] for i in range(n)],
+            "lsoa_code": [None if i % 3 == 0 else f"E0100{i % 7:04d}" for i in range(n)],
+            "lsoa_name": [None if i % 3 == 0 else f"LSOA {i % 7}" for i in range(n)],
+            "lsoa_borough_name": [None if i % 3 == 0 else boroughs[i % 2] for i in range(n)],
+            "hate_race": [i % 5 == 0 for i in range(n)],
+            "hate_religion": [i % 7 == 0 for i in range(n)],
+            "hate_sexual_orientation": [False] * n,
+            "hate_disability": [i % 11 == 0 for i in range(n)],
+            "hate_transgender": [False] * n,
+            "domestic_abuse": [i % 3 == 1 for i in range(n)],
+        }
+    ).astype({c: "string" for c in ("month", "ward_code", "ward_name", "lsoa_code", "lsoa_name")})
+
+
+def _naive(crimes: pd.DataFrame, slug: str, months: list[str]) -> pd.DataFrame:
+    """What the table must be, counted the plain way: one pivot of the crimes (flags one row per flag)."""
+    dataset = spec(slug)
+    rows = dataset.counted_rows(crimes).dropna(subset=dataset.source_columns)
+    rows = rows[rows["month"].isin(months)]
+    frame = pd.DataFrame({k.published: rows[k.source].astype(str) for k in dataset.keys})
+    for key in dataset.keys:
+        if key.upper:
+            frame[key.published] = frame[key.published].str.upper()
+    frame["m"] = rows["month"].astype(str).str.replace("-", "")
+    wide = frame.pivot_table(index=dataset.key_columns, columns="m", aggfunc="size", fill_value=0)
+    wide = wide.reindex(columns=[m.replace("-", "") for m in months], fill_value=0).reset_index()
+    wide.columns.name = None
+    return wide.astype({m.replace("-", ""): "int64" for m in months})
+
+
+def _bytes(table: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    table.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def stored(tmp_path):
+    area = WorkArea(tmp_path)
+    frames = {m: _month(m, 40 + 3 * i) for i, m in enumerate(MONTHS)}
+    for month, frame in frames.items():
+        write_month(area, month, all_month_cells(frame))
+    return area, pd.concat(frames.values(), ignore_index=True)
+
+
+def test_tables_from_cells_equal_counting_the_crimes(stored):
+    area, crimes = stored
+    cells = MonthlyCells(area, MONTHS)
+    for slug, dataset in CATALOGUE.items():
+        for window in WINDOWS:
+            for release in ("2022-03", "2024-03", "2024-04"):  # a historical window of 0, 1 and 2 months
+                months = [m for m in window_months(release, window, "2022-01") if m in MONTHS]
+                table = assemble(cells.read(slug, months, dataset.key_columns), dataset, months)
+                expected = _naive(crimes, slug, months)
+                pd.testing.assert_frame_equal(table, expected, check_dtype=False, obj=f"{slug} {window}")
+                assert _bytes(table) == _bytes(build_table(crimes, slug, months)), (slug, window)
+
+
+def test_historical_table_is_extended_only_while_its_months_stand(stored):
+    area, crimes = stored
+    dataset = spec("ward")
+    cells = MonthlyCells(area, MONTHS)
+    first, how = historical_table(cells, "ward", dataset, MONTHS[:2])
+    assert how == "rebuilt"
+    extended, how = historical_table(cells, "ward", dataset, MONTHS[:3])
+    assert how == "extended by 1 months"
+    assert _bytes(extended) == _bytes(
+        assemble(cells.read("ward", MONTHS[:3], dataset.key_columns), dataset, MONTHS[:3])
+    )
+    # A revised month inside the table: its cells change, so the table is rebuilt, not extended.
+    write_month(area, "2022-02", all_month_cells(_month("2022-02", 17)))
+    revised = MonthlyCells(area, MONTHS)
+    table, how = historical_table(revised, "ward", dataset, MONTHS)
+    assert how == "rebuilt"
+    crimes = pd.concat(
+        [_month(m, n) for m, n in zip(MONTHS, (40, 17, 46, 49), strict=True)], ignore_index=True
+    )
+    pd.testing.assert_frame_equal(table, _naive(crimes, "ward", MONTHS), check_dtype=False)
+
+
+def test_a_month_without_cells_is_named(stored):
+    area, _ = stored
+    cells = MonthlyCells(area, [*MONTHS, "2022-05", "2022-06"])
+    with pytest.raises(MissingMonths, match=r"2 months \(2022-05\.\.2022-06\): run `metpipeline backfill"):
+        cells.require("lsoa", "2022-06", "2022-01")
