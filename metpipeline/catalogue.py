@@ -5,7 +5,7 @@ how it is counted from the harmonised crimes (`rows`: the records it counts, def
 quality rules are, how sensitive it is, and where it goes in the bucket. Everything else is derived from
 the catalogue: the dataset assets and their checks (datasets/assets.py, quality/checks.py), the disclosure
 policy's validation (disclosure/policy.py), the owner registry's validation and the approval choices
-(approval/registry.py, approval/jobs.py) and the bucket layout (publish/datapackage.py).
+(governance/registry.py, approval/jobs.py) and the bucket layout (publish/datapackage.py).
 
 A new published table is a new `DatasetSpec` passed to `register` (or added to `CATALOGUE` below), its
 build function (`rows`, when the crimes are not counted as they are) and its golden file.

@@ -36,8 +36,8 @@ def ensure_datamart(say) -> None:
 
 
 def approve_as_demo_owner(month: str, say) -> list[str]:
-    from metpipeline.approval import decide, ledger
-    from metpipeline.approval.registry import DATASETS
+    from metpipeline.governance import decide, ledger
+    from metpipeline.governance.registry import DATASETS
     from metpipeline.resources import default_resources
 
     resources = default_resources()
@@ -70,8 +70,8 @@ def approve_as_demo_owner(month: str, say) -> list[str]:
 
 def publish_approved(say, run_job) -> None:
     """Evaluate the approval sensor once and execute the publish runs it requests, in this process."""
-    from metpipeline.approval import ledger
-    from metpipeline.approval.sensors import approval_sensor
+    from metpipeline.governance import ledger
+    from metpipeline.publish.sensors import approval_sensor
     from metpipeline.resources import default_resources
 
     with _instance() as instance:
@@ -103,7 +103,7 @@ def _candidate_of(request: dg.RunRequest) -> tuple[str, str, str]:
 
 
 def _instance():
-    from metpipeline.operate import ensure_dagster_home
+    from metpipeline.instance import ensure_dagster_home
 
     ensure_dagster_home()
     return dg.DagsterInstance.get()

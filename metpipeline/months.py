@@ -1,4 +1,19 @@
-"""Month arithmetic on `YYYY-MM` keys (the partition keys). Pure: every stage may import it."""
+"""Month arithmetic on `YYYY-MM` keys (the partition keys) and `YYYYMM` column names. Pure: every stage may
+import it."""
+
+import re
+
+MONTH_COLUMN = re.compile(r"^(\d{4})(0[1-9]|1[0-2])$")
+
+
+def yyyymm(month: str) -> str:
+    """'2024-03' -> '202403'."""
+    return month.replace("-", "")
+
+
+def month_columns(frame) -> list[str]:
+    """The `YYYYMM` columns of a wide table, in its order."""
+    return [c for c in frame.columns if MONTH_COLUMN.match(str(c))]
 
 
 def add_months(month: str, n: int) -> str:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from metpipeline import month_locks, settings
-from metpipeline.cellstore import CELLS_INPUT_MANAGER, CellsInputManager
+from metpipeline.cellstore import CellsInputManager
 from metpipeline.db import check_reachable, make_engine
 from metpipeline.months import month_range
 from metpipeline.workarea import WorkArea
@@ -150,12 +150,12 @@ class GovernanceResource(dg.ConfigurableResource):
 
     def registry(self):
         """The owners registry in force, read now (a change to the file applies to the next check)."""
-        from metpipeline.approval.registry import load_registry
+        from metpipeline.governance.registry import load_registry
 
         return load_registry(self.owners_file)
 
     def ledger_key(self, say=print) -> bytes:
-        from metpipeline.approval.seal import load_key
+        from metpipeline.governance.seal import load_key
 
         return load_key(say)
 
@@ -184,5 +184,5 @@ def default_resources() -> DefaultResources:
         "workarea": WorkAreaResource(),
         "bucket": BucketResource(),
         "governance": GovernanceResource(),
-        CELLS_INPUT_MANAGER: CellsInputManager(),
+        "cells_input_manager": CellsInputManager(),  # = cellstore.CELLS_INPUT_MANAGER
     }

@@ -20,8 +20,8 @@ def _suppressed_total(cells) -> int:
 
 
 def print_release_summary(month: str) -> None:
-    from metpipeline.approval import ledger
-    from metpipeline.approval.registry import DATASETS
+    from metpipeline.governance import ledger
+    from metpipeline.governance.registry import DATASETS
     from metpipeline.publish.datapackage import BUCKET_SLUGS
 
     resources = default_resources()

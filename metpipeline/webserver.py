@@ -242,7 +242,7 @@ def trusted_proxies() -> list[str]:
 def cmd_ui(args: argparse.Namespace) -> int:
     import dagster_webserver.cli as web
 
-    from metpipeline.operate import ensure_dagster_home, say
+    from metpipeline.instance import ensure_dagster_home, say
 
     ensure_dagster_home()
     header = (settings.IDENTITY_HEADER.value() or "").strip()

@@ -18,6 +18,7 @@ def test_code_location_loads_the_whole_flow():
         "cris_extract",
         "connect_extract",
         "harmonised_offences",
+        "monthly_cells",
         "borough_dataset",
         "ward_dataset",
         "lsoa_dataset",
@@ -28,7 +29,8 @@ def test_code_location_loads_the_whole_flow():
     ]
     assert set(flow) <= keys
     # Each stage depends on the one before it, so nothing is staged that did not pass every stage.
-    assert dg.AssetKey("harmonised_offences") in graph.get(dg.AssetKey("borough_dataset")).parent_keys
+    assert dg.AssetKey("harmonised_offences") in graph.get(dg.AssetKey("monthly_cells")).parent_keys
+    assert dg.AssetKey("monthly_cells") in graph.get(dg.AssetKey("borough_dataset")).parent_keys
     assert dg.AssetKey("release_report") in graph.get(dg.AssetKey("release_candidates")).parent_keys
 
     checks = list(graph.asset_check_keys)
@@ -75,3 +77,48 @@ def test_the_shipped_instance_settings_have_no_community_prompt_and_monitor_runs
     assert shipped["run_monitoring"]["enabled"] is True
     limits = shipped["run_coordinator"]["config"]["tag_concurrency_limits"]
     assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+
+
+def _upstream_months(graph, child: str, parent: str, month: str) -> list[str]:
+    """The partitions of `parent` that `child[month]` declares it reads."""
+    child_key, parent_key = dg.AssetKey(child), dg.AssetKey(parent)
+    mapping = graph.get_partition_mapping(child_key, parent_key)
+    partitions = graph.get(child_key).partitions_def
+    result = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        partitions.subset_with_partition_keys([month]), partitions, graph.get(parent_key).partitions_def
+    )
+    return sorted(result.partitions_subset.get_partition_keys())
+
+
+def test_every_dataset_asset_declares_the_months_it_reads():
+    """A dataset asset of month M reads the cells of every month first..M (the 24-month and historical
+    windows); the disclosure of M reads every earlier release. Both are declared, so the UI's lineage and
+    staleness follow a revised month to every release that contains it."""
+    from metpipeline.catalogue import CATALOGUE
+    from metpipeline.definitions import defs
+    from metpipeline.months import add_months, month_range
+    from metpipeline.partitions import FIRST_MONTH, monthly_partitions
+
+    graph = defs.get_repository_def().asset_graph
+    last = monthly_partitions.get_last_partition_key()
+    months = [FIRST_MONTH, add_months(FIRST_MONTH, 1), add_months(FIRST_MONTH, 30), last]
+    dataset_assets = {
+        k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == "datasets"
+    }
+    assert dataset_assets == {"monthly_cells"} | {spec.asset_name for spec in CATALOGUE.values()}
+    for spec in CATALOGUE.values():
+        parents = {k.to_user_string() for k in graph.get(dg.AssetKey(spec.asset_name)).parent_keys}
+        assert parents == {"monthly_cells"}, spec.asset_name  # no undeclared source
+        for month in months:
+            assert _upstream_months(graph, spec.asset_name, "monthly_cells", month) == month_range(
+                FIRST_MONTH, month
+            ), (spec.asset_name, month)
+    for month in months:
+        earlier = month_range(FIRST_MONTH, add_months(month, -1))
+        assert _upstream_months(graph, "disclosed_datasets", "disclosed_datasets", month) == earlier
+    # The month's own stages read the month alone.
+    for child, parent in [
+        ("monthly_cells", "harmonised_offences"),
+        ("disclosed_datasets", "borough_dataset"),
+    ]:
+        assert _upstream_months(graph, child, parent, months[2]) == [months[2]]

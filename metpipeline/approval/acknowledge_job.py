@@ -3,9 +3,9 @@
 import dagster as dg
 from pydantic import Field, field_validator
 
-from metpipeline.approval import acknowledge, decide
 from metpipeline.approval.jobs import LATEST_MONTH
-from metpipeline.approval.registry import RegistryError
+from metpipeline.governance import acknowledge, decide
+from metpipeline.governance.registry import RegistryError
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
 

@@ -6,12 +6,13 @@ import json
 
 import dagster as dg
 
-from metpipeline.approval import candidates, ledger, release_notice
+from metpipeline.approval import candidates, release_notice
 from metpipeline.approval.decision_job import SHORT, decision_link, report_link
+from metpipeline.bucket import INTERNAL_PREFIX, open_store
+from metpipeline.governance import ledger
 from metpipeline.identity import signed_in_user
 from metpipeline.notify import send
 from metpipeline.partitions import monthly_partitions
-from metpipeline.publish.store import INTERNAL_PREFIX, open_store
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
 
 

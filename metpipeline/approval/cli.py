@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from metpipeline import settings
-from metpipeline.approval import decide, ledger
-from metpipeline.approval.registry import DATASETS, RegistryError, load_registry
-from metpipeline.approval.seal import load_key
 from metpipeline.db import make_engine
+from metpipeline.governance import decide, ledger
+from metpipeline.governance.registry import DATASETS, RegistryError, load_registry
+from metpipeline.governance.seal import load_key
 
 
 def register(subparsers) -> None:
@@ -46,7 +46,7 @@ def register_acknowledge(subparsers) -> None:
 
 
 def run_acknowledge(args: argparse.Namespace) -> int:
-    from metpipeline.approval import acknowledge
+    from metpipeline.governance import acknowledge
 
     if (settings.IDENTITY_HEADER.value() or "").strip():
         print(

@@ -18,10 +18,10 @@ from pydantic import Field
 
 from metpipeline import settings
 from metpipeline.approval import checklist as checklist_mod
-from metpipeline.approval import decide, ledger
 from metpipeline.approval.candidates import DATASETS
-from metpipeline.approval.registry import RegistryError, normalise_name
 from metpipeline.db import make_engine
+from metpipeline.governance import decide, ledger
+from metpipeline.governance.registry import RegistryError, normalise_name
 from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError

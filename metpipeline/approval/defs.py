@@ -1,4 +1,4 @@
-"""Approval stage: release candidates, the data owner's Launchpad job, and the sensor that publishes."""
+"""Approval stage: release candidates, the data owner's Launchpad jobs, and the reminders."""
 
 import dagster as dg
 
@@ -7,10 +7,9 @@ from metpipeline.approval.assets import release_candidates
 from metpipeline.approval.decision_job import decide_release
 from metpipeline.approval.jobs import record_approval
 from metpipeline.approval.reminders import approval_reminder
-from metpipeline.approval.sensors import approval_sensor
 
 defs = dg.Definitions(
     assets=[release_candidates],
     jobs=[decide_release, record_approval, acknowledge_volume],
-    sensors=[approval_sensor, approval_reminder],
+    sensors=[approval_reminder],
 )

@@ -5,9 +5,9 @@ from enum import Enum
 import dagster as dg
 from pydantic import Field, field_validator
 
-from metpipeline.approval import decide
 from metpipeline.approval.candidates import DATASETS
-from metpipeline.approval.registry import RegistryError
+from metpipeline.governance import decide
+from metpipeline.governance.registry import RegistryError
 from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError

@@ -14,8 +14,9 @@ import yaml
 from pydantic import ValidationError
 
 from metpipeline.approval import checklist as checklist_mod
-from metpipeline.approval import decide, decision_job, jobs
-from metpipeline.approval.registry import RegistryError
+from metpipeline.approval import decision_job, jobs
+from metpipeline.governance import decide
+from metpipeline.governance.registry import RegistryError
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
 

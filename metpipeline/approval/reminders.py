@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from metpipeline import settings
-from metpipeline.approval import ledger, release_notice
+from metpipeline.approval import release_notice
 from metpipeline.approval.candidates import DATASETS
-from metpipeline.approval.decide import approvals
 from metpipeline.approval.decision_job import SHORT, decision_link
+from metpipeline.bucket import PreconditionFailed, open_store
+from metpipeline.governance import ledger
+from metpipeline.governance.decide import approvals
 from metpipeline.notify import send
-from metpipeline.publish.store import PreconditionFailed, open_store
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource
 
 

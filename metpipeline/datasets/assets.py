@@ -27,8 +27,7 @@ from metpipeline.datasets.build import (
     window_months,
 )
 from metpipeline.harmonise.assets import harmonised_offences
-from metpipeline.months import months_between
-from metpipeline.partitions import FIRST_MONTH, monthly_partitions
+from metpipeline.partitions import FIRST_MONTH, FROM_FIRST_MONTH, monthly_partitions
 from metpipeline.reference import HATE_COLUMNS
 from metpipeline.resources import WorkAreaResource
 from metpipeline.workarea import WorkArea
@@ -38,14 +37,6 @@ __all__ = ["MissingMonths"]
 CELLS_ASSET = "monthly_cells"
 # Bumped when the wide tables' construction changes, so a historical table built by earlier code is rebuilt.
 TABLE_VERSION = "1"
-
-# Every month from the first partition to the release month. A time-window mapping with an offset reaching
-# back further than any partition can (to 1900), clipped by Dagster to the partitions that exist.
-FROM_FIRST_MONTH = dg.TimeWindowPartitionMapping(
-    start_offset=-months_between("1900-01", "2100-01"),
-    end_offset=0,
-    allow_nonexistent_upstream_partitions=True,
-)
 
 # The harmonised columns the cells are made from (every table's key sources, the month and the flags).
 _TEXT_COLUMNS = sorted(
@@ -150,7 +141,9 @@ def window_table(cells: MonthlyCells, name: str, dataset: DatasetSpec, months: l
 
 def _table_metadata(table: pd.DataFrame, how: str) -> dict:
     month_columns = [c for c in table.columns if c.isdigit()]
-    totals = table.groupby(table.columns[0])[month_columns].sum().sum(axis=1) if len(table) else {}
+    totals: pd.Series | dict = (
+        table.groupby(table.columns[0])[month_columns].sum().sum(axis=1) if len(table) else {}
+    )
     return {
         "rows": int(len(table)),
         "month_columns": [month_columns[0], month_columns[-1]] if month_columns else [],

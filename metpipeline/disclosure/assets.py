@@ -15,7 +15,7 @@ from metpipeline.disclosure.files import (
 from metpipeline.disclosure.policy import load_policy
 from metpipeline.disclosure.render import write_publishable
 from metpipeline.disclosure.suppress import apply_policy
-from metpipeline.partitions import monthly_partitions
+from metpipeline.partitions import EARLIER_MONTHS, monthly_partitions
 from metpipeline.reference import category_sensitivity
 from metpipeline.resources import GovernanceResource, WorkAreaResource
 
@@ -42,7 +42,12 @@ def disclosure_record(month, policy, outcome, release, ng) -> dict:
 
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[dg.AssetKey(k) for k in DATASET_ASSETS],
+    deps=[
+        *(dg.AssetKey(k) for k in DATASET_ASSETS),
+        # What earlier versions published and hid is part of M's disclosure model (previous_publishable
+        # reads their publishable folders), so each month depends on every earlier one.
+        dg.AssetDep("disclosed_datasets", partition_mapping=EARLIER_MONTHS),
+    ],
     group_name="disclosure",
     kinds={"python"},
 )

@@ -4,7 +4,6 @@ A `Table` is one counts file (one dataset, one window) with a status per cell: p
 secondary suppression. Pure: no Dagster, no file system.
 """
 
-import re
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -13,12 +12,18 @@ import pandas as pd
 
 from metpipeline.catalogue import CATALOGUE, WINDOWS
 from metpipeline.datasets.build import datastore_file_name
+from metpipeline.months import MONTH_COLUMN, month_columns, yyyymm
 from metpipeline.workarea import WorkArea
 
-__all__ = ["WINDOWS", "csv_name"]  # re-exported for the disclosure modules
-MONTH_COLUMN = re.compile(r"^(\d{4})(0[1-9]|1[0-2])$")
+__all__ = [
+    "MONTH_COLUMN",
+    "WINDOWS",
+    "csv_name",
+    "month_columns",
+    "yyyymm",
+]  # re-exported for the disclosure modules
 
-# The published layouts are defined once, by the datasets stage that builds them.
+# The published layouts, from the catalogue.
 KEY_COLUMNS = {slug: spec.key_columns for slug, spec in CATALOGUE.items()}
 # (major, minor) columns; for the flagged file (flag type, flag).
 CATEGORY_COLUMNS = {slug: spec.category for slug, spec in CATALOGUE.items()}
@@ -32,15 +37,6 @@ csv_name = datastore_file_name
 
 
 counts_name = WorkArea.counts_name  # the one name of a counts file
-
-
-def month_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if MONTH_COLUMN.match(str(c))]
-
-
-def yyyymm(month: str) -> str:
-    """'2024-03' -> '202403'."""
-    return month.replace("-", "")
 
 
 @dataclass

@@ -1,7 +1,8 @@
-"""Publish stage: the publish job, launched by the approval sensor."""
+"""Publish stage: the approval sensor, which verifies the sealed decisions, and the publish job."""
 
 import dagster as dg
 
 from metpipeline.publish.jobs import publish_job
+from metpipeline.publish.sensors import approval_sensor
 
-defs = dg.Definitions(jobs=[publish_job])
+defs = dg.Definitions(jobs=[publish_job], sensors=[approval_sensor])

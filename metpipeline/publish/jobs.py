@@ -3,12 +3,12 @@
 import dagster as dg
 from pydantic import Field
 
-from metpipeline.approval import ledger
 from metpipeline.approval.candidates import DATASETS, CandidateError
-from metpipeline.approval.decide import publication_problem
-from metpipeline.approval.registry import RegistryError
+from metpipeline.bucket import StoreError, open_store
+from metpipeline.governance import ledger
+from metpipeline.governance.decide import publication_problem
+from metpipeline.governance.registry import RegistryError
 from metpipeline.publish.publisher import PublishError, publish_candidate
-from metpipeline.publish.store import StoreError, open_store
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
 from metpipeline.settings import ConfigError
 

@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 
 from metpipeline import settings
 from metpipeline.approval.candidates import DISCLOSURE, load_verified_candidate
+from metpipeline.bucket import INTERNAL_PREFIX, ObjectExists, PreconditionFailed
 from metpipeline.publish import catalog as catalog_mod
 from metpipeline.publish.cover import PublicFile, diff_versions, render_cover
 from metpipeline.publish.datapackage import BUCKET_SLUGS, build_datapackage
 from metpipeline.publish.landing import INDEX_KEY, render_index
-from metpipeline.publish.store import INTERNAL_PREFIX, ObjectExists, PreconditionFailed
 from metpipeline.workarea import WorkArea
 
 LONDON = ZoneInfo("Europe/London")

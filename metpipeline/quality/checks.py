@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from metpipeline import settings
 from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec
-from metpipeline.disclosure.tables import csv_name
+from metpipeline.datasets.build import datastore_file_name as csv_name
 from metpipeline.partitions import FIRST_MONTH, monthly_partitions
 from metpipeline.quality import datasets, extracts, harmonised, plausibility, volume
 from metpipeline.quality.gx import check_result, validate
@@ -297,7 +297,7 @@ def month_volume_plausible(
 ) -> dg.AssetCheckResult:
     """Blocks a month with no crime, or below METPIPELINE_MIN_VOLUME_RATIO of its trailing mean (a broken
     feed), unless a data owner acknowledged exactly that total (`acknowledge_volume`)."""
-    from metpipeline.approval import acknowledge
+    from metpipeline.governance import acknowledge
 
     month = partition_of(context)
     files = read_dataset_files(workarea.area, "borough", month)

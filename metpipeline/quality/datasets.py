@@ -5,7 +5,7 @@ and totals that reconcile with the reconciliation ledger, so nothing is lost bet
 import pandas as pd
 
 from metpipeline.catalogue import DatasetSpec, spec
-from metpipeline.disclosure.tables import month_columns, yyyymm
+from metpipeline.months import month_columns, yyyymm
 
 SUITE_VERSION = "datasets-1.0.0"
 COUNT_PATTERN = r"^(?:0|[1-9][0-9]*|\[c\])$"  # a non-negative integer or the suppression marker
@@ -42,7 +42,7 @@ def column_schema(slug: "DatasetSpec | str", files: dict[str, pd.DataFrame], mon
     ]
 
 
-def counts_valid(slug: str, files: dict[str, pd.DataFrame], month: str, first_month: str):
+def counts_valid(slug: "DatasetSpec | str", files: dict[str, pd.DataFrame], month: str, first_month: str):
     import great_expectations.expectations as gxe
 
     out = []

@@ -1,6 +1,6 @@
 """Is the month's volume plausible enough to publish? Zero crimes, or far fewer than the trailing months,
 is almost always a broken feed, not a quiet month: it blocks the release unless a data owner has recorded
-an acknowledgement of exactly that total (approval/acknowledge.py)."""
+an acknowledgement of exactly that total (governance/acknowledge.py)."""
 
 from dataclasses import dataclass
 

@@ -1,8 +1,8 @@
 import pytest
 import sqlalchemy as sa
 
-from metpipeline.approval.registry import load_registry
 from metpipeline.db import make_engine
+from metpipeline.governance.registry import load_registry
 from metpipeline.settings import OWNERS_FILE
 from metpipeline.workarea import WorkArea
 from metpipeline_tests.fixtures.s3 import s3_server  # noqa: F401  (session fixture: moto on loopback)

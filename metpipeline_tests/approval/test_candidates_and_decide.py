@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from metpipeline.approval import candidates, decide, ledger
+from metpipeline.approval import candidates
 from metpipeline.approval.cli import register
+from metpipeline.governance import decide, ledger
 from metpipeline_tests.approval.synthetic import write_release
 
 CODE = {"package": "0.1.0", "git_commit": None}

@@ -6,12 +6,12 @@ import dagster as dg
 import pytest
 
 from metpipeline.approval import defs as approval_defs
-from metpipeline.approval import ledger
 from metpipeline.approval.assets import release_candidates
 from metpipeline.approval.jobs import record_approval
-from metpipeline.approval.sensors import approval_sensor
+from metpipeline.governance import ledger
 from metpipeline.publish import defs as publish_defs
 from metpipeline.publish.jobs import publish_job
+from metpipeline.publish.sensors import approval_sensor
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
 from metpipeline_tests.approval.synthetic import write_release
 from metpipeline_tests.deployment import run_requests, sensor_resources, skip_message

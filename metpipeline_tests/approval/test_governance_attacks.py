@@ -11,12 +11,12 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from metpipeline.approval import ledger
 from metpipeline.approval.assets import release_candidates
 from metpipeline.approval.jobs import record_approval
-from metpipeline.approval.sensors import approval_sensor
+from metpipeline.governance import ledger
 from metpipeline.identity import SIGNED_IN_USER_TAG
 from metpipeline.publish.jobs import publish_job
+from metpipeline.publish.sensors import approval_sensor
 from metpipeline.resources import default_resources
 from metpipeline_tests.approval.synthetic import write_release
 from metpipeline_tests.deployment import sensor_resources
@@ -387,7 +387,7 @@ def _approved(d):
 
 
 def test_a_file_swapped_after_it_was_checked_never_reaches_the_bucket(deployment, monkeypatch):
-    from metpipeline.publish import store as store_mod
+    from metpipeline import bucket as store_mod
 
     chash = _approved(deployment)
     folder = deployment["resources"]["workarea"].area.path("candidates", MONTH, "borough", chash)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from metpipeline.approval import ledger
+from metpipeline.governance import ledger
 from metpipeline_tests.approval.test_registry_and_ledger import KEY, decide_row
 
 pytestmark = pytest.mark.integration

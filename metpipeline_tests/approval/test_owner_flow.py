@@ -8,12 +8,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from metpipeline.approval import ledger
 from metpipeline.approval.assets import release_candidates
 from metpipeline.approval.decision_job import decide_release, decision_config
 from metpipeline.approval.reminders import approval_reminder
-from metpipeline.approval.sensors import approval_sensor
+from metpipeline.governance import ledger
 from metpipeline.publish.jobs import publish_job
+from metpipeline.publish.sensors import approval_sensor
 from metpipeline.resources import default_resources
 from metpipeline_tests.approval.synthetic import write_release
 from metpipeline_tests.deployment import run_requests, sensor_resources, skip_message
@@ -263,7 +263,7 @@ def test_owners_are_reminded_after_the_configured_days_and_a_missed_date_is_publ
     from datetime import UTC, datetime
 
     from metpipeline.approval.reminders import mark_overdue
-    from metpipeline.publish.store import LocalStore
+    from metpipeline.bucket import LocalStore
 
     store = LocalStore(deployment["bucket"].url)
     catalog = {

@@ -1,8 +1,8 @@
 import pytest
 import sqlalchemy as sa
 
-from metpipeline.approval import ledger
-from metpipeline.approval.registry import RegistryError, load_registry
+from metpipeline.governance import ledger
+from metpipeline.governance.registry import RegistryError, load_registry
 
 
 def test_embedded_registry_names_a_clearly_labelled_demo_owner(embedded_registry):

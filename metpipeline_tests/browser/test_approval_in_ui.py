@@ -28,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect, sync_playwright
 
-from metpipeline.approval import ledger
+from metpipeline.governance import ledger
 from metpipeline.orchestration import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG, earlier_months
 from metpipeline.partitions import monthly_partitions
 from metpipeline_tests.browser.harness import (

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from metpipeline.cellstore import CELLS_INPUT_MANAGER, CellsInputManager
 from metpipeline.datasets.assets import (
     borough_dataset,
     flagged_dataset,
@@ -20,7 +21,6 @@ from metpipeline.datasets.render import render_csv
 from metpipeline.extract.assets import connect_extract, cris_extract
 from metpipeline.extract.queries import current_watermarks, months_changed_since
 from metpipeline.harmonise.assets import harmonised_offences
-from metpipeline.cellstore import CELLS_INPUT_MANAGER, CellsInputManager
 from metpipeline.resources import DataMartResource, WorkAreaResource
 from metpipeline.workarea import WorkArea
 from metpipeline_tests.deployment import deployment

@@ -1,7 +1,8 @@
 import pytest
 
-from metpipeline.approval import candidates, ledger
+from metpipeline.approval import candidates
 from metpipeline.db import make_engine
+from metpipeline.governance import ledger
 from metpipeline.workarea import WorkArea
 from metpipeline_tests.approval.synthetic import write_release
 from metpipeline_tests.fixtures.s3 import s3_server  # noqa: F401  (session fixture: moto on loopback)

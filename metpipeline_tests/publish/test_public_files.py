@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 from metpipeline.approval import candidates
+from metpipeline.bucket import LocalStore
 from metpipeline.datasets import layouts
 from metpipeline.datasets.build import build_airports_by_location
 from metpipeline.disclosure.allowlist import scan_public
 from metpipeline.disclosure.policy import load_policy
 from metpipeline.publish.publisher import publish_candidate
-from metpipeline.publish.store import LocalStore
 from metpipeline.settings import ConfigError
 
 LONDON = ZoneInfo("Europe/London")

@@ -16,8 +16,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from metpipeline.bucket import LocalStore, S3Store
 from metpipeline.publish.publisher import publish_candidate
-from metpipeline.publish.store import LocalStore, S3Store
 from metpipeline_tests.deployment import run_requests, sensor_resources
 from metpipeline_tests.fixtures.webhook import Hook
 
@@ -31,7 +31,7 @@ VERSION_FILES = 10  # 4 wide CSVs (current and previous layout), tidy .csv.gz an
 # would: no exception handler, no clean-up.
 CHILD = r"""
 import os, signal, sys
-from metpipeline.publish import store as store_mod
+from metpipeline import bucket as store_mod
 from metpipeline.publish.publisher import publish_candidate
 from metpipeline.workarea import WorkArea
 
@@ -178,7 +178,7 @@ def test_s3_killed_at_each_step_names_no_partial_version_and_the_retry_completes
 
 HOLD_LOCK = r"""
 import fcntl, os, signal, sys
-from metpipeline.publish.store import INTERNAL_PREFIX, LocalStore
+from metpipeline.bucket import INTERNAL_PREFIX, LocalStore
 store = LocalStore(sys.argv[1])
 path = store._path(f"{INTERNAL_PREFIX}locks/{sys.argv[2]}.lock")
 path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,8 +207,8 @@ def test_failed_publish_runs_are_retried_then_flagged_then_complete_once_the_fau
 ):
     from metpipeline.approval.assets import release_candidates
     from metpipeline.approval.jobs import record_approval
-    from metpipeline.approval.sensors import approval_sensor
     from metpipeline.publish.jobs import publish_job
+    from metpipeline.publish.sensors import approval_sensor
     from metpipeline.resources import default_resources
     from metpipeline_tests.approval.conftest import OWNERS_YAML
     from metpipeline_tests.approval.synthetic import write_release

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from metpipeline.bucket import INTERNAL_PREFIX, S3Store
 from metpipeline.publish.catalog import next_release
 from metpipeline.publish.cover import WHY_NEW, WHY_REVISED
 from metpipeline.publish.publisher import publish_candidate
-from metpipeline.publish.store import INTERNAL_PREFIX, S3Store
 
 pytestmark = pytest.mark.integration
 LONDON = ZoneInfo("Europe/London")
@@ -188,7 +188,7 @@ def test_an_abandoned_attempt_of_another_candidate_does_not_block_the_next(store
 def test_create_only_refuses_to_overwrite_a_published_file(store, staging):
     chash = staging.stage("2024-03")["borough"]
     publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6)
-    from metpipeline.publish.store import ObjectExists
+    from metpipeline.bucket import ObjectExists
 
     with pytest.raises(ObjectExists):
         store.put_create_only(f"{SLUG}/2024-03/v1/borough-tidy.csv.gz", b"month,count\n2024-03,1\n")

@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from metpipeline.publish.store import LocalStore, ObjectExists, PreconditionFailed, S3Store, open_store
+from metpipeline.bucket import LocalStore, ObjectExists, PreconditionFailed, S3Store, open_store
 
 pytestmark = []
 

@@ -217,7 +217,7 @@ def test_the_production_topology_releases_approves_publishes_and_survives_a_kill
 
             # 3. The sensor publishes, one dataset at a time. Kill the first publish run mid-way, and the
             #    daemon.
-            from metpipeline.publish.store import S3Store
+            from metpipeline.bucket import S3Store
             from metpipeline.run_launcher import worker_pid
 
             store = S3Store(s3_server.bucket, prefix, endpoint_url=s3_server.endpoint_url)

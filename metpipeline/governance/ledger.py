@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from metpipeline.approval import seal
+from metpipeline.governance import seal
 
 metadata = sa.MetaData()
 

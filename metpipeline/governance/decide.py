@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from metpipeline.approval import ledger
-from metpipeline.approval.registry import Registry, normalise_name
+from metpipeline.governance import ledger
+from metpipeline.governance.registry import Registry, normalise_name
 from metpipeline.identity import signed_in_user
 
 DECISIONS = ("approve", "reject")

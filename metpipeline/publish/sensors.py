@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from metpipeline import settings
-from metpipeline.approval import ledger
-from metpipeline.approval.decide import publication_problem
-from metpipeline.approval.registry import RegistryError
+from metpipeline.governance import ledger
+from metpipeline.governance.decide import publication_problem
+from metpipeline.governance.registry import RegistryError
 from metpipeline.notify import Notice, send
 from metpipeline.publish import retry
 from metpipeline.publish.catalog import publication_time

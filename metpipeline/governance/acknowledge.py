@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from metpipeline.approval import decide, ledger, seal
-from metpipeline.approval.registry import Registry, normalise_name
+from metpipeline.governance import decide, ledger, seal
+from metpipeline.governance.registry import Registry, normalise_name
 
 DATASET = "borough"
 

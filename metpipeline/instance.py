@@ -1,0 +1,25 @@
+"""The Dagster instance the commands run against, and the operator's progress line."""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from metpipeline import settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def say(message: str) -> None:
+    """Progress for the operator: one line, flushed at once (runs take minutes)."""
+    print(f"[metpipeline {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def ensure_dagster_home() -> Path:
+    """DAGSTER_HOME defaults to var/dagster with the repository's dagster.yaml (SQLite storage there)."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.var_dir() / "dagster")))
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists() and (REPO_ROOT / "dagster.yaml").exists():
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", target)
+    return home
