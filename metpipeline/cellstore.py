@@ -50,6 +50,13 @@ def write_month(area: WorkArea, month: str, tables: dict[str, pd.DataFrame]) -> 
     return digests
 
 
+def months_ready(area: WorkArea) -> set[str]:
+    """Months harmonised and reduced to cells: what a release can read without a back-fill. (A work area
+    back-filled before the cells existed has harmonised months without cells; they are back-filled again.)"""
+    harmonised = set(area.months_with("harmonised"))
+    return {m for m in harmonised if (month_dir(area, m) / DIGEST).is_file()}
+
+
 class MonthlyCells:
     """The stored cells of a span of months (the partitions a dataset asset declared it reads)."""
 

@@ -164,6 +164,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def refresh_plan(month: str):
     """Which earlier months need (re-)extraction before `month` can be released."""
+    from metpipeline.cellstore import months_ready
     from metpipeline.extract.changes import months_changed_since_extraction
     from metpipeline.orchestration import plan_release
     from metpipeline.resources import default_resources
@@ -171,7 +172,7 @@ def refresh_plan(month: str):
     resources = default_resources()
     area = resources["workarea"].area
     engine = resources["datamart"].engine()
-    extracted = set(area.months_with("harmonised"))
+    extracted = months_ready(area)
     changed = months_changed_since_extraction(engine, area)
     return plan_release(month, extracted, changed)
 
@@ -233,7 +234,7 @@ def register(sub) -> None:
     p.add_argument("month", nargs="?", type=_month, help="YYYY-MM (default: the last complete month)")
     p.set_defaults(func=cmd_release)
 
-    p = sub.add_parser("backfill", help="extract and harmonise a range of months in one run")
+    p = sub.add_parser("backfill", help="extract, harmonise and reduce to cells a range of months in one run")
     p.add_argument("start", type=_month)
     p.add_argument("end", type=_month)
     p.set_defaults(func=cmd_backfill)

@@ -8,6 +8,7 @@ always starts with the back-fill. Cron: METPIPELINE_RELEASE_CRON (default the 5t
 
 import dagster as dg
 
+from metpipeline.cellstore import months_ready
 from metpipeline.extract.changes import months_changed_since_extraction
 from metpipeline.orchestration import ReleasePlan, backfill_run_request, plan_release
 from metpipeline.publish.catalog import release_cron
@@ -41,7 +42,5 @@ def monthly_release_schedule(
     when = context.scheduled_execution_time
     month = previous_month(when.year, when.month)
     area = workarea.area
-    plan = plan_release(
-        month, set(area.months_with("harmonised")), months_changed_since_extraction(datamart.engine(), area)
-    )
+    plan = plan_release(month, months_ready(area), months_changed_since_extraction(datamart.engine(), area))
     return release_request(plan)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from metpipeline.catalogue import CATALOGUE, WINDOWS, spec
-from metpipeline.cellstore import MissingMonths, MonthlyCells, write_month
+from metpipeline.cellstore import MissingMonths, MonthlyCells, months_ready, write_month
 from metpipeline.datasets.assets import historical_table
 from metpipeline.datasets.build import all_month_cells, assemble, build_table, window_months
 from metpipeline.workarea import WorkArea
@@ -110,3 +110,16 @@ def test_a_month_without_cells_is_named(stored):
     cells = MonthlyCells(area, [*MONTHS, "2022-05", "2022-06"])
     with pytest.raises(MissingMonths, match=r"2 months \(2022-05\.\.2022-06\): run `metpipeline backfill"):
         cells.require("lsoa", "2022-06", "2022-01")
+
+
+def test_a_month_harmonised_before_the_cells_existed_is_back_filled_again(stored):
+    """A work area back-filled by earlier code has harmonised months without cells: the release plans them
+    for the back-fill instead of failing on missing cells."""
+    area, _ = stored
+    for month in [*MONTHS, "2022-05"]:
+        path = area.harmonised_path(month)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _month(month, 5).to_parquet(path, index=False)
+    assert months_ready(area) == set(MONTHS)
+    (area.path("cells", "2022-02", "digest.json")).unlink()  # a reduction that did not finish
+    assert months_ready(area) == set(MONTHS) - {"2022-02"}
