@@ -28,8 +28,8 @@ def print_release_summary(month: str) -> None:
     area = resources["workarea"].area
     engine = resources["state"].engine()
     recon = _load(area.reconciliation_path(month)) or {}
-    disclosure = _load(area.release_dir(month, "publishable", "disclosure.json")) or {}
-    report = _load(area.release_dir(month, "report", "report.json")) or {}
+    disclosure = _load(area.publishable_dir(month) / "disclosure.json") or {}
+    report = _load(area.report_dir(month) / "report.json") or {}
 
     print()
     print(f"=== metpipeline release {month} ===")
@@ -76,6 +76,6 @@ def print_release_summary(month: str) -> None:
             )
         )
         print(f"    {dataset:8} candidate {current.content_hash[:12]}…  {state}")
-    print(f"  report:  {area.release_dir(month, 'report', 'report.html')}")
+    print(f"  report:  {area.report_dir(month) / 'report.html'}")
     print(f"  bucket:  {settings.BUCKET_URL.value()}")
     print("  UI:      make ui, then open http://127.0.0.1:3000 (Catalog → release_candidates)")

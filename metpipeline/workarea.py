@@ -49,13 +49,25 @@ class WorkArea:
     def release_dir(self, month: str, *parts: str) -> Path:
         return self.path("releases", month, *parts)
 
+    def counts_dir(self, month: str) -> Path:
+        """The release's unsuppressed tables (datasets stage)."""
+        return self.release_dir(month, "counts")
+
+    def publishable_dir(self, month: str) -> Path:
+        """The release's files after disclosure control, and its disclosure.json (disclosure stage)."""
+        return self.release_dir(month, "publishable")
+
+    def report_dir(self, month: str) -> Path:
+        """The release report (report stage)."""
+        return self.release_dir(month, "report")
+
     @staticmethod
     def counts_name(slug: str, window: str) -> str:
         return f"{slug}__{window}.parquet"
 
     def counts_path(self, month: str, slug: str, window: str) -> Path:
         """The unsuppressed table of one dataset and window of a release (written by its dataset asset)."""
-        return self.release_dir(month, "counts", self.counts_name(slug, window))
+        return self.counts_dir(month) / self.counts_name(slug, window)
 
     def months_with(self, kind: str) -> list[str]:
         """Months that have a file of `kind` ('harmonised', 'reconciliation', 'extract/cris', ...)."""

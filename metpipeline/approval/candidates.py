@@ -120,8 +120,8 @@ def stage_candidates(
         from metpipeline import settings
 
         policy = load_policy(settings.POLICY_FILE.value() or "")
-    publishable = workarea.release_dir(month, "publishable")
-    report_dir = workarea.release_dir(month, "report")
+    publishable = workarea.publishable_dir(month)
+    report_dir = workarea.report_dir(month)
     disclosure_file = publishable / DISCLOSURE
     for required in [disclosure_file, *(report_dir / f for f in REPORT_FILES)]:
         if not required.is_file():
@@ -164,7 +164,7 @@ def _render_public(
 ) -> list[str]:
     """The dataset's public files (datasets/public.py) in `public`, scanned like every publishable file."""
     try:
-        names = render_public_files(source, workarea.release_dir(month, "counts"), dataset, month, public)
+        names = render_public_files(source, workarea.counts_dir(month), dataset, month, public)
     except (FileNotFoundError, ValueError) as exc:
         raise CandidateError(f"{dataset} {month}: the public files could not be rendered: {exc}") from exc
     problems = scan_public(public, dataset, policy)

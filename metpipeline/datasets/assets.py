@@ -168,7 +168,7 @@ def materialise_dataset(
             area.write_parquet(area.counts_path(month, dataset.slug, window), table)
             if dataset.slug == "borough":  # where the 2026 layout counts the airports' crimes
                 airports = assemble(reading.read(AIRPORTS, months, dataset.key_columns), dataset, months)
-                area.write_parquet(area.release_dir(month, "counts", airports_name(window)), airports)
+                area.write_parquet(area.counts_dir(month) / airports_name(window), airports)
             metadata[f"{month} {window}"] = _table_metadata(table, how)
     return dg.MaterializeResult(
         metadata={

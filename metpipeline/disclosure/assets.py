@@ -57,15 +57,15 @@ def disclosed_datasets(
     """The month's datasets after disclosure control: suppressed, withheld, ready for the data owner."""
     month, area = context.partition_key, workarea.area
     policy = load_policy(governance.policy_file)
-    release = read_counts(area.release_dir(month, "counts"))
+    release = read_counts(area.counts_dir(month))
     if not release:
-        raise FileNotFoundError(f"no counts files for {month} under {area.release_dir(month, 'counts')}")
+        raise FileNotFoundError(f"no counts files for {month} under {area.counts_dir(month)}")
     ng = not_geocoded(release)
     previous = previous_publishable(area.path("releases"), month)
     sensitivity = category_sensitivity()
     known = known_from_previous(previous, policy, sensitivity)
     outcome = apply_policy(release, policy, sensitivity, known, hidden_from_previous(previous))
-    out_dir = area.release_dir(month, "publishable")
+    out_dir = area.publishable_dir(month)
     for slug in sorted({s for s, _ in release}):
         tables = [t for (s, _w), t in sorted(release.items()) if s == slug]
         write_publishable(out_dir, slug, tables, policy.marker)  # streamed to each file, atomically

@@ -77,7 +77,7 @@ def partition_of(context: dg.AssetCheckExecutionContext) -> str:
 
 def _dirs(context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource) -> tuple[Path, Path]:
     month, area = partition_of(context), workarea.area
-    return area.release_dir(month, "publishable"), area.release_dir(month, "counts")
+    return area.publishable_dir(month), area.counts_dir(month)
 
 
 @dg.asset_check(asset="disclosed_datasets", name=THRESHOLD, blocking=True)

@@ -343,7 +343,7 @@ def publishable_totals_reconcile(
 ) -> dg.AssetCheckResult:
     """Borough and LSOA publishable files: month total (+ withheld categories) reconciles with the ledger."""
     month, area = partition_of(context), workarea.area
-    ledger, publishable = read_ledger(area, month), area.release_dir(month, "publishable")
+    ledger, publishable = read_ledger(area, month), area.publishable_dir(month)
     record = WorkArea.read_json(publishable / "disclosure.json")
     withheld = int(record.get("withheld_totals", {}).get("lsoa", {}).get(month.replace("-", ""), 0))
     results = [

@@ -65,7 +65,7 @@ def _recomputable(area: WorkArea, month: str, policy):
         borough = quality.read_dataset_files(area, "borough", month).get("24m", pd.DataFrame())
         return quality.volume_result(borough, month)
 
-    pub, counts = area.release_dir(month, "publishable"), area.release_dir(month, "counts")
+    pub, counts = area.publishable_dir(month), area.counts_dir(month)
     yield "volume_within_trailing_range", volume
     yield "disclosure_threshold", lambda: disclosure_checks.threshold_result(pub, counts, policy)
     yield (
@@ -84,7 +84,7 @@ def release_report(
     """What the data owner reads before approving: checks, warnings, suppression, reconciliation, volume."""
     month, area = context.partition_key, workarea.area
     policy = load_policy(governance.policy_file)
-    disclosure = WorkArea.read_json(area.release_dir(month, "publishable", "disclosure.json"))
+    disclosure = WorkArea.read_json(area.publishable_dir(month) / "disclosure.json")
     borough = quality.read_dataset_files(area, "borough", month).get("24m", pd.DataFrame())
     cols = [c for c in borough.columns if str(c).isdigit() and c <= month.replace("-", "")][-13:]
     totals = {c: int(borough[c].sum()) for c in cols}
@@ -99,7 +99,7 @@ def release_report(
         totals,
         WorkArea.read_json(previous) if previous is not None and previous.is_file() else None,
     )
-    out = area.release_dir(month, "report")
+    out = area.report_dir(month)
     area.write_json(out / "report.json", report)
     area.write_bytes(out / "report.html", render_html(report).encode("utf-8"))
     return dg.MaterializeResult(
