@@ -53,7 +53,10 @@ def read_harmonised(area: WorkArea, month: str) -> pd.DataFrame:
             f"{month}: no harmonised file at {path}: materialise harmonised_offences first"
         )
     names = set(pq.read_schema(path).names)
-    return pq.read_table(path, columns=[c for c in COLUMNS if c in names]).to_pandas(ignore_metadata=True)
+    # Text as dictionaries (categoricals): the cells are grouped by code, not by string.
+    text = [c for c in _TEXT_COLUMNS if c in names]
+    table = pq.read_table(path, columns=[c for c in COLUMNS if c in names], read_dictionary=text)
+    return table.to_pandas(ignore_metadata=True)
 
 
 @dg.asset(

@@ -108,15 +108,23 @@ def prepare(t: Table) -> None:
 
 
 def known_mask(t: Table, col: int, known: Known) -> np.ndarray:
-    """Rows whose cell in `col` an earlier version published with the value it has now."""
-    mask = np.zeros(len(t.frame), dtype=bool)
-    if not known:
-        return mask
-    month, vals, keys = t.months[col], t.values_cache[:, col], t.row_keys_cache  # type: ignore[attr-defined]
-    for r in range(len(mask)):
-        previous = known.get((t.slug, month, keys[r]))
-        mask[r] = previous is not None and int(vals[r]) in previous
-    return mask
+    """Rows whose cell in `col` an earlier version published with the value it has now.
+
+    Computed once per month column (cached on the table, read-only): the suppression and the audit ask for
+    it group by group, and a table at full scale has tens of thousands of groups."""
+    cache = t.__dict__.setdefault("_known_cache", {})
+    key = (col, id(known))
+    if key not in cache:
+        mask = np.zeros(len(t.frame), dtype=bool)
+        if known:
+            month, vals = t.months[col], t.values_cache[:, col]  # type: ignore[attr-defined]
+            keys = t.row_keys_cache  # type: ignore[attr-defined]
+            for r in range(len(mask)):
+                previous = known.get((t.slug, month, keys[r]))
+                mask[r] = previous is not None and int(vals[r]) in previous
+        mask.flags.writeable = False
+        cache[key] = mask
+    return cache[key]
 
 
 def earlier_equations(t: Table, col: int, group: int, hidden: Hidden | None) -> list[list[int]]:

@@ -169,12 +169,22 @@ def _protect_column(release, t: Table, col: int, policy: Policy, known: Known, h
         if chosen is not None:
             t.status[rows[chosen], col] = SECONDARY
         if chosen is None or (
-            earlier and not _linked_group_protected(release, t, col, int(g), policy, known, hidden)
+            _linked(earlier, rows[t.status[rows, col] != PUBLISHED])
+            and not _linked_group_protected(release, t, col, int(g), policy, known, hidden)
         ):
             # The rows of the cells that stay too narrow: withholding them is all that is left.
             block = build_block(release, t, col, policy, known, hidden=hidden, groups=[int(g)])
             failed.update(iv.cell[2] for iv in audit_block(block) if iv.fails)
     return failed
+
+
+def _linked(earlier: list[list[int]], hidden_rows: np.ndarray) -> bool:
+    """Whether earlier versions' equations add anything to the group's own. An earlier equation over
+    exactly the cells hidden now, with the values they still have (earlier_equations keeps only those),
+    is the same equation: the closed form above already protects it. Only a different set of cells links
+    equations (then linear programs decide)."""
+    now = set(hidden_rows.tolist())
+    return any(set(eq) != now for eq in earlier)
 
 
 def _linked_group_protected(release, t: Table, col: int, g: int, policy, known, hidden) -> bool:
