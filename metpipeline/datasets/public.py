@@ -55,6 +55,35 @@ def _gzip(source: Path, target: Path) -> None:
             shutil.copyfileobj(src, out, 1 << 20)
 
 
+def _airports(counts: Path, window: str, month: str) -> pd.DataFrame:
+    path = counts / airports_name(window)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: materialise borough_dataset for {month} again")
+    airports = pd.read_parquet(path)
+    airports[key_columns("borough")] = airports[key_columns("borough")].astype(str)
+    months = [c for c in airports.columns if c not in key_columns("borough")]
+    airports[months] = airports[months].astype("int64")
+    return airports
+
+
+def _with_header(source: Path, target: Path, keys: list[str], header: list[str]) -> int:
+    """Copy a canonical CSV with its key columns `keys` renamed to `header` (the header line written as
+    pandas writes it, the rows byte for byte); returns the number of data rows."""
+    rows = 0
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        first = src.readline()
+        old = read_text(source, nrows=0).columns.tolist()
+        if old[: len(keys)] != keys or len(header) != len(keys):
+            raise ValueError(f"{source.name}: header {old[: len(keys)]} is not the key columns {keys}")
+        dst.write(render_csv(pd.DataFrame(columns=header + old[len(keys) :])))
+        if not first.endswith(b"\n"):
+            raise ValueError(f"{source.name}: no complete header line")
+        for block in iter(lambda: src.read(1 << 20), b""):
+            rows += block.count(b"\n")
+            dst.write(block)
+    return rows
+
+
 def render_public_files(publishable: Path, counts: Path, slug: str, month: str, out: Path) -> list[str]:
     """Write the public files of `slug` into `out`; returns their names.
 
@@ -64,32 +93,31 @@ def render_public_files(publishable: Path, counts: Path, slug: str, month: str, 
     out.mkdir(parents=True, exist_ok=True)
     names: list[str] = []
     current_tables = []
+    max_cells = settings.whole_number(settings.WORKBOOK_MAX_CELLS, minimum=0)
     for window in WINDOWS:
         source = publishable / datastore_file_name(slug, window)
         if not source.is_file():
             raise FileNotFoundError(f"{source} is missing: materialise disclosed_datasets for {month} first")
-        canonical = read_text(source)
-        airports = None
-        if slug == "borough" and (
-            current.airports_by_location or (previous and previous.airports_by_location)
-        ):
-            path = counts / airports_name(window)
-            if not path.is_file():
-                raise FileNotFoundError(f"{path} is missing: materialise borough_dataset for {month} again")
-            airports = pd.read_parquet(path)
-            airports[key_columns(slug)] = airports[key_columns(slug)].astype(str)
-            months = [c for c in airports.columns if c not in key_columns(slug)]
-            airports[months] = airports[months].astype("int64")
         for lay, is_current in ((current, True), (previous, False)):
             if lay is None or (not is_current and not lay.differs(current, slug)):
                 continue
             where = f"{slug} {window} {month} ({lay.name})"
-            frame = layouts.render(canonical, slug, lay, airports, where)
             name = layouts.file_name(slug, window, lay, is_current)
-            (out / name).write_bytes(render_csv(frame.astype(str)))
+            if slug == "borough" and lay.airports_by_location:
+                frame = layouts.render(read_text(source), slug, lay, _airports(counts, window, month), where)
+                (out / name).write_bytes(render_csv(frame.astype(str)))
+                table = workbook.WorkbookTable(window, frame.astype(str), name)
+            else:
+                # The layout renames the header only: the rows are the canonical file's bytes, streamed.
+                rows = _with_header(source, out / name, key_columns(slug), layouts.render_header(slug, lay))
+                columns = len(read_text(out / name, nrows=0).columns)
+                small = rows * columns <= max_cells
+                table = workbook.WorkbookTable(
+                    window, read_text(out / name) if small else None, name, shape=(rows, columns)
+                )
             names.append(name)
             if is_current:
-                current_tables.append(workbook.WorkbookTable(window, frame.astype(str), name))
+                current_tables.append(table)
     gz, parquet = tidy_names(slug)
     _gzip(publishable / f"{slug}-tidy.csv", out / gz)
     shutil.copyfile(publishable / parquet, out / parquet)
@@ -106,7 +134,7 @@ def render_public_files(publishable: Path, counts: Path, slug: str, month: str, 
         month,
         current_tables,
         key_count=len(key_columns(slug)),
-        max_cells=settings.whole_number(settings.WORKBOOK_MAX_CELLS, minimum=0),
+        max_cells=max_cells,
         contact=settings.CONTACT.value() or "",
         layout_note=layout_note,
     )

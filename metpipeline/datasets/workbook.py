@@ -26,8 +26,13 @@ WINDOW_TITLES = {"24m": "the most recent 24 months", "historical": "historical m
 @dataclass(frozen=True)
 class WorkbookTable:
     window: str
-    frame: pd.DataFrame  # the public CSV as text (every value a string)
+    frame: pd.DataFrame | None  # the public CSV as text (every value a string); None: not read (too large)
     csv_name: str
+    shape: tuple[int, int] | None = None  # (rows, columns) when `frame` is None: a table left to its CSV
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.frame.shape if self.frame is not None else (self.shape or (0, 0))
 
 
 def _typed(frame: pd.DataFrame, key_count: int) -> pd.DataFrame:
@@ -57,11 +62,12 @@ def write_workbook(
     title = spec(slug).title
     left_out, sheets = [], {}
     for t in tables:
-        cells = t.frame.shape[0] * t.frame.shape[1]  # every cell a reader's spreadsheet program must hold
-        if t.frame.empty or t.frame.shape[1] <= key_count:
+        rows, columns = t.size
+        cells = rows * columns  # every cell a reader's spreadsheet program must hold
+        if rows == 0 or columns <= key_count:
             left_out.append(f"{WINDOW_TITLES[t.window].capitalize()}: no months in this release.")
             continue
-        if cells > max_cells:
+        if cells > max_cells or t.frame is None:
             left_out.append(
                 f"{WINDOW_TITLES[t.window].capitalize()}: {cells:,} cells, too many for a spreadsheet; "
                 f"published as the CSV file '{t.csv_name}'."

@@ -252,3 +252,30 @@ def test_a_public_file_nobody_checked_stops_staging(staging, tmp_path):
     assert any("sheet Recent_24_months differs from its CSV file" in p for p in problems), problems
     assert any("ward-tidy.csv.gz" in p and "CONNECT reference" in p for p in problems), problems
     assert not any("J. Smith" in p or "01/000123/24" in p for p in problems)  # values never echoed
+
+
+def test_a_header_only_layout_streams_the_rows_unchanged(tmp_path):
+    """A layout that renames columns only is written by copying the rows: the same bytes as reading the
+    file and writing it again renamed, names with commas and quotes included."""
+    from metpipeline.datasets.public import _with_header
+    from metpipeline.datasets.render import read_text, render_csv
+
+    wide = pd.DataFrame(
+        {
+            "MajorText": ["THEFT", "VIOLENCE, AGAINST"],
+            "MinorText": ['SAY "HI"', "X"],
+            "WardName": ["St. James's", "Ward, North"],
+            "WardCode": ["E05000001", "E05000002"],
+            "LookUp_BoroughName": ["Camden", "Westminster"],
+            "202401": ["3", "[c]"],
+        }
+    )
+    source = tmp_path / "canonical.csv"
+    source.write_bytes(render_csv(wide))
+    header = ["Group", "SubGroup", "WardName", "WardCode", "LookUp_BoroughName"]
+    rows = _with_header(source, tmp_path / "public.csv", list(wide.columns[:5]), header)
+    expected = render_csv(read_text(source).rename(columns=dict(zip(wide.columns[:5], header, strict=True))))
+    assert rows == 2
+    assert (tmp_path / "public.csv").read_bytes() == expected
+    with pytest.raises(ValueError, match="is not the key columns"):
+        _with_header(source, tmp_path / "x.csv", ["MinorText", "MajorText"], ["A", "B"])
