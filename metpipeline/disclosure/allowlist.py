@@ -227,7 +227,7 @@ def scan_public(folder: str | Path, slug: str, policy: Policy) -> list[str]:
     root = Path(folder)
     allowed = public_files(slug)
     problems: list[str] = []
-    wide: dict[str, pd.DataFrame] = {}
+    wide: dict[str, Path] = {}  # read again for the workbook's comparison: no file is held meanwhile
     for path in sorted(p for p in root.iterdir() if p.is_file()):
         name = path.name
         if name not in allowed:
@@ -236,10 +236,7 @@ def scan_public(folder: str | Path, slug: str, policy: Policy) -> list[str]:
         if name.endswith(".xlsx"):
             continue  # compared with the CSV files below
         try:
-            if name.endswith(".parquet"):
-                frame = pd.read_parquet(path)
-            else:
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+            frame = pd.read_parquet(path) if name.endswith(".parquet") else read_text(path)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a rejection, not a crash
             problems.append(f"{name}: unreadable ({exc.__class__.__name__})")
             continue
@@ -249,15 +246,16 @@ def scan_public(folder: str | Path, slug: str, policy: Policy) -> list[str]:
             if keys is None:
                 problems.append(f"{name}: key columns of no known layout for {slug}")
                 continue
-            wide[name] = frame
+            wide[name] = path
         problems.extend(scan_frame(name, slug, frame, policy, allowed[name], keys))
+        del frame
     book = root / workbook_name(slug)
     if book.is_file():
         problems.extend(_workbook_problems(book, wide))
     return problems
 
 
-def _workbook_problems(path: Path, wide: dict[str, pd.DataFrame]) -> list[str]:
+def _workbook_problems(path: Path, wide: dict[str, Path]) -> list[str]:
     from openpyxl import load_workbook
 
     problems = []
@@ -272,7 +270,8 @@ def _workbook_problems(path: Path, wide: dict[str, pd.DataFrame]) -> list[str]:
                 continue
             cells = book[sheet].iter_rows(values_only=True)
             rows = [tuple("" if v is None else str(v) for v in row) for row in cells]
-            twin = wide.get(_current_csv(wide, window))
+            twin_path = wide.get(_current_csv(wide, window))
+            twin = read_text(twin_path) if twin_path is not None else None
             header = list(twin.columns) if twin is not None else []
             header_at = next(
                 (i for i, r in enumerate(rows) if header and list(r[: len(header)]) == header), None
@@ -288,6 +287,6 @@ def _workbook_problems(path: Path, wide: dict[str, pd.DataFrame]) -> list[str]:
     return problems
 
 
-def _current_csv(wide: dict[str, pd.DataFrame], window: str) -> str:
+def _current_csv(wide: dict[str, Path], window: str) -> str:
     """The current layout's wide file of `window` among the scanned ones (its name has no layout mark)."""
     return next((n for n in wide if "layout]" not in n and ("24 months" in n) == (window == "24m")), "")
