@@ -98,9 +98,10 @@ class MonthlyCells:
 
 
 class CellsInputManager(dg.ConfigurableIOManager):
-    """Loads the `monthly_cells` input of a dataset asset: a reader of the months its mapping declares.
-    (The cells are written by the `monthly_cells` asset itself, month by month, so a back-fill of many
-    months never holds them all in memory; this manager only reads.)"""
+    """Loads the `monthly_cells` input of a dataset asset: a reader of the months its mapping declares,
+    from the work area. Set by the deployment (environment variable METPIPELINE_WORK_DIR; README,
+    Configuration); not by run config. (The cells are written by the `monthly_cells` asset itself, month by
+    month, so a back-fill of many months never holds them all in memory; this manager only reads.)"""
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:  # pragma: no cover - never an output
         raise NotImplementedError("monthly cells are written by the monthly_cells asset")
