@@ -99,8 +99,8 @@ def historical_table(
     wanted = _fingerprints(cells, name, months)
     earlier, how = None, "rebuilt"
     if path.is_file():
-        table = pq.read_table(path)
-        meta = json.loads((table.schema.metadata or {}).get(b"metpipeline", b"{}"))
+        # The metadata first: the table itself is read only when it can be extended.
+        meta = json.loads((pq.read_schema(path).metadata or {}).get(b"metpipeline", b"{}"))
         built = meta.get("months", {})
         prefix = months[: len(built)]
         if (
@@ -109,7 +109,7 @@ def historical_table(
             and list(built) == prefix
             and all(built[m] == wanted[m] for m in prefix)
         ):
-            earlier = table.to_pandas(ignore_metadata=True)
+            earlier = pq.read_table(path).to_pandas(ignore_metadata=True)
     if earlier is not None:
         added = months[len(earlier.columns) - len(dataset.key_columns) :]
         wide = (
@@ -120,7 +120,7 @@ def historical_table(
         how = f"extended by {len(added)} months"
     else:
         wide = assemble(cells.read(name, months, dataset.key_columns), dataset, months)
-    if how != "extended by 0 months":
+    if earlier is None or len(wide.columns) != len(earlier.columns):  # built or grown: keep it
         table = pa.Table.from_pandas(wide, preserve_index=False)
         meta = {"version": TABLE_VERSION, "keys": dataset.key_columns, "months": wanted}
         table = table.replace_schema_metadata(

@@ -155,24 +155,24 @@ def extend(
     return _sorted(wide, dataset)
 
 
-def build_table(harmonised: pd.DataFrame, slug: str, months: list[str]) -> pd.DataFrame:
-    """The wide table of `slug` over `months` straight from the harmonised crimes of those months (the
-    reference the tests compare the cells route with)."""
-    dataset = spec(slug)
+def _from_crimes(harmonised: pd.DataFrame, months: list[str], cells_of, dataset: DatasetSpec) -> pd.DataFrame:
+    """A wide table straight from the harmonised crimes: each month reduced by `cells_of`, then assembled."""
     parts = []
     for month in months:
         crimes = harmonised[(harmonised["month"].astype(str) == month).to_numpy(dtype=bool)]
-        parts.append(month_cells(crimes, dataset).assign(month=month))
+        parts.append(cells_of(crimes).assign(month=month))
     return assemble(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), dataset, months)
+
+
+def build_table(harmonised: pd.DataFrame, slug: str, months: list[str]) -> pd.DataFrame:
+    """The wide table of `slug` over `months` straight from the harmonised crimes of those months."""
+    dataset = spec(slug)
+    return _from_crimes(harmonised, months, lambda crimes: month_cells(crimes, dataset), dataset)
 
 
 def build_airports_by_location(harmonised: pd.DataFrame, months: list[str]) -> pd.DataFrame:
     """The borough-shaped table of the airports' crimes by where they happened, straight from crimes."""
-    parts = []
-    for month in months:
-        crimes = harmonised[(harmonised["month"].astype(str) == month).to_numpy(dtype=bool)]
-        parts.append(airports_cells(crimes).assign(month=month))
-    return assemble(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), spec("borough"), months)
+    return _from_crimes(harmonised, months, airports_cells, spec("borough"))
 
 
 def airports_name(window: str) -> str:

@@ -119,11 +119,6 @@ def render(wide: pd.DataFrame, slug: str, layout_: Layout, airports: pd.DataFram
     return wide.rename(columns=renamed)
 
 
-def render_header(slug: str, layout_: Layout) -> list[str]:
-    """The key columns' public names in `layout_` (what `render` renames them to)."""
-    return layout_.header(slug)
-
-
 def in_force(month: str) -> tuple[Layout, Layout | None]:
     """The current layout and, while its deprecation period lasts, the previous one published beside it
     (METPIPELINE_LAYOUT, METPIPELINE_PREVIOUS_LAYOUT, METPIPELINE_PREVIOUS_LAYOUT_UNTIL)."""

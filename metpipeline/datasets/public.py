@@ -13,6 +13,7 @@ Values are never changed: a layout renames the key columns and, for the borough 
 crimes where they happened (every crime still counted once; checked). Output is deterministic.
 """
 
+import csv
 import gzip
 import shutil
 from pathlib import Path
@@ -66,22 +67,22 @@ def _airports(counts: Path, window: str, month: str) -> pd.DataFrame:
     return airports
 
 
-def _with_header(source: Path, target: Path, keys: list[str], header: list[str]) -> int:
+def _with_header(source: Path, target: Path, keys: list[str], header: list[str]) -> tuple[int, int]:
     """Copy a canonical CSV with its key columns `keys` renamed to `header` (the header line written as
-    pandas writes it, the rows byte for byte); returns the number of data rows."""
+    pandas writes it, the rows byte for byte); returns its (data rows, columns)."""
     rows = 0
     with open(source, "rb") as src, open(target, "wb") as dst:
         first = src.readline()
-        old = read_text(source, nrows=0).columns.tolist()
+        if not first.endswith(b"\n"):
+            raise ValueError(f"{source.name}: no complete header line")
+        old = next(csv.reader([first.decode("utf-8")]))
         if old[: len(keys)] != keys or len(header) != len(keys):
             raise ValueError(f"{source.name}: header {old[: len(keys)]} is not the key columns {keys}")
         dst.write(render_csv(pd.DataFrame(columns=header + old[len(keys) :])))
-        if not first.endswith(b"\n"):
-            raise ValueError(f"{source.name}: no complete header line")
         for block in iter(lambda: src.read(1 << 20), b""):
             rows += block.count(b"\n")
             dst.write(block)
-    return rows
+    return rows, len(old)
 
 
 def render_public_files(publishable: Path, counts: Path, slug: str, month: str, out: Path) -> list[str]:
@@ -109,8 +110,7 @@ def render_public_files(publishable: Path, counts: Path, slug: str, month: str, 
                 table = workbook.WorkbookTable(window, frame.astype(str), name)
             else:
                 # The layout renames the header only: the rows are the canonical file's bytes, streamed.
-                rows = _with_header(source, out / name, key_columns(slug), layouts.render_header(slug, lay))
-                columns = len(read_text(out / name, nrows=0).columns)
+                rows, columns = _with_header(source, out / name, key_columns(slug), lay.header(slug))
                 small = rows * columns <= max_cells
                 table = workbook.WorkbookTable(
                     window, read_text(out / name) if small else None, name, shape=(rows, columns)

@@ -5,14 +5,11 @@ import pandas as pd
 from metpipeline.datasets.tidy import SUPPRESSED
 
 
-def read_text(path, nrows: int | None = None) -> pd.DataFrame:
+def read_text(path) -> pd.DataFrame:
     """A published CSV exactly as written: every value as text (nothing parsed, no value read as missing).
 
     Multi-threaded pyarrow parser; the columns are pyarrow-backed strings, never Python object arrays.
-    `nrows=0` reads the header only.
     """
-    if nrows is not None:  # the pyarrow engine cannot stop early
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", nrows=nrows)
     return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", engine="pyarrow")
 
 

@@ -273,7 +273,7 @@ def test_a_header_only_layout_streams_the_rows_unchanged(tmp_path):
     source = tmp_path / "canonical.csv"
     source.write_bytes(render_csv(wide))
     header = ["Group", "SubGroup", "WardName", "WardCode", "LookUp_BoroughName"]
-    rows = _with_header(source, tmp_path / "public.csv", list(wide.columns[:5]), header)
+    rows, _ = _with_header(source, tmp_path / "public.csv", list(wide.columns[:5]), header)
     expected = render_csv(read_text(source).rename(columns=dict(zip(wide.columns[:5], header, strict=True))))
     assert rows == 2
     assert (tmp_path / "public.csv").read_bytes() == expected
