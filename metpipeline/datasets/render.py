@@ -1,8 +1,36 @@
-"""Files as published: deterministic UTF-8 CSV bytes with LF line endings and no index."""
+"""Files as published: deterministic UTF-8 CSV bytes with LF line endings and no index.
 
+Two writers give the same bytes: pandas' `to_csv` (the reference, for small frames and headers) and
+`csv_rows`, which renders a block of rows with Arrow's compute kernels in a few passes over columns of
+text. The publishable files hold tens of millions of cells, and pandas' writer formats them one Python
+object at a time; `csv_rows` quotes exactly as the csv module's minimal quoting does (a field holding a
+comma, a double quote or a line end is enclosed in double quotes, its quotes doubled) and is checked
+byte for byte against pandas (metpipeline_tests/datasets/test_render.py).
+"""
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from metpipeline.datasets.tidy import SUPPRESSED
+
+
+def _quote_triggers() -> str:
+    """The characters that make the csv module (pandas' writer) quote a field with LF line ends: the
+    comma, the double quote and LF always; CR only in some Python versions, so it is asked, not assumed."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(["\r", ""])
+    return '[,"\n\r]' if out.getvalue().startswith('"') else '[,"\n]'
+
+
+_NEEDS_QUOTES = _quote_triggers()
+_QUOTE, _EMPTY, _COMMA, _LF = (pa.scalar(s, pa.large_string()) for s in ('"', "", ",", "\n"))
 
 
 def read_text(path) -> pd.DataFrame:
@@ -18,8 +46,45 @@ def render_csv(df: pd.DataFrame) -> bytes:
     return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
+def render_header(columns: Sequence[str]) -> bytes:
+    """The header line as pandas writes it."""
+    return render_csv(pd.DataFrame(columns=list(columns)))
+
+
 def render_tidy_csv(tidy: pd.DataFrame) -> bytes:
     """The tidy long form as CSV: `count` holds `[c]` where suppressed; the `suppressed` column is dropped."""
     out = tidy.drop(columns=["suppressed"]).copy()
     out["count"] = out["count"].astype("string").mask(tidy["suppressed"], SUPPRESSED)
     return render_csv(out)
+
+
+def text_field(column: Any) -> pa.Array:
+    """One column as CSV fields: integers as decimal text, text quoted where the csv module would."""
+    if not isinstance(column, pa.Array | pa.ChunkedArray):
+        column = pa.array(column)  # pandas' Arrow-backed text without a copy
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if column.null_count:
+        raise ValueError("a CSV field is missing: published files have no empty cells")
+    if pa.types.is_integer(column.type):
+        return pc.cast(column, pa.large_string())  # digits only: never quoted
+    column = column.cast(pa.large_string())
+    needs = pc.match_substring_regex(column, _NEEDS_QUOTES)
+    if pc.any(needs).as_py():
+        quoted = pc.binary_join_element_wise(_QUOTE, pc.replace_substring(column, '"', '""'), _QUOTE, _EMPTY)
+        column = pc.if_else(needs, quoted, column)
+    return column
+
+
+def csv_rows(columns: Sequence[Any]) -> memoryview:
+    """The rows (no header) of equally long columns as CSV bytes, LF after every row.
+
+    Columns may be Arrow arrays, NumPy arrays or pandas Series of text or integers."""
+    fields = [text_field(c) for c in columns]
+    if not fields or not len(fields[0]):
+        return memoryview(b"")
+    lines = pc.binary_join_element_wise(*fields, _COMMA)
+    lines = pc.binary_join_element_wise(lines, _EMPTY, _LF)  # each row followed by its line end
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    data = lines.buffers()[2]
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]

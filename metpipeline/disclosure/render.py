@@ -16,7 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from metpipeline.datasets.render import csv_rows, render_header
 
 from metpipeline.disclosure.tables import KEY_COLUMNS, PUBLISHED, TIDY_COLUMNS, Table, csv_name
 from metpipeline.workarea import _atomic
@@ -25,36 +28,36 @@ WIDE_CHUNK_ROWS = 20_000  # rows of a wide table rendered to text at a time
 ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group of the tidy file
 
 
-def wide_frame(t: Table, marker: str, rows: slice = slice(None)) -> pd.DataFrame:
-    """The wide table (or a block of its rows) as text, suppressed cells replaced by the marker."""
-    keys = t.frame[KEY_COLUMNS[t.slug]].iloc[rows].astype(str)
+def wide_columns(t: Table, marker: str, rows: slice = slice(None)) -> list[pa.Array]:
+    """The wide table's columns (or a block of its rows) for `csv_rows`: key text, counts, and the marker
+    where a cell is suppressed."""
+    columns: list[pa.Array] = [pa.array(t.frame[k].iloc[rows].astype(str)) for k in KEY_COLUMNS[t.slug]]
     status = t.status[rows]
-    cells = {}
     for j, m in enumerate(t.months):
-        text = t.frame[m].iloc[rows].to_numpy(dtype=np.int64).astype(str)
-        cells[m] = np.where(status[:, j] == PUBLISHED, text, marker).astype(object)
-    return pd.concat([keys, pd.DataFrame(cells, index=keys.index)], axis=1)
+        counts = pa.array(t.frame[m].iloc[rows].to_numpy(dtype=np.int64))
+        hidden = status[:, j] != PUBLISHED
+        if hidden.any():
+            counts = pc.if_else(pa.array(hidden), marker, pc.cast(counts, pa.large_string()))
+        columns.append(counts)
+    return columns
 
 
-def _write_text(path: Path, chunks: Iterator[pd.DataFrame], header: list[str]) -> None:
-    """CSV (UTF-8, LF, no index) from frames sharing `header`; the header alone when there are none."""
+def _write_text(path: Path, blocks: Iterator[list[pa.Array]], header: list[str]) -> None:
+    """CSV (UTF-8, LF, no index): `header`, then the rows of each block of columns (render.csv_rows)."""
 
     def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            first = True
-            for chunk in chunks:
-                chunk.to_csv(f, index=False, header=first, lineterminator="\n")
-                first = False
-            if first:
-                pd.DataFrame(columns=header).to_csv(f, index=False, lineterminator="\n")
+        with open(tmp, "wb") as f:
+            f.write(render_header(header))
+            for block in blocks:
+                f.write(csv_rows(block))
 
     _atomic(path, write)
 
 
 def write_wide_csv(path: Path, t: Table, marker: str) -> None:
     n = len(t.frame)
-    chunks = (wide_frame(t, marker, slice(i, i + WIDE_CHUNK_ROWS)) for i in range(0, n, WIDE_CHUNK_ROWS))
-    _write_text(path, chunks, [*KEY_COLUMNS[t.slug], *t.months])
+    blocks = (wide_columns(t, marker, slice(i, i + WIDE_CHUNK_ROWS)) for i in range(0, n, WIDE_CHUNK_ROWS))
+    _write_text(path, blocks, [*KEY_COLUMNS[t.slug], *t.months])
 
 
 def tidy_names(slug: str) -> list[str]:
@@ -99,12 +102,16 @@ def _empty_tidy(slug: str) -> pd.DataFrame:
     return frame
 
 
-def tidy_csv_text(part: pd.DataFrame, marker: str) -> pd.DataFrame:
-    """A tidy part as the CSV shows it: `count` as text, the marker where suppressed, no `suppressed`."""
-    out = part.drop(columns=["suppressed"])
-    counts = part["count"].to_numpy(dtype=np.int64, na_value=0).astype(str)
-    out["count"] = np.where(part["suppressed"].to_numpy(dtype=bool), marker, counts).astype(object)
-    return out
+def tidy_csv_columns(part: pd.DataFrame, marker: str) -> list[pa.Array]:
+    """A tidy part's columns as the CSV shows them: `count` as text, the marker where suppressed, no
+    `suppressed`."""
+    columns = [pa.array(part[c]) for c in part.columns[:-2]]
+    counts = pa.array(part["count"].to_numpy(dtype=np.int64, na_value=0))
+    suppressed = part["suppressed"].to_numpy(dtype=bool)
+    if suppressed.any():
+        counts = pc.if_else(pa.array(suppressed), marker, pc.cast(counts, pa.large_string()))
+    columns.append(counts)
+    return columns
 
 
 def write_tidy(csv_path: Path, parquet_path: Path, slug: str, tables: list[Table], marker: str) -> None:
@@ -135,7 +142,7 @@ def write_tidy(csv_path: Path, parquet_path: Path, slug: str, tables: list[Table
                     n += len(part)
                     if n >= ROW_GROUP_ROWS:
                         flush(final=False)
-                    yield tidy_csv_text(part, marker)
+                    yield tidy_csv_columns(part, marker)
 
             _write_text(csv_path, csv_chunks(), tidy_names(slug)[:-1])
             flush(final=True)
