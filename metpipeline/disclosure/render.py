@@ -20,7 +20,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from metpipeline.datasets.render import csv_rows, render_header
-
 from metpipeline.disclosure.tables import KEY_COLUMNS, PUBLISHED, TIDY_COLUMNS, Table, csv_name
 from metpipeline.workarea import _atomic
 
