@@ -157,6 +157,17 @@ def test_dataset_columns_and_counts(slug):
     assert not bad.passed and "'-1' (1)" in bad.description
 
 
+def test_counts_valid_judges_every_distinct_value_text_or_number():
+    files = _files("borough")
+    text = files["24m"].astype({COL: "string"})
+    text.loc[[0, 1], COL] = "[c]"
+    assert dataset_result("borough", "counts_valid", {"24m": text}, MONTH).passed
+    for bad_value in ("1.5", "c", "", pd.NA):
+        bad = text.copy()
+        bad.loc[len(bad) - 1, COL] = bad_value  # the last row: one cell among many valid ones
+        assert not dataset_result("borough", "counts_valid", {"24m": bad}, MONTH).passed, bad_value
+
+
 @pytest.mark.parametrize("slug", ["borough", "ward", "lsoa"])
 def test_dataset_totals_reconcile(slug):
     f = frames(0)
