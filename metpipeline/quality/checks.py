@@ -380,8 +380,8 @@ DESCRIPTIONS = {
     "month_is_partition": "every counted crime belongs to the month released.",
     "borough_is_published": "every crime's borough is one of the published boroughs (or Unknown).",
     "columns": "the file has exactly the published columns, in order.",
-    "counts_valid": "every count is a whole number of at least zero (or the suppression marker); each distinct "
-    "value is judged once.",
+    "counts_valid": "every count is a whole number of at least zero (or the suppression marker); each "
+    "distinct value is judged once.",
     "totals_reconcile": "the file's month total equals the crimes counted (less withheld categories).",
 }
 
