@@ -7,11 +7,14 @@ APT_PACKAGES := postgresql unixodbc tdsodbc chromium
 
 .PHONY: setup system-deps dagster-home run ui test test-fast lint format seed clean
 
-## setup: uv (from PyPI) if missing, then the locked environment
+## setup: uv (from PyPI) if missing, then the locked environment, its modules compiled to bytecode at
+## install: where PYTHONDONTWRITEBYTECODE is set (as on our CI machines), nothing else writes the cache and
+## every process would compile Great Expectations, Dagster and the rest from source (about 8 s each)
 setup:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv \
 	  || python3 -m pip install --quiet --user --break-system-packages uv
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet --compile-bytecode
+	@$(UV) run --frozen python -m compileall -q -j 0 metpipeline metpipeline_tests benchmarks
 
 ## system-deps: Debian packages the tests need (PostgreSQL server, ODBC driver manager + FreeTDS, Chromium)
 system-deps:

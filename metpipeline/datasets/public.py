@@ -16,6 +16,7 @@ crimes where they happened (every crime still counted once; checked). Output is 
 import csv
 import gzip
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -89,9 +90,20 @@ def render_public_files(publishable: Path, counts: Path, slug: str, month: str, 
     """Write the public files of `slug` into `out`; returns their names.
 
     `publishable`: the dataset's protected folder (`releases/M/publishable/<slug>/`); `counts`: the month's
-    counts folder (the borough file's airports-by-location table)."""
-    current, previous = layouts.in_force(month)
+    counts folder (the borough file's airports-by-location table). The tidy file is compressed on a second
+    thread while the wide files and the workbook are written (zlib releases the interpreter's lock)."""
     out.mkdir(parents=True, exist_ok=True)
+    gz, parquet = tidy_names(slug)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gzip-{slug}") as pool:
+        compressed = pool.submit(_gzip, publishable / f"{slug}-tidy.csv", out / gz)
+        names = _wide_files_and_workbook(publishable, counts, slug, month, out)
+        compressed.result()  # raises here if the compression failed
+    shutil.copyfile(publishable / parquet, out / parquet)
+    return sorted([*names, gz, parquet])
+
+
+def _wide_files_and_workbook(publishable: Path, counts: Path, slug: str, month: str, out: Path) -> list[str]:
+    current, previous = layouts.in_force(month)
     names: list[str] = []
     current_tables = []
     max_cells = settings.whole_number(settings.WORKBOOK_MAX_CELLS, minimum=0)
@@ -118,10 +130,6 @@ def render_public_files(publishable: Path, counts: Path, slug: str, month: str, 
             names.append(name)
             if is_current:
                 current_tables.append(table)
-    gz, parquet = tidy_names(slug)
-    _gzip(publishable / f"{slug}-tidy.csv", out / gz)
-    shutil.copyfile(publishable / parquet, out / parquet)
-    names += [gz, parquet]
     layout_note = f"Files in the {current.name} layout: {current.description}."
     if previous is not None:
         layout_note += (
@@ -139,4 +147,4 @@ def render_public_files(publishable: Path, counts: Path, slug: str, month: str, 
         layout_note=layout_note,
     )
     names.append(workbook_name(slug))
-    return sorted(names)
+    return names

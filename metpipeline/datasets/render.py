@@ -10,6 +10,7 @@ byte for byte against pandas (metpipeline_tests/datasets/test_render.py).
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,10 +27,15 @@ def _quote_triggers() -> str:
     comma, the double quote and LF always; CR only in some Python versions, so it is asked, not assumed."""
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow(["\r", ""])
-    return '[,"\n\r]' if out.getvalue().startswith('"') else '[,"\n]'
+    return ',"\n\r' if out.getvalue().startswith('"') else ',"\n'
 
 
-_NEEDS_QUOTES = _quote_triggers()
+_TRIGGERS = _quote_triggers()
+_NEEDS_QUOTES = "[" + re.escape(_TRIGGERS) + "]"
+# The same characters as a lookup table over bytes: one vectorised pass over a column's text decides
+# whether any field needs the per-field pattern at all (UTF-8 never uses these bytes inside a character).
+_TRIGGER_BYTES = np.zeros(256, dtype=bool)
+_TRIGGER_BYTES[list(_TRIGGERS.encode())] = True
 _QUOTE, _EMPTY, _COMMA, _LF = (pa.scalar(s, pa.large_string()) for s in ('"', "", ",", "\n"))
 
 
@@ -69,11 +75,24 @@ def text_field(column: Any) -> pa.Array:
     if pa.types.is_integer(column.type):
         return pc.cast(column, pa.large_string())  # digits only: never quoted
     column = column.cast(pa.large_string())
+    if not _TRIGGER_BYTES[_text_bytes(column)].any():
+        return column  # no field holds a comma, quote or line end (counts, markers, most names)
     needs = pc.match_substring_regex(column, _NEEDS_QUOTES)
     if pc.any(needs).as_py():
         quoted = pc.binary_join_element_wise(_QUOTE, pc.replace_substring(column, '"', '""'), _QUOTE, _EMPTY)
         column = pc.if_else(needs, quoted, column)
     return column
+
+
+def _text_bytes(column: pa.Array) -> np.ndarray:
+    """The UTF-8 bytes of every value of a large_string array, back to back (no copy)."""
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int64)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    data = column.buffers()[2]
+    if data is None or not len(offsets):
+        return np.zeros(0, dtype=np.uint8)
+    return np.frombuffer(data, dtype=np.uint8)[int(offsets[0]) : int(offsets[-1])]
 
 
 def csv_rows(columns: Sequence[Any]) -> memoryview:
@@ -85,6 +104,4 @@ def csv_rows(columns: Sequence[Any]) -> memoryview:
         return memoryview(b"")
     lines = pc.binary_join_element_wise(*fields, _COMMA)
     lines = pc.binary_join_element_wise(lines, _EMPTY, _LF)  # each row followed by its line end
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
-    data = lines.buffers()[2]
-    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
+    return memoryview(_text_bytes(lines))

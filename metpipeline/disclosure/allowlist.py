@@ -280,7 +280,8 @@ def _workbook_problems(path: Path, wide: dict[str, Path]) -> list[str]:
                 problems.append(f"{path.name}: sheet {sheet} has no table matching a public CSV file")
                 continue
             body = [list(r[: len(twin.columns)]) for r in rows[header_at + 1 :] if any(r)]
-            if body != twin.astype(str).values.tolist():
+            # Column by column (`tolist`), not value by value through the Arrow-backed frame.
+            if body != [list(r) for r in zip(*(twin[c].astype(str).tolist() for c in twin.columns))]:
                 problems.append(f"{path.name}: sheet {sheet} differs from its CSV file")
     finally:
         book.close()

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from metpipeline.datasets.render import read_text
 from metpipeline.disclosure.constraints import Hidden, Known
@@ -21,9 +23,19 @@ from metpipeline.disclosure.tables import (
     counts_name,
     csv_name,
     month_columns,
+    text_rows,
 )
 
 KEY_SEP = "\x1f"  # joins a row's key columns (a unit separator: never in a name or code)
+
+
+def joined_keys(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Each row's key columns as text joined by KEY_SEP (one string per row, computed column-wise)."""
+    if not len(frame):
+        return np.array([], dtype=object)
+    parts = [pa.array(frame[k].astype(str)).cast(pa.large_string()) for k in keys]
+    separator = pa.scalar(KEY_SEP, pa.large_string())
+    return pc.binary_join_element_wise(*parts, separator).to_numpy(zero_copy_only=False)
 
 
 def read_counts(counts_dir: Path) -> Release:
@@ -71,14 +83,13 @@ def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sens
             raise ValueError(f"{path.name} is missing from the publishable folder")
         pub = read_text(path)
         keys = KEY_COLUMNS[slug]
-        shown = list(pub[keys].itertuples(index=False, name=None))
-        counted = list(t.frame[keys].astype(str).itertuples(index=False, name=None))
+        shown, counted = joined_keys(pub, keys), joined_keys(t.frame, keys)
         if len(shown) != len(counted):
-            present = set(shown)
-            t = Table(slug, window, t.frame.loc[[k in present for k in counted]].reset_index(drop=True))
+            present = np.isin(counted, shown)
+            t = Table(slug, window, t.frame.loc[present].reset_index(drop=True))
             release[(slug, window)] = t
-            counted = list(t.frame[keys].astype(str).itertuples(index=False, name=None))
-        if shown != counted or month_columns(pub) != t.months:
+            counted = counted[present]
+        if not np.array_equal(shown, counted) or month_columns(pub) != t.months:
             raise ValueError(f"{path.name}: rows or month columns differ from the counts file")
         status = np.zeros((len(pub), len(t.months)), dtype=np.int8)
         for j, m in enumerate(t.months):  # column by column: no object array of the whole file
@@ -106,10 +117,10 @@ def published_cells(publishable_dir: Path, policy: Policy, sensitivity: dict) ->
                 continue
             pub = read_text(path)
             a, b = CATEGORY_COLUMNS[slug]
-            categories = zip(pub[a], pub[b], strict=True)
+            categories = text_rows(pub, [a, b])
             protected = [rule.protects(sensitivity.get(c, "standard")) for c in categories]
             pub = pub[np.array(protected, dtype=bool)] if len(pub) else pub
-            keys = pub[KEY_COLUMNS[slug]].astype(str).agg(KEY_SEP.join, axis=1) if len(pub) else pd.Series()
+            keys = joined_keys(pub, KEY_COLUMNS[slug])
             for m in month_columns(pub):
                 text = pub[m].to_numpy(dtype=str)
                 counted = np.char.isdigit(text)  # the marker and anything else are not known values
@@ -118,7 +129,7 @@ def published_cells(publishable_dir: Path, policy: Policy, sensitivity: dict) ->
                         {
                             "slug": slug,
                             "month": m,
-                            "key": keys.to_numpy()[counted],
+                            "key": keys[counted],
                             "value": text[counted].astype("int64"),
                         }
                     )
@@ -158,7 +169,7 @@ def record_suppressed_cells(release: Release, month: str, out_dir: Path, previou
         hidden = np.argwhere(t.status != PUBLISHED)
         if not len(hidden):
             continue
-        keys = t.frame[KEY_COLUMNS[slug]].astype(str).agg(KEY_SEP.join, axis=1).to_numpy()
+        keys = joined_keys(t.frame, KEY_COLUMNS[slug])
         vals = t.values()
         parts.append(
             pd.DataFrame(
@@ -185,6 +196,11 @@ def record_suppressed_cells(release: Release, month: str, out_dir: Path, previou
     return out
 
 
+def _rows(frame: pd.DataFrame) -> zip:
+    """A record file's rows as tuples, each column converted whole (not value by value)."""
+    return zip(*(frame[c].tolist() for c in frame.columns), strict=True)
+
+
 def hidden_from_previous(previous_dir: Path | None) -> Hidden:
     """Every earlier version's suppressed cells, by (dataset, month) and version (constraints.Hidden)."""
     hidden: Hidden = {}
@@ -192,7 +208,7 @@ def hidden_from_previous(previous_dir: Path | None) -> Hidden:
     if record is None or not record.is_file():
         return hidden
     cells = pd.read_parquet(record)
-    for version, slug, month, key, value in cells.itertuples(index=False, name=None):
+    for version, slug, month, key, value in _rows(cells):
         hidden.setdefault((slug, month), {}).setdefault(version, {})[tuple(key.split(KEY_SEP))] = int(value)
     return hidden
 
@@ -213,7 +229,7 @@ def known_from_previous(previous_dir: Path | None, policy: Policy, sensitivity: 
     cells = (
         pd.read_parquet(record) if record.is_file() else published_cells(previous_dir, policy, sensitivity)
     )
-    for slug, month, key, value in cells.itertuples(index=False, name=None):
+    for slug, month, key, value in _rows(cells):
         known.setdefault((slug, month, tuple(key.split(KEY_SEP))), set()).add(int(value))
     return known
 

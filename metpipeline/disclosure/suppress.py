@@ -95,7 +95,7 @@ def withhold(release: Release, policy: Policy, sensitivity: dict, outcome: Suppr
         if rule.action != "withhold":
             continue
         a, b = CATEGORY_COLUMNS[slug]
-        cats = list(zip(t.frame[a].astype(str), t.frame[b].astype(str), strict=True))
+        cats = t.categories()
         drop = np.array([rule.protects(sensitivity.get(c, "standard")) for c in cats], dtype=bool)
         found = sorted({c for c, d in zip(cats, drop, strict=True) if d})
         seen = outcome.withheld.setdefault(slug, [])
