@@ -281,7 +281,9 @@ def _workbook_problems(path: Path, wide: dict[str, Path]) -> list[str]:
                 continue
             body = [list(r[: len(twin.columns)]) for r in rows[header_at + 1 :] if any(r)]
             # Column by column (`tolist`), not value by value through the Arrow-backed frame.
-            if body != [list(r) for r in zip(*(twin[c].astype(str).tolist() for c in twin.columns))]:
+            if body != [
+                list(r) for r in zip(*(twin[c].astype(str).tolist() for c in twin.columns), strict=True)
+            ]:
                 problems.append(f"{path.name}: sheet {sheet} differs from its CSV file")
     finally:
         book.close()
