@@ -57,6 +57,10 @@ class WorkArea:
         """The release's files after disclosure control, and its disclosure.json (disclosure stage)."""
         return self.release_dir(month, "publishable")
 
+    def compressed_dir(self, month: str) -> Path:
+        """The tidy CSVs' gzips, made with them (disclosure stage), copied into the public files."""
+        return self.release_dir(month, "compressed")
+
     def report_dir(self, month: str) -> Path:
         """The release report (report stage)."""
         return self.release_dir(month, "report")

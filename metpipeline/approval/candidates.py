@@ -164,7 +164,9 @@ def _render_public(
 ) -> list[str]:
     """The dataset's public files (datasets/public.py) in `public`, scanned like every publishable file."""
     try:
-        names = render_public_files(source, workarea.counts_dir(month), dataset, month, public)
+        names = render_public_files(
+            source, workarea.counts_dir(month), dataset, month, public, workarea.compressed_dir(month)
+        )
     except (FileNotFoundError, ValueError) as exc:
         raise CandidateError(f"{dataset} {month}: the public files could not be rendered: {exc}") from exc
     problems = scan_public(public, dataset, policy)

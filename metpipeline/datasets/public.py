@@ -14,7 +14,6 @@ crimes where they happened (every crime still counted once; checked). Output is 
 """
 
 import csv
-import gzip
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +24,7 @@ from metpipeline import settings
 from metpipeline.catalogue import WINDOWS, spec
 from metpipeline.datasets import layouts, workbook
 from metpipeline.datasets.build import airports_name, datastore_file_name, key_columns
-from metpipeline.datasets.render import read_text, render_csv
+from metpipeline.datasets.render import copy_or_gzip, read_text, render_csv
 
 
 def layout_record(month: str) -> dict:
@@ -48,13 +47,6 @@ def workbook_name(slug: str) -> str:
 
 def tidy_names(slug: str) -> tuple[str, str]:
     return f"{slug}-tidy.csv.gz", f"{slug}-tidy.parquet"
-
-
-def _gzip(source: Path, target: Path) -> None:
-    # mtime 0 and no file name in the header: the same CSV always gives the same bytes.
-    with open(source, "rb") as src, open(target, "wb") as raw:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as out:
-            shutil.copyfileobj(src, out, 1 << 20)
 
 
 def _airports(counts: Path, window: str, month: str) -> pd.DataFrame:
@@ -86,18 +78,23 @@ def _with_header(source: Path, target: Path, keys: list[str], header: list[str])
     return rows, len(old)
 
 
-def render_public_files(publishable: Path, counts: Path, slug: str, month: str, out: Path) -> list[str]:
+def render_public_files(
+    publishable: Path, counts: Path, slug: str, month: str, out: Path, compressed: Path | None = None
+) -> list[str]:
     """Write the public files of `slug` into `out`; returns their names.
 
     `publishable`: the dataset's protected folder (`releases/M/publishable/<slug>/`); `counts`: the month's
-    counts folder (the borough file's airports-by-location table). The tidy file is compressed on a second
-    thread while the wide files and the workbook are written (zlib releases the interpreter's lock)."""
+    counts folder (the borough file's airports-by-location table); `compressed`: where the disclosure stage
+    left the tidy CSV's gzip (`releases/M/compressed/`), copied when it was made from exactly the
+    publishable CSV, else the CSV is compressed on a second thread while the wide files and the workbook
+    are written (zlib releases the interpreter's lock)."""
     out.mkdir(parents=True, exist_ok=True)
     gz, parquet = tidy_names(slug)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gzip-{slug}") as pool:
-        compressed = pool.submit(_gzip, publishable / f"{slug}-tidy.csv", out / gz)
+        precompressed = compressed / gz if compressed is not None else None
+        zipped = pool.submit(copy_or_gzip, publishable / f"{slug}-tidy.csv", precompressed, out / gz)
         names = _wide_files_and_workbook(publishable, counts, slug, month, out)
-        compressed.result()  # raises here if the compression failed
+        zipped.result()  # raises here if the compression failed
     shutil.copyfile(publishable / parquet, out / parquet)
     return sorted([*names, gz, parquet])
 

@@ -9,9 +9,16 @@ byte for byte against pandas (metpipeline_tests/datasets/test_render.py).
 """
 
 import csv
+import gzip
+import hashlib
 import io
+import json
+import queue
 import re
+import shutil
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -105,3 +112,88 @@ def csv_rows(columns: Sequence[Any]) -> memoryview:
     lines = pc.binary_join_element_wise(*fields, _COMMA)
     lines = pc.binary_join_element_wise(lines, _EMPTY, _LF)  # each row followed by its line end
     return memoryview(_text_bytes(lines))
+
+
+# --- gzip: the public tidy files are the publishable tidy CSVs, compressed -------------------------------
+GZIP_LEVEL = 6
+
+
+def gzip_file(source: Path, target: Path) -> None:
+    """`target` = gzip of `source`; mtime 0 and no file name in the header: the same CSV always gives the
+    same bytes."""
+    with open(source, "rb") as src, open(target, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+
+def _sidecar(target: Path) -> Path:
+    return target.with_name(target.name + ".json")
+
+
+class GzipWhileWriting:
+    """The gzip of a file being written, made on a second thread from the same bytes as they are written
+    (zlib and sha256 release the interpreter's lock, so it costs the writer nothing on a second core).
+
+    Gives `gzip_file`'s bytes (deflate's output does not depend on how its input is split). Beside the
+    gzip, `<name>.json` records the sha256 and size of what was compressed, so that `copy_or_gzip` uses it
+    only for a source with exactly those bytes. `close` finishes both (atomically: a temporary name, then
+    renamed); `abort` leaves nothing."""
+
+    def __init__(self, target: Path):
+        self.target = target
+        self._tmp = target.with_name(f".{target.name}.partial")
+        self._queue: queue.Queue = queue.Queue(maxsize=16)  # bounded: a slow disk holds the writer back
+        self._sha, self._size, self._error = hashlib.sha256(), 0, None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _sidecar(target).unlink(missing_ok=True)  # an old record never vouches for a new gzip
+        self._thread = threading.Thread(target=self._run, name=f"gzip {target.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with open(self._tmp, "wb") as raw:
+                with gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL
+                ) as z:
+                    while (data := self._queue.get()) is not None:
+                        z.write(data)
+                        self._sha.update(data)
+                        self._size += len(data)
+        except BaseException as exc:  # noqa: BLE001 - reported to the writer by close()
+            self._error = exc
+            while self._queue.get() is not None:  # let the writer finish; its bytes are dropped
+                pass
+
+    def write(self, data) -> None:
+        if len(data):
+            self._queue.put(data)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            self._tmp.unlink(missing_ok=True)
+            raise self._error
+        self._tmp.replace(self.target)
+        record = {"sha256": self._sha.hexdigest(), "bytes": self._size}
+        _sidecar(self.target).write_text(json.dumps(record) + "\n", encoding="utf-8")
+
+    def abort(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._tmp.unlink(missing_ok=True)
+
+
+def copy_or_gzip(source: Path, precompressed: Path | None, target: Path) -> bool:
+    """`target` = gzip of `source`: copied from `precompressed` when its record says it was made from
+    exactly `source`'s bytes (sha256 and size), compressed here otherwise. Returns whether it was copied."""
+    record = _sidecar(precompressed) if precompressed is not None else None
+    if precompressed is not None and record is not None and precompressed.is_file() and record.is_file():
+        made_from = json.loads(record.read_text(encoding="utf-8"))
+        if made_from.get("bytes") == source.stat().st_size:
+            with open(source, "rb") as f:
+                if hashlib.file_digest(f, "sha256").hexdigest() == made_from.get("sha256"):
+                    shutil.copyfile(precompressed, target)
+                    return True
+    gzip_file(source, target)
+    return False

@@ -68,7 +68,8 @@ def disclosed_datasets(
     out_dir = area.publishable_dir(month)
     for slug in sorted({s for s, _ in release}):
         tables = [t for (s, _w), t in sorted(release.items()) if s == slug]
-        write_publishable(out_dir, slug, tables, policy.marker)  # streamed to each file, atomically
+        # Streamed to each file, atomically; the tidy CSV's gzip made alongside for the public files.
+        write_publishable(out_dir, slug, tables, policy.marker, gzip_dir=area.compressed_dir(month))
     record = disclosure_record(month, policy, outcome, release, ng)
     area.write_json(out_dir / "disclosure.json", record)
     # What the next release's attacker knows: every version's published cells and suppression patterns.

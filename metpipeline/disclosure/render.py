@@ -11,6 +11,7 @@ count `[c]` in the CSV and a null count with `suppressed` true in the Parquet.
 """
 
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from metpipeline.datasets.render import csv_rows, render_header
+from metpipeline.datasets.render import GzipWhileWriting, csv_rows, render_header
 from metpipeline.disclosure.tables import KEY_COLUMNS, PUBLISHED, TIDY_COLUMNS, Table, csv_name
 from metpipeline.workarea import _atomic
 
@@ -41,14 +42,26 @@ def wide_columns(t: Table, marker: str, rows: slice = slice(None)) -> list[pa.Ar
     return columns
 
 
-def _write_text(path: Path, blocks: Iterator[list[pa.Array]], header: list[str]) -> None:
-    """CSV (UTF-8, LF, no index): `header`, then the rows of each block of columns (render.csv_rows)."""
+def _write_text(
+    path: Path, blocks: Iterator[list[pa.Array]], header: list[str], gzip_to: Path | None = None
+) -> None:
+    """CSV (UTF-8, LF, no index): `header`, then the rows of each block of columns (render.csv_rows).
+    With `gzip_to`, its gzip is made from the same bytes on a second thread (render.GzipWhileWriting)."""
 
     def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            f.write(render_header(header))
-            for block in blocks:
-                f.write(csv_rows(block))
+        compressed = GzipWhileWriting(gzip_to) if gzip_to is not None else None
+        try:
+            with open(tmp, "wb") as f:
+                for data in chain([render_header(header)], (csv_rows(block) for block in blocks)):
+                    f.write(data)
+                    if compressed is not None:
+                        compressed.write(data)
+        except BaseException:
+            if compressed is not None:
+                compressed.abort()
+            raise
+        if compressed is not None:
+            compressed.close()
 
     _atomic(path, write)
 
@@ -113,8 +126,16 @@ def tidy_csv_columns(part: pd.DataFrame, marker: str) -> list[pa.Array]:
     return columns
 
 
-def write_tidy(csv_path: Path, parquet_path: Path, slug: str, tables: list[Table], marker: str) -> None:
-    """Both tidy files in one pass over the tables (CSV a month at a time, Parquet in row groups)."""
+def write_tidy(
+    csv_path: Path,
+    parquet_path: Path,
+    slug: str,
+    tables: list[Table],
+    marker: str,
+    gzip_to: Path | None = None,
+) -> None:
+    """Both tidy files in one pass over the tables (CSV a month at a time, Parquet in row groups); with
+    `gzip_to`, the CSV's gzip too, for the public files."""
 
     def write_parquet(tmp: str) -> None:
         schema = pa.Schema.from_pandas(_empty_tidy(slug), preserve_index=False)
@@ -143,19 +164,24 @@ def write_tidy(csv_path: Path, parquet_path: Path, slug: str, tables: list[Table
                         flush(final=False)
                     yield tidy_csv_columns(part, marker)
 
-            _write_text(csv_path, csv_chunks(), tidy_names(slug)[:-1])
+            _write_text(csv_path, csv_chunks(), tidy_names(slug)[:-1], gzip_to)
             flush(final=True)
 
     _atomic(parquet_path, write_parquet)
 
 
-def write_publishable(out_dir: Path, slug: str, tables: list[Table], marker: str) -> list[str]:
-    """Write one dataset's publishable folder (`out_dir/<slug>/`); returns the file names written."""
+def write_publishable(
+    out_dir: Path, slug: str, tables: list[Table], marker: str, gzip_dir: Path | None = None
+) -> list[str]:
+    """Write one dataset's publishable folder (`out_dir/<slug>/`); returns the file names written. With
+    `gzip_dir`, the tidy CSV's gzip goes there as `<slug>-tidy.csv.gz` (never into the publishable folder,
+    whose files are all scanned): the public files copy it (datasets/public.py)."""
     folder = out_dir / slug
     names = []
     for t in tables:
         name = csv_name(t.slug, t.window)
         write_wide_csv(folder / name, t, marker)
         names.append(name)
-    write_tidy(folder / f"{slug}-tidy.csv", folder / f"{slug}-tidy.parquet", slug, tables, marker)
+    gzip_to = gzip_dir / f"{slug}-tidy.csv.gz" if gzip_dir is not None else None
+    write_tidy(folder / f"{slug}-tidy.csv", folder / f"{slug}-tidy.parquet", slug, tables, marker, gzip_to)
     return [*names, f"{slug}-tidy.csv", f"{slug}-tidy.parquet"]

@@ -1,4 +1,7 @@
-"""The Arrow CSV writer of the publishable files gives pandas' bytes, whatever the text holds."""
+"""The Arrow CSV writer of the publishable files gives pandas' bytes, whatever the text holds; the gzip
+made while writing gives the bytes of compressing the file afterwards, and vouches only for those bytes."""
+
+import gzip
 
 import numpy as np
 import pandas as pd
@@ -6,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metpipeline.datasets.render import csv_rows, render_header, text_field
+from metpipeline.datasets.render import (
+    GzipWhileWriting,
+    copy_or_gzip,
+    csv_rows,
+    gzip_file,
+    render_header,
+    text_field,
+)
 
 # Names as the published files carry them, and the characters that make a field need quotes.
 text = st.text(alphabet=st.sampled_from([*"ab ,\"'\r\n-é[]c&.", "\u2019", "\u00a0"]), max_size=12)
@@ -37,3 +47,56 @@ def test_no_rows_and_missing_fields() -> None:
     assert bytes(csv_rows([pd.Series([], dtype="str"), np.array([], dtype=np.int64)])) == b""
     with pytest.raises(ValueError, match="missing"):
         text_field(pd.Series(["a", None], dtype="str"))
+
+
+def _csv_blocks(seed: int) -> list[bytes]:
+    """Blocks of CSV text of uneven sizes (as the tidy writer hands them over), about 3 MB in all."""
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for size in rng.integers(1, 40_000, size=60):
+        frame = pd.DataFrame(
+            {"area": rng.choice(["Barnet", "Ham, Petersham"], size), "n": rng.poisson(3, size)}
+        )
+        blocks.append(bytes(csv_rows([frame["area"], frame["n"]])))
+    return blocks
+
+
+def test_gzip_while_writing_gives_the_bytes_of_gzip_file(tmp_path) -> None:
+    blocks = _csv_blocks(1)
+    source = tmp_path / "lsoa-tidy.csv"
+    source.write_bytes(b"".join(blocks))
+    gzip_file(source, tmp_path / "reference.csv.gz")
+    made = GzipWhileWriting(tmp_path / "made" / "lsoa-tidy.csv.gz")
+    for block in blocks:
+        made.write(memoryview(block))
+    made.close()
+    got = (tmp_path / "made" / "lsoa-tidy.csv.gz").read_bytes()
+    assert got == (tmp_path / "reference.csv.gz").read_bytes()
+    assert gzip.decompress(got) == source.read_bytes()
+    # Copied only while the source is exactly what was compressed.
+    assert copy_or_gzip(source, made.target, tmp_path / "public.csv.gz")
+    assert (tmp_path / "public.csv.gz").read_bytes() == got
+
+
+def test_a_swapped_source_is_compressed_again_not_matched_with_the_old_gzip(tmp_path) -> None:
+    source = tmp_path / "ward-tidy.csv"
+    made = GzipWhileWriting(tmp_path / "ward-tidy.csv.gz")
+    for block in _csv_blocks(2):
+        made.write(block)
+    made.close()
+    source.write_bytes(b"".join(_csv_blocks(2)))
+    swapped = bytearray(source.read_bytes())
+    swapped[100:101] = b"9" if swapped[100:101] != b"9" else b"8"  # same size, one byte changed
+    source.write_bytes(bytes(swapped))
+    assert not copy_or_gzip(source, made.target, tmp_path / "public.csv.gz")
+    assert gzip.decompress((tmp_path / "public.csv.gz").read_bytes()) == bytes(swapped)
+    # No record (a gzip left from before the record existed, or a failed write): compressed again.
+    (tmp_path / "ward-tidy.csv.gz.json").unlink()
+    assert not copy_or_gzip(source, made.target, tmp_path / "public2.csv.gz")
+
+
+def test_an_aborted_gzip_leaves_nothing(tmp_path) -> None:
+    made = GzipWhileWriting(tmp_path / "borough-tidy.csv.gz")
+    made.write(b"month,count\n")
+    made.abort()
+    assert list(tmp_path.iterdir()) == []
