@@ -6,12 +6,17 @@ a coordinate, a CRIS or CONNECT reference) is rejected with a message naming the
 saying what the value looks like; the value itself is never echoed, since it could be an identifier.
 """
 
+import csv
+import gzip
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from metpipeline import reference
 from metpipeline.datasets import layouts
@@ -96,8 +101,21 @@ def scan_frame(
     keys: list[str] | None = None,
 ) -> list[str]:
     """`keys`: a wide file's key columns (default: the canonical ones of `slug`)."""
+    return scan_batches(name, slug, [str(c) for c in frame.columns], [frame], policy, fixed, keys)
+
+
+def scan_batches(
+    name: str,
+    slug: str,
+    cols: list[str],
+    batches: Iterable[pd.DataFrame],
+    policy: Policy,
+    fixed: list[str] | None,
+    keys: list[str] | None = None,
+) -> list[str]:
+    """`scan_frame` over a file read a block of rows at a time (`batches`, each with the columns `cols`):
+    every value is judged where it is, so a file of any size is scanned in bounded memory."""
     problems: list[str] = []
-    cols = [str(c) for c in frame.columns]
     if fixed is None:
         keys = keys or KEY_COLUMNS[slug]
         bad = [c for c in cols[len(keys) :] if not MONTH_COLUMN.match(c)]
@@ -109,30 +127,44 @@ def scan_frame(
         problems.append(f"{name}: columns not allowed for {slug} (expected {fixed}); unexpected: {extra}")
     vocab = dict(_vocab(), flag_type=frozenset(policy.flag_types), flag=frozenset(policy.flag_texts))
     parquet = name.endswith(".parquet")
+    found: dict[str, int] = {}
+    shapes: dict[str, set[str]] = {}
+    for frame in batches:
+        for col in cols:
+            bad_mask = _bad_cells(frame, col, vocab, policy, parquet)
+            if bad_mask is None:
+                continue  # an unexpected column is already reported above
+            n = int(bad_mask.sum())
+            if n:
+                found[col] = found.get(col, 0) + n
+                seen = shapes.setdefault(col, set())
+                if len(seen) < len(SHAPES) + 1:
+                    seen.update(describe(str(v)) for v in frame[col][bad_mask].head(200))
     for col in cols:
-        series = frame[col]
-        if col in KIND:
-            bad_mask = _bad_values(
-                series, _in_vocab(vocab[KIND[col]], upper=KIND[col] in ("flag_type", "flag"))
-            )
-        elif (MONTH_COLUMN.match(col) or col == "count") and parquet:
-            bad_mask = _bad_parquet_counts(series, frame.get("suppressed"))
-        elif MONTH_COLUMN.match(col) or col == "count":
-            bad_mask = _bad_values(series, lambda v: v == policy.marker or COUNT.fullmatch(v) is not None)
-        elif col == "month":
-            bad_mask = _bad_values(series, lambda v: TIDY_MONTH.fullmatch(v) is not None)
-        elif col == "suppressed":
-            bad_mask = ~series.isin([True, False])
-        else:
-            continue  # an unexpected column is already reported above
-        bad_mask = pd.Series(bad_mask, index=frame.index).fillna(True).astype(bool)
-        n = int(bad_mask.sum())
-        if n:
-            kinds = sorted({describe(str(v)) for v in series[bad_mask].head(200)})
+        if col in found:
             problems.append(
-                f"{name}: column {col!r}: {n} values not allowed (shaped like {', '.join(kinds)})"
+                f"{name}: column {col!r}: {found[col]} values not allowed "
+                f"(shaped like {', '.join(sorted(shapes[col]))})"
             )
     return problems
+
+
+def _bad_cells(frame: pd.DataFrame, col: str, vocab: dict, policy: Policy, parquet: bool) -> pd.Series | None:
+    """The cells of one column that are not allowed (None: a column no rule knows)."""
+    series = frame[col]
+    if col in KIND:
+        bad_mask = _bad_values(series, _in_vocab(vocab[KIND[col]], upper=KIND[col] in ("flag_type", "flag")))
+    elif (MONTH_COLUMN.match(col) or col == "count") and parquet:
+        bad_mask = _bad_parquet_counts(series, frame.get("suppressed"))
+    elif MONTH_COLUMN.match(col) or col == "count":
+        bad_mask = _bad_values(series, lambda v: v == policy.marker or COUNT.fullmatch(v) is not None)
+    elif col == "month":
+        bad_mask = _bad_values(series, lambda v: TIDY_MONTH.fullmatch(v) is not None)
+    elif col == "suppressed":
+        bad_mask = ~series.isin([True, False])
+    else:
+        return None
+    return pd.Series(bad_mask, index=frame.index).fillna(True).astype(bool)
 
 
 def _in_vocab(allowed: frozenset[str], upper: bool) -> Callable[[str], bool]:
@@ -166,11 +198,37 @@ def _bad_parquet_counts(series: pd.Series, suppressed: pd.Series | None) -> pd.S
     return bad
 
 
-def _read(path: Path) -> pd.DataFrame:
-    """The file as published: Parquet typed as written, CSV every value as text."""
+BATCH_ROWS = 1 << 20  # rows of a Parquet file judged at a time (a CSV: blocks of BATCH_BYTES)
+BATCH_BYTES = 64 << 20
+
+
+def _read(path: Path) -> tuple[list[str], Iterator[pd.DataFrame]]:
+    """The file as published, a block of rows at a time: Parquet typed as written, CSV (plain or gzip)
+    every value as text. Returns its columns and the blocks."""
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    return read_text(path)
+        parquet = pq.ParquetFile(path)
+        names = list(parquet.schema_arrow.names)
+        batches = (
+            pa.Table.from_batches([b]).to_pandas() for b in parquet.iter_batches(batch_size=BATCH_ROWS)
+        )
+        return names, batches
+    header = _csv_header(path)
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=BATCH_BYTES),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()), null_values=[], strings_can_be_null=False
+        ),
+    )
+    names = list(reader.schema.names)
+    batches = (pa.Table.from_batches([b]).to_pandas() for b in reader)
+    return names, batches
+
+
+def _csv_header(path: Path) -> list[str]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
+        return next(csv.reader(f), [])
 
 
 def scan_publishable(directory: str | Path, policy: Policy) -> list[str]:
@@ -188,12 +246,11 @@ def scan_publishable(directory: str | Path, policy: Policy) -> list[str]:
             problems.append(f"{rel}: file not allowed in a publishable folder")
             continue
         try:
-            frame = _read(path)
+            cols, batches = _read(path)
+            assert slug is not None  # only a dataset folder (slug in SLUGS_WITH_FILES) has allowed files
+            problems.extend(scan_batches(rel, slug, cols, batches, policy, files[parts[-1]]))
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a rejection, not a crash
             problems.append(f"{rel}: unreadable ({exc.__class__.__name__})")
-            continue
-        assert slug is not None  # only a dataset folder (slug in SLUGS_WITH_FILES) has allowed files
-        problems.extend(scan_frame(rel, slug, frame, policy, files[parts[-1]]))
     return problems
 
 
@@ -236,19 +293,17 @@ def scan_public(folder: str | Path, slug: str, policy: Policy) -> list[str]:
         if name.endswith(".xlsx"):
             continue  # compared with the CSV files below
         try:
-            frame = pd.read_parquet(path) if name.endswith(".parquet") else read_text(path)
+            cols, batches = _read(path)
+            keys = None
+            if allowed[name] is None:
+                keys = _wide_keys(slug, cols)
+                if keys is None:
+                    problems.append(f"{name}: key columns of no known layout for {slug}")
+                    continue
+                wide[name] = path
+            problems.extend(scan_batches(name, slug, cols, batches, policy, allowed[name], keys))
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a rejection, not a crash
             problems.append(f"{name}: unreadable ({exc.__class__.__name__})")
-            continue
-        keys = None
-        if allowed[name] is None:
-            keys = _wide_keys(slug, [str(c) for c in frame.columns])
-            if keys is None:
-                problems.append(f"{name}: key columns of no known layout for {slug}")
-                continue
-            wide[name] = path
-        problems.extend(scan_frame(name, slug, frame, policy, allowed[name], keys))
-        del frame
     book = root / workbook_name(slug)
     if book.is_file():
         problems.extend(_workbook_problems(book, wide))

@@ -59,3 +59,43 @@ def test_unknown_file_rejected(tmp_path):
     assert scan_publishable(tmp_path, POLICY) == [
         "borough/notes.csv: file not allowed in a publishable folder"
     ]
+
+
+def test_a_file_larger_than_a_block_is_judged_in_every_block(tmp_path, monkeypatch):
+    """Files are read a block at a time (bounded memory): a value deep in the file is still found, and
+    the count in the message adds up every block's."""
+    import metpipeline.disclosure.allowlist as allowlist
+
+    monkeypatch.setattr(allowlist, "BATCH_BYTES", 4096)
+    rows = 20_000  # about 0.7 MB of CSV: well over a hundred blocks
+    big = pd.concat([_good()] * rows, ignore_index=True)
+    assert _scan(tmp_path, big) == []
+    big.loc[[3, rows // 2, rows - 1], "BoroughName"] = "0104471/23"
+    problems = _scan(tmp_path, big)
+    assert problems == [
+        f"borough/{NAME}: column 'BoroughName': 3 values not allowed (shaped like a CRIS reference)"
+    ]
+
+
+def test_a_tidy_parquet_file_is_judged_a_row_group_at_a_time(tmp_path, monkeypatch):
+    import metpipeline.disclosure.allowlist as allowlist
+
+    monkeypatch.setattr(allowlist, "BATCH_ROWS", 1000)
+    n = 5000
+    tidy = pd.DataFrame(
+        {
+            "month": ["2024-03"] * n,
+            "borough_name": ["Brent"] * n,
+            "major": ["THEFT"] * n,
+            "minor": ["SHOPLIFTING"] * n,
+            "count": pd.array([3] * n, dtype="Int64"),
+            "suppressed": [False] * n,
+        }
+    )
+    (tmp_path / "borough").mkdir()
+    tidy.to_parquet(tmp_path / "borough" / "borough-tidy.parquet", index=False, row_group_size=1000)
+    assert scan_publishable(tmp_path, POLICY) == []
+    tidy.loc[n - 1, "count"] = pd.NA  # a null count where the cell is not suppressed, in the last group
+    tidy.to_parquet(tmp_path / "borough" / "borough-tidy.parquet", index=False, row_group_size=1000)
+    problems = scan_publishable(tmp_path, POLICY)
+    assert len(problems) == 1 and "'count': 1 values not allowed" in problems[0]
