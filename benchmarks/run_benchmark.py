@@ -512,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {mem_gib():.0f} GiB RAM, "
         f"python {platform.python_version()}",
         "commit": git_state(),
+        "bytecode_compiled": bytecode_compiled(),
         "first_month": args.first_month,
         "release_month": month,
         "scale": args.scale,
@@ -519,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
         "phases": {},
     }
     say(f"log of the phases: {log_path}")
+    if not results["bytecode_compiled"]:
+        say("the environment has no bytecode cache: run `make setup` first, or imports are timed as compiles")
     try:
         with log_path.open("w") as log:
             seeded_marker = db_path.with_suffix(".seeded.json") if db_path else None
@@ -583,6 +586,15 @@ def git_state() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}{' (with uncommitted changes)' if dirty else ''}"
+
+
+def bytecode_compiled() -> bool:
+    """Whether the environment's packages were compiled to bytecode at install (`make setup`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("great_expectations")
+    origin = Path(spec.origin) if spec and spec.origin else None
+    return bool(origin and any((origin.parent / "__pycache__").glob("__init__.*.pyc")))
 
 
 def mem_gib() -> float:

@@ -111,7 +111,7 @@ def csv_rows(columns: Sequence[Any]) -> memoryview:
         return memoryview(b"")
     lines = pc.binary_join_element_wise(*fields, _COMMA)
     lines = pc.binary_join_element_wise(lines, _EMPTY, _LF)  # each row followed by its line end
-    return memoryview(_text_bytes(lines))
+    return memoryview(_text_bytes(lines).data)
 
 
 # --- gzip: the public tidy files are the publishable tidy CSVs, compressed -------------------------------
@@ -143,7 +143,8 @@ class GzipWhileWriting:
         self.target = target
         self._tmp = target.with_name(f".{target.name}.partial")
         self._queue: queue.Queue = queue.Queue(maxsize=16)  # bounded: a slow disk holds the writer back
-        self._sha, self._size, self._error = hashlib.sha256(), 0, None
+        self._sha, self._size = hashlib.sha256(), 0
+        self._error: BaseException | None = None
         target.parent.mkdir(parents=True, exist_ok=True)
         _sidecar(target).unlink(missing_ok=True)  # an old record never vouches for a new gzip
         self._thread = threading.Thread(target=self._run, name=f"gzip {target.name}", daemon=True)

@@ -52,7 +52,8 @@ def _write_text(
         compressed = GzipWhileWriting(gzip_to) if gzip_to is not None else None
         try:
             with open(tmp, "wb") as f:
-                for data in chain([render_header(header)], (csv_rows(block) for block in blocks)):
+                rows: Iterator[bytes | memoryview] = (csv_rows(block) for block in blocks)
+                for data in chain([render_header(header)], rows):
                     f.write(data)
                     if compressed is not None:
                         compressed.write(data)
@@ -155,7 +156,7 @@ def write_tidy(
                 buffered[:] = [frame.iloc[cut:]] if cut < len(frame) else []
                 n = len(frame) - cut
 
-            def csv_chunks() -> Iterator[pd.DataFrame]:
+            def csv_chunks() -> Iterator[list[pa.Array]]:
                 nonlocal n
                 for part in tidy_parts(tables):
                     buffered.append(part)
