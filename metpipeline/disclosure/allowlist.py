@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -108,7 +109,7 @@ def scan_batches(
     name: str,
     slug: str,
     cols: list[str],
-    batches: Iterable[pd.DataFrame],
+    batches: Iterable[pd.DataFrame | pa.RecordBatch],
     policy: Policy,
     fixed: list[str] | None,
     keys: list[str] | None = None,
@@ -129,17 +130,25 @@ def scan_batches(
     parquet = name.endswith(".parquet")
     found: dict[str, int] = {}
     shapes: dict[str, set[str]] = {}
+    verdicts: dict[str, dict[str, bool]] = {}  # per column: each distinct text value judged once
     for frame in batches:
         for col in cols:
-            bad_mask = _bad_cells(frame, col, vocab, policy, parquet)
-            if bad_mask is None:
-                continue  # an unexpected column is already reported above
-            n = int(bad_mask.sum())
+            if isinstance(frame, pa.RecordBatch):  # CSV text: judged in Arrow, no pandas copy
+                rule = _text_rule(col, vocab, policy)
+                if rule is None:
+                    continue  # an unexpected column is already reported above
+                n, sample = _bad_text(frame.column(col), rule, verdicts.setdefault(col, {}))
+            else:
+                bad_mask = _bad_cells(frame, col, vocab, policy, parquet)
+                if bad_mask is None:
+                    continue
+                n = int(bad_mask.sum())
+                sample = frame[col][bad_mask].head(200).tolist() if n else []
             if n:
                 found[col] = found.get(col, 0) + n
                 seen = shapes.setdefault(col, set())
                 if len(seen) < len(SHAPES) + 1:
-                    seen.update(describe(str(v)) for v in frame[col][bad_mask].head(200))
+                    seen.update(describe(str(v)) for v in sample)
     for col in cols:
         if col in found:
             problems.append(
@@ -152,19 +161,43 @@ def scan_batches(
 def _bad_cells(frame: pd.DataFrame, col: str, vocab: dict, policy: Policy, parquet: bool) -> pd.Series | None:
     """The cells of one column that are not allowed (None: a column no rule knows)."""
     series = frame[col]
-    if col in KIND:
-        bad_mask = _bad_values(series, _in_vocab(vocab[KIND[col]], upper=KIND[col] in ("flag_type", "flag")))
-    elif (MONTH_COLUMN.match(col) or col == "count") and parquet:
+    if col not in KIND and (MONTH_COLUMN.match(col) or col == "count") and parquet:
         bad_mask = _bad_parquet_counts(series, frame.get("suppressed"))
-    elif MONTH_COLUMN.match(col) or col == "count":
-        bad_mask = _bad_values(series, lambda v: v == policy.marker or COUNT.fullmatch(v) is not None)
-    elif col == "month":
-        bad_mask = _bad_values(series, lambda v: TIDY_MONTH.fullmatch(v) is not None)
     elif col == "suppressed":
         bad_mask = ~series.isin([True, False])
     else:
-        return None
+        rule = _text_rule(col, vocab, policy)
+        if rule is None:
+            return None
+        bad_mask = _bad_values(series, rule)
     return pd.Series(bad_mask, index=frame.index).fillna(True).astype(bool)
+
+
+def _text_rule(col: str, vocab: dict, policy: Policy) -> Callable[[str], bool] | None:
+    """What a text value of `col` must be (None: a column no rule knows)."""
+    if col in KIND:
+        return _in_vocab(vocab[KIND[col]], upper=KIND[col] in ("flag_type", "flag"))
+    if MONTH_COLUMN.match(col) or col == "count":
+        return lambda v: v == policy.marker or COUNT.fullmatch(v) is not None
+    if col == "month":
+        return lambda v: TIDY_MONTH.fullmatch(v) is not None
+    return None
+
+
+def _bad_text(values: pa.Array, ok: Callable[[str], bool], verdicts: dict[str, bool]) -> tuple[int, list]:
+    """How many cells of a text column `ok` rejects (a missing cell is rejected), and up to 200 of the
+    distinct values rejected. Each distinct value is judged once per file (`verdicts` persists across the
+    file's blocks); the count is one vectorised membership test."""
+    distinct = pc.unique(values).to_pylist()
+    for v in distinct:
+        if v not in verdicts:
+            verdicts[v] = isinstance(v, str) and ok(v)
+    bad = [v for v in distinct if not verdicts[v]]
+    if not bad:
+        return 0, []
+    bad_set = pa.array([v for v in bad if v is not None], type=values.type)
+    n = int(pc.sum(pc.is_in(values, value_set=bad_set)).as_py() or 0) + values.null_count
+    return n, bad[:200]
 
 
 def _in_vocab(allowed: frozenset[str], upper: bool) -> Callable[[str], bool]:
@@ -198,11 +231,11 @@ def _bad_parquet_counts(series: pd.Series, suppressed: pd.Series | None) -> pd.S
     return bad
 
 
-BATCH_ROWS = 1 << 20  # rows of a Parquet file judged at a time (a CSV: blocks of BATCH_BYTES)
-BATCH_BYTES = 64 << 20
+BATCH_ROWS = 1 << 18  # rows of a Parquet file judged at a time (a CSV: blocks of BATCH_BYTES)
+BATCH_BYTES = 32 << 20
 
 
-def _read(path: Path) -> tuple[list[str], Iterator[pd.DataFrame]]:
+def _read(path: Path) -> tuple[list[str], Iterator[pd.DataFrame | pa.RecordBatch]]:
     """The file as published, a block of rows at a time: Parquet typed as written, CSV (plain or gzip)
     every value as text. Returns its columns and the blocks."""
     if path.suffix == ".parquet":
@@ -221,8 +254,7 @@ def _read(path: Path) -> tuple[list[str], Iterator[pd.DataFrame]]:
         ),
     )
     names = list(reader.schema.names)
-    batches = (pa.Table.from_batches([b]).to_pandas() for b in reader)
-    return names, batches
+    return names, iter(reader)  # Arrow record batches: judged without a pandas copy (scan_batches)
 
 
 def _csv_header(path: Path) -> list[str]:
