@@ -10,13 +10,13 @@ byte for byte against pandas (metpipeline_tests/datasets/test_render.py).
 
 import csv
 import gzip
-import hashlib
 import io
-import json
 import queue
 import re
 import shutil
+import struct
 import threading
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -126,27 +126,31 @@ def gzip_file(source: Path, target: Path) -> None:
             shutil.copyfileobj(src, out, 1 << 20)
 
 
-def _sidecar(target: Path) -> Path:
-    return target.with_name(target.name + ".json")
+def _gzip_header() -> bytes:
+    """The 10 header bytes `gzip_file` writes: no file name, comment or extra field, mtime 0."""
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=GZIP_LEVEL):
+        pass
+    return out.getvalue()[:10]
+
+
+GZIP_HEADER = _gzip_header()
 
 
 class GzipWhileWriting:
     """The gzip of a file being written, made on a second thread from the same bytes as they are written
-    (zlib and sha256 release the interpreter's lock, so it costs the writer nothing on a second core).
+    (zlib releases the interpreter's lock, so it costs the writer nothing on a second core). Gives
+    `gzip_file`'s bytes: deflate's output does not depend on how its input is split (tested).
 
-    Gives `gzip_file`'s bytes (deflate's output does not depend on how its input is split). Beside the
-    gzip, `<name>.json` records the sha256 and size of what was compressed, so that `copy_or_gzip` uses it
-    only for a source with exactly those bytes. `close` finishes both (atomically: a temporary name, then
-    renamed); `abort` leaves nothing."""
+    `close` finishes it (a temporary name, then renamed); `abort` leaves nothing. Nothing vouches for it
+    but its content: `copy_or_gzip` checks that it decompresses to the source, byte for byte."""
 
     def __init__(self, target: Path):
         self.target = target
         self._tmp = target.with_name(f".{target.name}.partial")
         self._queue: queue.Queue = queue.Queue(maxsize=16)  # bounded: a slow disk holds the writer back
-        self._sha, self._size = hashlib.sha256(), 0
         self._error: BaseException | None = None
         target.parent.mkdir(parents=True, exist_ok=True)
-        _sidecar(target).unlink(missing_ok=True)  # an old record never vouches for a new gzip
         self._thread = threading.Thread(target=self._run, name=f"gzip {target.name}", daemon=True)
         self._thread.start()
 
@@ -158,8 +162,6 @@ class GzipWhileWriting:
                 ) as z:
                     while (data := self._queue.get()) is not None:
                         z.write(data)
-                        self._sha.update(data)
-                        self._size += len(data)
         except BaseException as exc:  # noqa: BLE001 - reported to the writer by close()
             self._error = exc
             while self._queue.get() is not None:  # let the writer finish; its bytes are dropped
@@ -176,8 +178,6 @@ class GzipWhileWriting:
             self._tmp.unlink(missing_ok=True)
             raise self._error
         self._tmp.replace(self.target)
-        record = {"sha256": self._sha.hexdigest(), "bytes": self._size}
-        _sidecar(self.target).write_text(json.dumps(record) + "\n", encoding="utf-8")
 
     def abort(self) -> None:
         self._queue.put(None)
@@ -185,16 +185,33 @@ class GzipWhileWriting:
         self._tmp.unlink(missing_ok=True)
 
 
+def is_gzip_of(compressed: Path, source: Path) -> bool:
+    """Whether `compressed` is exactly a gzip of `source` as `gzip_file` frames one: its fixed header (so
+    no file name, comment or extra field can carry text), one deflate stream that decompresses to
+    `source`'s bytes, the trailer's CRC and size, and nothing after. Streams both files (bounded memory);
+    decompressing costs a fraction of compressing."""
+    with open(compressed, "rb") as gz, open(source, "rb") as src:
+        if gz.read(len(GZIP_HEADER)) != GZIP_HEADER:
+            return False
+        inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        crc = size = 0
+        while not inflate.eof:
+            chunk = gz.read(1 << 20)
+            if not chunk:
+                return False  # the stream ends early
+            out = inflate.decompress(chunk)
+            if src.read(len(out)) != out:
+                return False
+            crc, size = zlib.crc32(out, crc), size + len(out)
+        trailer = inflate.unused_data + gz.read(9)
+        return trailer == struct.pack("<II", crc, size & 0xFFFFFFFF) and src.read(1) == b""
+
+
 def copy_or_gzip(source: Path, precompressed: Path | None, target: Path) -> bool:
-    """`target` = gzip of `source`: copied from `precompressed` when its record says it was made from
-    exactly `source`'s bytes (sha256 and size), compressed here otherwise. Returns whether it was copied."""
-    record = _sidecar(precompressed) if precompressed is not None else None
-    if precompressed is not None and record is not None and precompressed.is_file() and record.is_file():
-        made_from = json.loads(record.read_text(encoding="utf-8"))
-        if made_from.get("bytes") == source.stat().st_size:
-            with open(source, "rb") as f:
-                if hashlib.file_digest(f, "sha256").hexdigest() == made_from.get("sha256"):
-                    shutil.copyfile(precompressed, target)
-                    return True
+    """`target` = gzip of `source`: copied from `precompressed` when that is exactly `source` compressed
+    (`is_gzip_of`), compressed here otherwise (missing, stale, or altered). Returns whether it was copied."""
+    if precompressed is not None and precompressed.is_file() and is_gzip_of(precompressed, source):
+        shutil.copyfile(precompressed, target)
+        return True
     gzip_file(source, target)
     return False

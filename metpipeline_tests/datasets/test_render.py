@@ -2,6 +2,7 @@
 made while writing gives the bytes of compressing the file afterwards, and vouches only for those bytes."""
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from metpipeline.datasets.render import (
     copy_or_gzip,
     csv_rows,
     gzip_file,
+    is_gzip_of,
     render_header,
     text_field,
 )
@@ -78,21 +80,52 @@ def test_gzip_while_writing_gives_the_bytes_of_gzip_file(tmp_path) -> None:
     assert (tmp_path / "public.csv.gz").read_bytes() == got
 
 
-def test_a_swapped_source_is_compressed_again_not_matched_with_the_old_gzip(tmp_path) -> None:
-    source = tmp_path / "ward-tidy.csv"
-    made = GzipWhileWriting(tmp_path / "ward-tidy.csv.gz")
-    for block in _csv_blocks(2):
+def _made(tmp_path, blocks: list[bytes]) -> Path:
+    made = GzipWhileWriting(tmp_path / "compressed" / "ward-tidy.csv.gz")
+    for block in blocks:
         made.write(block)
     made.close()
-    source.write_bytes(b"".join(_csv_blocks(2)))
-    swapped = bytearray(source.read_bytes())
+    return made.target
+
+
+def test_a_swapped_source_is_compressed_again_not_matched_with_the_old_gzip(tmp_path) -> None:
+    blocks = _csv_blocks(2)
+    gz = _made(tmp_path, blocks)
+    source = tmp_path / "ward-tidy.csv"
+    swapped = bytearray(b"".join(blocks))
     swapped[100:101] = b"9" if swapped[100:101] != b"9" else b"8"  # same size, one byte changed
     source.write_bytes(bytes(swapped))
-    assert not copy_or_gzip(source, made.target, tmp_path / "public.csv.gz")
+    assert not is_gzip_of(gz, source)
+    assert not copy_or_gzip(source, gz, tmp_path / "public.csv.gz")
     assert gzip.decompress((tmp_path / "public.csv.gz").read_bytes()) == bytes(swapped)
-    # No record (a gzip left from before the record existed, or a failed write): compressed again.
-    (tmp_path / "ward-tidy.csv.gz.json").unlink()
-    assert not copy_or_gzip(source, made.target, tmp_path / "public2.csv.gz")
+    source.write_bytes(b"".join(blocks)[:-1])  # one byte short
+    assert not is_gzip_of(gz, source)
+
+
+def test_a_gzip_carrying_anything_but_the_source_is_not_copied(tmp_path) -> None:
+    """The same content in another frame is refused: a comment or file name in the header (text the
+    scan of the decompressed rows never sees), a second member, bytes after the trailer, a cut stream."""
+    blocks = _csv_blocks(3)
+    source = tmp_path / "ward-tidy.csv"
+    source.write_bytes(b"".join(blocks))
+    good = _made(tmp_path, blocks).read_bytes()
+    assert is_gzip_of(tmp_path / "compressed" / "ward-tidy.csv.gz", source)
+    commented = bytearray(good[:10])
+    commented[3] = 0x10  # FCOMMENT: a zero-terminated comment follows the header
+    named = gzip.compress(source.read_bytes(), compresslevel=6, mtime=0)
+    variants = {
+        "comment": bytes(commented) + b"Jane Doe, 12 Acacia Avenue\x00" + good[10:],
+        "other header": named[:4] + b"\x01\x00\x00\x00" + named[8:],  # a timestamp
+        "second member": good + gzip.compress(b"", mtime=0),
+        "trailing bytes": good + b"Jane Doe",
+        "cut": good[:-20],
+    }
+    for label, data in variants.items():
+        tampered = tmp_path / f"{label}.gz"
+        tampered.write_bytes(data)
+        assert not is_gzip_of(tampered, source), label
+        assert not copy_or_gzip(source, tampered, tmp_path / "public.csv.gz"), label
+        assert (tmp_path / "public.csv.gz").read_bytes() == good, label  # compressed again
 
 
 def test_an_aborted_gzip_leaves_nothing(tmp_path) -> None:
