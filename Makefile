@@ -37,9 +37,12 @@ run: setup dagster-home
 ui: setup dagster-home
 	@$(UV) run metpipeline ui --with-daemon -w workspace.yaml --host 127.0.0.1 --port 3000
 
-## test: the whole suite (unit, golden, PostgreSQL, S3-compatible server, browser)
+## test: the whole suite (unit, golden, PostgreSQL, S3-compatible server, browser), on TEST_WORKERS
+## processes (pytest-xdist; each test module stays on one worker, the minutes-long topology and browser
+## tests start first, one per worker: metpipeline_tests/conftest.py). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: setup system-deps dagster-home
-	@$(UV) run pytest
+	@$(UV) run pytest -n $(TEST_WORKERS) --dist loadscope
 
 ## test-fast: everything but the browser test
 test-fast: setup

@@ -1,6 +1,5 @@
 """Fixtures of the DataMart tests. The PostgreSQL server fixture lives in
-metpipeline_tests/fixtures/postgres.py (registered suite-wide through pytest_plugins in
-metpipeline_tests/conftest.py; imported here too so this folder runs on its own)."""
+metpipeline_tests/fixtures/postgres.py and is imported by each test folder that needs it, as here."""
 
 import sqlite3
 
