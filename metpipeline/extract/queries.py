@@ -85,6 +85,15 @@ def london_month(local: pd.Series) -> pd.Series:
     return local.dt.strftime("%Y-%m").astype("string")
 
 
+def in_month(local: pd.Series, month: str) -> pd.Series:
+    """Whether each naive London-time timestamp falls in `month` (False where missing).
+
+    The same test as `london_month(local) == month`, by comparison with the month's bounds instead of
+    formatting every timestamp as text (a tenth of the time; it runs on every row of every extract)."""
+    start, nxt = month_bounds(month)
+    return (local >= pd.Timestamp(start)) & (local < pd.Timestamp(nxt))
+
+
 def check_contract_columns(engine: sa.Engine) -> None:
     """Fail with a message naming the table and column when the DataMart lacks what the contract promises."""
     inspector = sa.inspect(engine)
@@ -150,8 +159,7 @@ def extract_cris(engine: sa.Engine, month: str, *, checked: bool = False) -> pd.
         df[col] = df[col].astype(int).astype(bool) if len(df) else df[col].astype(bool)
     df["cris_ref"] = df["cris_ref"].astype("string")
     _normalise_text(df)
-    keep = london_month(df["recorded_at"]) == month
-    out = df.loc[keep.fillna(False).astype(bool)]
+    out = df.loc[in_month(df["recorded_at"], month).to_numpy(dtype=bool)]
     out = out.sort_values("cris_ref", kind="stable").reset_index(drop=True)
     return with_surrogate_key(out)
 
@@ -164,7 +172,7 @@ def with_surrogate_key(cris: pd.DataFrame) -> pd.DataFrame:
     the number (the reference's rank in this month's extract) cannot be turned back into the reference.
     """
     codes, _ = pd.factorize(cris["cris_ref"], sort=True)  # -1 where missing
-    key = pd.array([None if c < 0 else int(c) + 1 for c in codes], dtype="Int64")
+    key = pd.arrays.IntegerArray(codes.astype("int64") + 1, codes < 0)
     out = cris.drop(columns="cris_ref")
     # pandas-stubs omit ExtensionArray from DataFrame.insert's value types; pandas accepts it.
     out.insert(0, "cris_key", key)  # type: ignore[arg-type]
@@ -184,8 +192,7 @@ def extract_connect(engine: sa.Engine, month: str, *, checked: bool = False) -> 
     for col in ("offence_id", "occurrence_id"):
         df[col] = df[col].astype("int64")
     _normalise_text(df)
-    keep = london_month(utc_to_london(df["recorded_at_utc"])) == month
-    out = df.loc[keep.fillna(False).astype(bool)]
+    out = df.loc[in_month(utc_to_london(df["recorded_at_utc"]), month).to_numpy(dtype=bool)]
     return out.sort_values("offence_id", kind="stable").reset_index(drop=True)
 
 

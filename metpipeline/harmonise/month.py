@@ -18,7 +18,7 @@ def _check_month_and_keys(month: str, df: pd.DataFrame, local: pd.Series, key: s
         raise rules.DataError(
             f"{month}: {system} extract holds {int(df[key].duplicated().sum())} repeated {key}s"
         )
-    wrong = rules.counting_month(local) != month
+    wrong = local.notna() & ~rules.in_counting_month(local, month)
     if wrong.any():
         raise rules.DataError(f"{month}: {system} extract holds {int(wrong.sum())} rows of another month")
 

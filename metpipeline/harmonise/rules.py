@@ -8,9 +8,10 @@ strand) are raised as `DataError` with a message naming the code; nothing identi
 import re
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
-from metpipeline.extract.queries import london_month, utc_to_london
+from metpipeline.extract.queries import in_month, london_month, utc_to_london
 from metpipeline.reference import (
     AVIATION_BOROUGH,
     AVIATION_UNIT,
@@ -72,6 +73,11 @@ def connect_local_time(connect: pd.DataFrame) -> pd.Series:
 
 def counting_month(local_time: pd.Series) -> pd.Series:
     return london_month(local_time)
+
+
+def in_counting_month(local_time: pd.Series, month: str) -> pd.Series:
+    """Whether each row counts in `month` (rule 1); False where the time is missing."""
+    return in_month(local_time, month)
 
 
 # --- rules 2 and 3: what counts, system of record ------------------------------------------------------
@@ -252,8 +258,14 @@ def parse_hate_strands(text: object) -> set[str]:
 
 def connect_flags(connect: pd.DataFrame) -> pd.DataFrame:
     """CONNECT hate strands parsed into the five booleans; domestic abuse from `Y`/`N`."""
-    parsed = [parse_hate_strands(v) for v in connect["hate_crime_strands"].tolist()]
-    out = pd.DataFrame({c: [c in p for p in parsed] for c in HATE_COLUMNS}, index=connect.index, dtype=bool)
+    # Each distinct text parsed once (a few dozen per month), in order of first appearance, so the first
+    # unknown strand reported is the first row's.
+    codes, texts = pd.factorize(connect["hate_crime_strands"], use_na_sentinel=True)
+    parsed = [parse_hate_strands(v) for v in texts]
+    out = pd.DataFrame(index=connect.index)
+    for c in HATE_COLUMNS:
+        has = np.array([c in p for p in parsed] + [False], dtype=bool)  # last: missing text (code -1)
+        out[c] = has[codes]
     da = _clean(connect["domestic_abuse_flag"]).str.upper()
     bad = ~da.isin(["Y", "N"]).fillna(False)
     if bad.any():
