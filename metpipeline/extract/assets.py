@@ -6,11 +6,10 @@ import pandas as pd
 from metpipeline.extract.changes import record_watermark
 from metpipeline.extract.queries import (
     check_contract_columns,
-    current_watermarks,
     extract_connect,
     extract_cris,
+    source_state,
     sql_window,
-    undated_rows,
 )
 from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import DataMartResource, WorkAreaResource
@@ -20,8 +19,9 @@ def _extract(context: dg.AssetExecutionContext, datamart, workarea, system: str,
     engine = datamart.engine()  # fails naming the (redacted) URL when the DataMart is unreachable
     check_contract_columns(engine)
     # Read before extracting, so a row modified during the run marks its month as changed next time.
-    watermark = current_watermarks(engine)[system]
-    undated = undated_rows(engine)[system]  # in no month: reported with every month, blocks every release
+    # Undated rows are in no month: reported with every month, they block every release.
+    state = source_state(engine, system)
+    watermark, undated = state.watermark, state.undated
     per_month: dict[str, dict] = {}
     for month in context.partition_keys:  # a back-fill range is extracted in one run
         df: pd.DataFrame = fn(engine, month, checked=True)

@@ -5,6 +5,7 @@ differently); the exact counting month (contract rule 1) is assigned here, in Py
 requested month are kept. No PII column is ever selected (see the SQL files).
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -196,21 +197,36 @@ def extract_connect(engine: sa.Engine, month: str, *, checked: bool = False) -> 
     return out.sort_values("offence_id", kind="stable").reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class SourceState:
+    """One system's table at extraction: its latest modification time (ISO text; CRIS London local, CONNECT
+    UTC) and how many of its rows have no recorded time."""
+
+    watermark: str | None
+    undated: int
+
+
+_STATE_SQL = {"CRIS": "extract/cris_state.sql", "CONNECT": "extract/connect_state.sql"}
+
+
+def source_state(engine: sa.Engine, system: str) -> SourceState:
+    """The watermark and the undated rows of one system, in one pass over its table (sql/extract/*_state.sql).
+
+    Each extract step asks only for its own system: without an index on the modification time every such
+    question is a scan of the whole table (several seconds for CRIS at MPS scale)."""
+    with engine.connect() as conn:
+        last_modified, undated = conn.execute(load_sql(_STATE_SQL[system], engine.dialect.name)).one()
+    watermark = (
+        None
+        if last_modified is None
+        else to_naive_datetime(pd.Series([last_modified])).iloc[0].isoformat()
+    )
+    return SourceState(watermark, int(undated or 0))
+
+
 def current_watermarks(engine: sa.Engine) -> dict[str, str | None]:
     """Latest last-modified time per system (CRIS London local, CONNECT UTC), ISO text."""
-    with engine.connect() as conn:
-        row = conn.execute(load_sql("extract/watermarks.sql", engine.dialect.name)).one()
-    out: dict[str, str | None] = {}
-    for system, value in (("CRIS", row[0]), ("CONNECT", row[1])):
-        out[system] = None if value is None else to_naive_datetime(pd.Series([value])).iloc[0].isoformat()
-    return out
-
-
-def undated_rows(engine: sa.Engine) -> dict[str, int]:
-    """Rows per system whose recorded time is missing: they can be counted in no month."""
-    with engine.connect() as conn:
-        row = conn.execute(load_sql("extract/undated.sql", engine.dialect.name)).one()
-    return {"CRIS": int(row[0] or 0), "CONNECT": int(row[1] or 0)}
+    return {system: source_state(engine, system).watermark for system in _STATE_SQL}
 
 
 def months_changed_since(engine: sa.Engine, watermarks: dict[str, str | None]) -> set[str]:

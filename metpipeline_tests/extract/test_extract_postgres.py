@@ -9,7 +9,7 @@ import sqlglot
 
 from metpipeline.datamart.seed import seed_datamart
 from metpipeline.db import SQL_DIR
-from metpipeline.extract.queries import extract_connect, extract_cris
+from metpipeline.extract.queries import extract_connect, extract_cris, source_state
 from metpipeline.harmonise.month import harmonise_month
 from metpipeline_tests.fixtures.postgres import postgres_url  # noqa: F401  (real server on loopback)
 
@@ -39,6 +39,10 @@ def test_postgresql_and_sqlite_extract_and_harmonise_identically(postgres_url, t
     seed_datamart(lite_url, "2024-01", MONTHS[-1], **kwargs)
     pg, lite = sa.create_engine(postgres_url), sa.create_engine(lite_url)
     try:
+        # The one-pass state query (watermark and undated rows) agrees too.
+        for system in ("CRIS", "CONNECT"):
+            state = {name: source_state(e, system) for name, e in (("pg", pg), ("lite", lite))}
+            assert state["pg"] == state["lite"] and state["pg"].watermark is not None, (system, state)
         for month in MONTHS:
             cris = {name: extract_cris(e, month) for name, e in (("pg", pg), ("lite", lite))}
             connect = {name: extract_connect(e, month) for name, e in (("pg", pg), ("lite", lite))}

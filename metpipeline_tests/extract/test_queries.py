@@ -139,3 +139,41 @@ def test_extraction_needs_no_secondary_index(golden_url, tmp_path):
         for extract in (extract_cris, extract_connect):
             a, b = extract(indexed, month), extract(unindexed, month)
             pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_source_state_is_the_watermark_and_the_undated_rows_with_or_without_indexes(tmp_path):
+    """One pass per table gives what the two questions asked apart give: the latest modification time and
+    the rows with no recorded time (a DataMart outside the contract may allow them; they block a release)."""
+    import sqlite3
+
+    from metpipeline.db import SQL_DIR
+    from metpipeline.extract.queries import source_state
+    from metpipeline_tests.golden.datamart import GOLDEN_DIR
+
+    path = tmp_path / "dm.sqlite"
+    ddl = (SQL_DIR / "datamart" / "sqlite.sql").read_text(encoding="utf-8")
+    ddl = ddl.replace("recorded_at DATETIME NOT NULL", "recorded_at DATETIME").replace(
+        "recorded_at_utc DATETIME2 NOT NULL", "recorded_at_utc DATETIME2"
+    )
+    with sqlite3.connect(path) as conn:
+        conn.executescript(ddl)
+        conn.executescript((GOLDEN_DIR / "datamart.sql").read_text(encoding="utf-8"))
+    url = f"sqlite:///{path}"
+    engine = sa.create_engine(url)
+    assert source_state(engine, "CRIS").undated == source_state(engine, "CONNECT").undated == 0
+    execute(url, "UPDATE cris_crime_report SET recorded_at = NULL WHERE cris_ref = '0000003/22';")
+    execute(url, "UPDATE connect_offence SET recorded_at_utc = NULL WHERE offence_id IN (204, 205);")
+    execute(url, "UPDATE connect_offence SET last_modified_at_utc = '2031-01-02 03:04:05' WHERE offence_id = 206;")
+    expected = {
+        "CRIS": (pd.read_sql("SELECT MAX(last_modified_at) AS m FROM cris_crime_report", engine)["m"][0], 1),
+        "CONNECT": ("2031-01-02 03:04:05", 2),
+    }
+    for drop_indexes in (False, True):
+        if drop_indexes:
+            with sqlite3.connect(path) as conn:
+                names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+                for (name,) in names.fetchall():
+                    conn.execute(f"DROP INDEX {name}")
+        for system, (watermark, undated) in expected.items():
+            state = source_state(engine, system)
+            assert (state.watermark, state.undated) == (pd.Timestamp(watermark).isoformat(), undated), system
