@@ -217,9 +217,7 @@ def source_state(engine: sa.Engine, system: str) -> SourceState:
     with engine.connect() as conn:
         last_modified, undated = conn.execute(load_sql(_STATE_SQL[system], engine.dialect.name)).one()
     watermark = (
-        None
-        if last_modified is None
-        else to_naive_datetime(pd.Series([last_modified])).iloc[0].isoformat()
+        None if last_modified is None else to_naive_datetime(pd.Series([last_modified])).iloc[0].isoformat()
     )
     return SourceState(watermark, int(undated or 0))
 

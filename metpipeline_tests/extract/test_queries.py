@@ -163,7 +163,9 @@ def test_source_state_is_the_watermark_and_the_undated_rows_with_or_without_inde
     assert source_state(engine, "CRIS").undated == source_state(engine, "CONNECT").undated == 0
     execute(url, "UPDATE cris_crime_report SET recorded_at = NULL WHERE cris_ref = '0000003/22';")
     execute(url, "UPDATE connect_offence SET recorded_at_utc = NULL WHERE offence_id IN (204, 205);")
-    execute(url, "UPDATE connect_offence SET last_modified_at_utc = '2031-01-02 03:04:05' WHERE offence_id = 206;")
+    execute(
+        url, "UPDATE connect_offence SET last_modified_at_utc = '2031-01-02 03:04:05' WHERE offence_id = 206;"
+    )
     expected = {
         "CRIS": (pd.read_sql("SELECT MAX(last_modified_at) AS m FROM cris_crime_report", engine)["m"][0], 1),
         "CONNECT": ("2031-01-02 03:04:05", 2),
@@ -171,8 +173,8 @@ def test_source_state_is_the_watermark_and_the_undated_rows_with_or_without_inde
     for drop_indexes in (False, True):
         if drop_indexes:
             with sqlite3.connect(path) as conn:
-                names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
-                for (name,) in names.fetchall():
+                query = "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                for (name,) in conn.execute(query).fetchall():
                     conn.execute(f"DROP INDEX {name}")
         for system, (watermark, undated) in expected.items():
             state = source_state(engine, system)
