@@ -560,7 +560,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["unindexed_dropped"] = dropped
                 spec = extract | {"url": f"sqlite:///{copy}"}
                 results["phases"]["e_unindexed"] = run_phase("extract", spec, env, scratch, log)
-                copy.unlink()
+                for leftover in (copy, copy.with_name(copy.name + "-wal"), copy.with_name(copy.name + "-shm")):
+                    leftover.unlink(missing_ok=True)  # the index drops went to the copy's write-ahead log
 
         summary = summarise(results)
         results["targets"] = summary
