@@ -560,8 +560,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["unindexed_dropped"] = dropped
                 spec = extract | {"url": f"sqlite:///{copy}"}
                 results["phases"]["e_unindexed"] = run_phase("extract", spec, env, scratch, log)
-                for leftover in (copy, copy.with_name(copy.name + "-wal"), copy.with_name(copy.name + "-shm")):
-                    leftover.unlink(missing_ok=True)  # the index drops went to the copy's write-ahead log
+                # The index drops went to the copy's write-ahead log: removed with it.
+                for suffix in ("", "-wal", "-shm"):
+                    copy.with_name(copy.name + suffix).unlink(missing_ok=True)
 
         summary = summarise(results)
         results["targets"] = summary

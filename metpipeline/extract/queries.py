@@ -71,6 +71,8 @@ def sql_window(month: str) -> dict[str, datetime]:
 
 def to_naive_datetime(values: pd.Series) -> pd.Series:
     """DATETIME values as naive pandas timestamps, whatever text form the driver returned."""
+    if values.dtype == object:
+        values = values.infer_objects()  # the driver's datetime objects (PostgreSQL, SQL Server) as such
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.astype("datetime64[us]")
     return pd.to_datetime(values.astype("string"), format="ISO8601").astype("datetime64[us]")
@@ -130,7 +132,9 @@ def _query(engine: sa.Engine, sql_file: str, params: dict) -> pd.DataFrame:
             columns, rows = run_cancellable(conn, fetch)
             if rows and not isinstance(rows[0], tuple):
                 rows = [tuple(row) for row in rows]
-            return pd.DataFrame(rows, columns=columns)
+            # As the driver's objects: every column is converted to its type by the caller, so pandas'
+            # per-column type inference (a quarter of an extraction's time) would be thrown away.
+            return pd.DataFrame(rows, columns=columns, dtype=object)
     except sa.exc.DBAPIError:
         # A failing query is most often a contract change: name the table and column if so.
         check_contract_columns(engine)
