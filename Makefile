@@ -46,7 +46,7 @@ test: setup system-deps dagster-home
 
 ## test-fast: everything but the browser test
 test-fast: setup
-	@$(UV) run pytest -m "not browser"
+	@$(UV) run pytest -n $(TEST_WORKERS) --dist loadscope -m "not browser"
 
 lint: setup
 	@$(UV) run ruff check .
