@@ -92,7 +92,8 @@ def in_month(local: pd.Series, month: str) -> pd.Series:
     """Whether each naive London-time timestamp falls in `month` (False where missing).
 
     The same test as `london_month(local) == month`, by comparison with the month's bounds instead of
-    formatting every timestamp as text (a tenth of the time; it runs on every row of every extract)."""
+    formatting every timestamp as text (0.5 ms against 65 ms for a month's 84,000 rows, measured here; it
+    runs on every row of every extract)."""
     start, nxt = month_bounds(month)
     return (local >= pd.Timestamp(start)) & (local < pd.Timestamp(nxt))
 
@@ -226,16 +227,11 @@ def source_state(engine: sa.Engine, system: str) -> SourceState:
     return SourceState(watermark, int(undated or 0))
 
 
-def current_watermarks(engine: sa.Engine) -> dict[str, str | None]:
-    """Latest last-modified time per system (CRIS London local, CONNECT UTC), ISO text."""
-    return {system: source_state(engine, system).watermark for system in _STATE_SQL}
-
-
 def months_changed_since(engine: sa.Engine, watermarks: dict[str, str | None]) -> set[str]:
     """Counting months holding a row modified after the given watermarks (revisions to re-extract).
 
-    `watermarks` is what `current_watermarks` returned at the last release; a system with no watermark
-    is treated as never extracted, so every month it holds is reported.
+    `watermarks` holds each system's `source_state(...).watermark` as recorded at the last extraction; a
+    system with no watermark is treated as never extracted, so every month it holds is reported.
     """
     months: set[str] = set()
     for system, sql_file, to_local in (
