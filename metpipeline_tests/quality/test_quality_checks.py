@@ -237,3 +237,147 @@ def test_validate_keeps_the_whole_frame_for_table_expectations():
     assert not validate(frame, "t", [ordered]).success
     assert validate(frame, "t", [gxe.ExpectColumnValuesToNotBeNull(column="a")]).success
     assert not validate(frame, "t", [gxe.ExpectColumnValuesToNotBeNull(column="c")]).success
+
+
+# --- a back-fill's checks over a range of months ------------------------------------------------------
+RANGE = ["2024-01", "2024-02", "2024-03", "2024-04", "2024-05", "2024-06", "2024-07"]
+
+
+def _in_month(frame: pd.DataFrame, month: str) -> pd.DataFrame:
+    """The fixture frame moved into `month` (days 1, 15 and 28 at noon: the same month in UTC and London)."""
+    days = pd.to_datetime([f"{month}-01 12:00", f"{month}-15 12:00", f"{month}-28 12:00"][: len(frame)])
+    time = "recorded_at" if "recorded_at" in frame else "recorded_at_utc"
+    return frame.assign(**{time: days})
+
+
+def _range_frames(good: pd.DataFrame, breaker, bad_month: str, read: list[str]) -> dict[str, pd.DataFrame]:
+    """Months with rows, months with none (CONNECT before the cut-over), one broken month, and one month
+    whose file holds the first column the rule reads as another type (plain objects)."""
+    frames = {m: _in_month(good, m) for m in RANGE}
+    frames["2024-02"] = frames["2024-02"].iloc[0:0]
+    frames["2024-03"] = frames["2024-03"].iloc[0:0]
+    frames[bad_month] = breaker(frames[bad_month])
+    frames["2024-07"] = frames["2024-07"].astype({read[0]: object})
+    return frames
+
+
+def _outcome(result) -> tuple:
+    return result.passed, result.description, _meta(result)
+
+
+@pytest.mark.parametrize("group_rows", [6, 500_000])  # two fixture months to a group, or all of them
+@pytest.mark.parametrize("bad_month", ["2024-01", "2024-05"])
+@pytest.mark.parametrize("system, rule, breaker", EXTRACT_CASES)
+def test_a_range_of_months_is_judged_as_month_by_month(
+    monkeypatch, system, rule, breaker, bad_month, group_rows
+):
+    """Months validated together give exactly the month-by-month result: the same months fail, for the same
+    reasons, whether the broken month has neighbours with rows, without rows, or with another schema."""
+    from metpipeline.quality import checks
+    from metpipeline.quality.checks import per_month, per_month_grouped
+
+    monkeypatch.setattr(checks, "GROUP_ROWS", group_rows)
+    good = cris() if system == "cris" else connect()
+    columns = extracts.columns(system, rule)
+    month_free = rule not in extracts.MONTH_RULES
+
+    def both(months: dict[str, pd.DataFrame]) -> tuple:
+        def read(m):
+            return months[m][[c for c in months[m].columns if c in columns]]
+
+        def result_of(f, m):
+            return extract_result(system, rule, f, m)
+
+        alone = per_month(RANGE, lambda m: result_of(read(m), m))
+        return alone, per_month_grouped(RANGE, read, result_of, month_free=month_free)
+
+    for broken, failing in ((breaker, [bad_month]), (lambda f: f, [])):
+        alone, grouped = both(_range_frames(good, broken, bad_month, columns))
+        assert _outcome(grouped) == _outcome(alone)
+        assert grouped.metadata["months_failed"].value == failing
+
+
+@pytest.mark.parametrize("rule", list(harmonised_rules.RULES))
+def test_a_range_of_harmonised_months_is_judged_as_month_by_month(rule):
+    from metpipeline.quality.checks import per_month, per_month_grouped
+
+    frames = {m: harmonised().assign(month=m) for m in RANGE}
+    frames["2024-02"] = frames["2024-02"].iloc[0:0]
+    frames["2024-05"] = frames["2024-05"].assign(
+        mps_minor=[None, "RAPE"], month=["2024-04", "2024-05"], borough_name=["X", "Brent"]
+    )
+    read = lambda m: frames[m][harmonised_rules.COLUMNS[rule]]  # noqa: E731
+    result_of = lambda f, m: harmonised_result(rule, f, m)  # noqa: E731
+    alone = per_month(RANGE, lambda m: result_of(read(m), m))
+    grouped = per_month_grouped(RANGE, read, result_of, month_free=rule not in harmonised_rules.MONTH_RULES)
+    assert _outcome(grouped) == _outcome(alone)
+    assert grouped.metadata["months_failed"].value == ["2024-05"]
+
+
+def test_a_range_of_good_months_takes_fewer_validations():
+    from metpipeline.quality.checks import per_month_grouped
+
+    frames = {m: _in_month(cris(), m) for m in RANGE}
+    calls = []
+
+    def result_of(frame, month):
+        calls.append(month)
+        return extract_result("cris", "required_not_null", frame, month)
+
+    result = per_month_grouped(RANGE, frames.__getitem__, result_of, month_free=True)
+    assert result.passed and result.metadata["months_checked"].value == len(RANGE)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "suite, rules, frame",
+    [
+        ("extracts", [("cris", r) for r in extracts.RULES], cris),
+        ("extracts", [("connect", r) for r in extracts.RULES], connect),
+        ("harmonised", [(None, r) for r in harmonised_rules.RULES], harmonised),
+    ],
+)
+def test_rules_validated_across_months_judge_each_row_alone_and_never_name_the_month(suite, rules, frame):
+    """A rule left out of its suite's MONTH_RULES is validated over joined months: it may only use
+    expectations that judge each row on its own, with parameters that do not depend on the month."""
+    module = extracts if suite == "extracts" else harmonised_rules
+    row_wise = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_in_set"}
+    for system, rule in rules:
+        if rule in module.MONTH_RULES:
+            continue
+        fn = module.RULES[rule]
+        made = [fn(*((system,) if system else ()), frame(), month) for month in ("2011-01", "2025-06")]
+        configs = [[e.configuration.to_json_dict() for _, exps in pairs for e in exps] for pairs in made]
+        assert configs[0] == configs[1], rule
+        assert {c["type"] for c in configs[0]} <= row_wise, rule
+
+
+@pytest.mark.parametrize("system", ["cris", "connect"])
+def test_a_month_holding_the_previous_months_rows_fails_in_a_range(system):
+    """The rules that name the month are never judged over two months with rows: validated with the first
+    month, February's file holding January's rows would pass."""
+    from metpipeline.quality.checks import per_month_grouped
+
+    good = cris() if system == "cris" else connect()
+    rule = "recorded_in_extraction_window"
+    months = {"2024-01": _in_month(good, "2024-01"), "2024-02": _in_month(good, "2024-01")}
+    result = per_month_grouped(
+        list(months), months.__getitem__, lambda f, m: extract_result(system, rule, f, m), month_free=False
+    )
+    assert result.metadata["months_failed"].value == ["2024-02"]
+
+
+def test_a_harmonised_month_holding_the_previous_months_rows_fails_in_a_range():
+    from metpipeline.quality.checks import per_month_grouped
+
+    months = {
+        "2024-01": harmonised().assign(month="2024-01"),
+        "2024-02": harmonised().assign(month="2024-01"),
+    }
+    result = per_month_grouped(
+        list(months),
+        months.__getitem__,
+        lambda f, m: harmonised_result("month_is_partition", f, m),
+        month_free="month_is_partition" not in harmonised_rules.MONTH_RULES,
+    )
+    assert result.metadata["months_failed"].value == ["2024-02"]
