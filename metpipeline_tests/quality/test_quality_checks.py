@@ -381,3 +381,15 @@ def test_a_harmonised_month_holding_the_previous_months_rows_fails_in_a_range():
         month_free="month_is_partition" not in harmonised_rules.MONTH_RULES,
     )
     assert result.metadata["months_failed"].value == ["2024-02"]
+
+
+def test_month_text_is_strftime_year_month():
+    times = pd.Series(
+        pd.to_datetime(
+            ["2024-01-31 23:59:59", None, "1999-12-01 00:00", "2024-02-01 00:00", "2010-04-15 12:00"],
+            format="ISO8601",
+        ),
+        name="recorded_at",
+    )
+    for series in (times, times.iloc[0:0], times.dropna().astype("datetime64[ns]")):
+        pd.testing.assert_series_equal(extracts.month_text(series), series.dt.strftime("%Y-%m"))
