@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import cast
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -20,7 +19,6 @@ from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec
 from metpipeline.datasets.build import datastore_file_name as csv_name
 from metpipeline.partitions import FIRST_MONTH, monthly_partitions
 from metpipeline.quality import datasets, extracts, harmonised, plausibility, volume
-from metpipeline.quality.extracts import FILE_MONTH
 from metpipeline.quality.gx import check_result, validate
 from metpipeline.resources import GovernanceResource, StateResource, WorkAreaResource
 from metpipeline.workarea import WorkArea
@@ -83,15 +81,18 @@ def per_month_grouped(
     months: list[str],
     read: Callable[[str], pd.DataFrame],
     result_of: Callable[[pd.DataFrame, str], dg.AssetCheckResult],
-    across_months: Callable[[pd.DataFrame], dg.AssetCheckResult] | None = None,
+    *,
+    month_free: bool,
 ) -> dg.AssetCheckResult:
     """`per_month` for a rule validated on each month's frame, with the same outcome, in fewer validations.
 
-    Consecutive months whose frames have the same columns and types are validated as one frame: by the rule
-    itself when it judges each row alone, the same in every month; by its `across_months` form when it is
-    judged within one month (the joined frame then carries each row's month in `FILE_MONTH`). Either way the
-    joined frame passes exactly when every month's part of it does. If it fails, each month is validated
-    alone, so the result names exactly the months that fail and why, as month by month.
+    Consecutive months whose frames have the same columns and types are validated as one frame. For a
+    `month_free` rule this is exact: it judges each row on its own (not null, in a set), the same in every
+    month, so the joined frame passes exactly when every month's part of it does. If it fails, each month is
+    validated alone, so the result names exactly the months that fail and why, as month by month.
+    A rule judged within one month (its expectations name the month, or keys are unique per month: the
+    `MONTH_RULES` of its suite) joins a month that has rows only with months that have none, so its
+    expectations judge that one month's rows, as they would alone.
     """
     if len(months) == 1:
         return result_of(read(months[0]), months[0])
@@ -99,12 +100,9 @@ def per_month_grouped(
 
     def validate_group(group: list[tuple[str, pd.DataFrame]]) -> None:
         if len(group) > 1:
+            month = next((m for m, f in group if len(f)), group[0][0])
             joined = pd.concat([f for _, f in group], ignore_index=True)
-            if across_months is None:
-                outcome = result_of(joined, group[0][0])
-            else:
-                file_month = np.repeat([m for m, _ in group], [len(f) for _, f in group])
-                outcome = across_months(joined.assign(**{FILE_MONTH: pd.array(file_month, dtype="str")}))
+            outcome = result_of(joined, month)
             if outcome.passed:
                 results.update((m, outcome) for m, _ in group)
                 return
@@ -113,7 +111,7 @@ def per_month_grouped(
     group: list[tuple[str, pd.DataFrame]] = []
     for month in months:
         frame = read(month)
-        if group and not _joins(group, frame):
+        if group and not _joins(group, frame, month_free):
             validate_group(group)
             group = []
         group.append((month, frame))
@@ -121,12 +119,14 @@ def per_month_grouped(
     return _range_result(months, results)
 
 
-def _joins(group: list[tuple[str, pd.DataFrame]], frame: pd.DataFrame) -> bool:
+def _joins(group: list[tuple[str, pd.DataFrame]], frame: pd.DataFrame, month_free: bool) -> bool:
     """Whether `frame` may be validated together with the frames of `group`."""
     first = group[0][1]
     if list(frame.columns) != list(first.columns) or not frame.dtypes.equals(first.dtypes):
         return False  # a missing column or another type is judged on its own month's frame
-    return sum(len(f) for _, f in group) + len(frame) <= GROUP_ROWS
+    if sum(len(f) for _, f in group) + len(frame) > GROUP_ROWS:
+        return False
+    return month_free or not (len(frame) and any(len(f) for _, f in group))
 
 
 def _run(pairs, rule: str, version: str, **kw) -> dg.AssetCheckResult:
@@ -147,16 +147,6 @@ def extract_result(system: str, rule: str, frame: pd.DataFrame, month: str) -> d
 
 def harmonised_result(rule: str, frame: pd.DataFrame, month: str) -> dg.AssetCheckResult:
     return _run(harmonised.RULES[rule](frame, month), rule, harmonised.SUITE_VERSION)
-
-
-def extract_across_months(system: str, rule: str, frame: pd.DataFrame) -> dg.AssetCheckResult:
-    """A rule judged within one month, over several months' rows joined with their months (FILE_MONTH)."""
-    pairs = extracts.MONTH_RULES[rule](system, frame)
-    return _run(pairs, f"{system}_{rule}", extracts.SUITE_VERSION, redact_values=rule in extracts.REDACTED)
-
-
-def harmonised_across_months(rule: str, frame: pd.DataFrame) -> dg.AssetCheckResult:
-    return _run(harmonised.MONTH_RULES[rule](frame), rule, harmonised.SUITE_VERSION)
 
 
 def dataset_result(
@@ -273,9 +263,7 @@ def _extract_check(system: str, rule: str) -> dg.AssetChecksDefinition:
             months_of(context),
             lambda m: read_columns(area.extract_path(system, m), extracts.columns(system, rule)),
             lambda frame, m: extract_result(system, rule, frame, m),
-            (lambda frame: extract_across_months(system, rule, frame))
-            if rule in extracts.MONTH_RULES
-            else None,
+            month_free=rule not in extracts.MONTH_RULES,
         )
 
     return _check
@@ -326,7 +314,7 @@ def _harmonised_check(rule: str) -> dg.AssetChecksDefinition:
             months_of(context),
             lambda m: read_columns(area.harmonised_path(m), harmonised.COLUMNS[rule]),
             lambda frame, m: harmonised_result(rule, frame, m),
-            (lambda frame: harmonised_across_months(rule, frame)) if rule in harmonised.MONTH_RULES else None,
+            month_free=rule not in harmonised.MONTH_RULES,
         )
 
     return _check

@@ -99,21 +99,17 @@ def flags_vocabulary(system: str, frame: pd.DataFrame, month: str):
     return [(bits, [gxe.ExpectColumnValuesToBeInSet(column=c, value_set=[0, 1]) for c in CRIS_BITS])]
 
 
-def _recorded_month(system: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Each row's recording month in London time, `YYYY-MM`: validated at month granularity, so a failure
-    summary shows months ('2024-04' (3)), never times."""
-    if system == "cris":
-        local = pd.to_datetime(frame["recorded_at"])
-    else:
-        local = london_time(frame["recorded_at_utc"])
-    return pd.DataFrame({"recorded_month": month_text(local)}, index=frame.index)
-
-
 def recorded_in_window(system: str, frame: pd.DataFrame, month: str):
     import great_expectations.expectations as gxe
 
+    if system == "cris":
+        view = pd.DataFrame({"recorded_at_london": pd.to_datetime(frame["recorded_at"])})
+    else:
+        view = pd.DataFrame({"recorded_at_london": london_time(frame["recorded_at_utc"])})
+    # Validated at month granularity, so a failure summary shows months ('2024-04' (3)), never times.
+    view["recorded_month"] = month_text(view["recorded_at_london"])
     expectation = gxe.ExpectColumnValuesToBeInSet(column="recorded_month", value_set=[month])
-    return [(_recorded_month(system, frame), [expectation])]
+    return [(view[["recorded_month"]], [expectation])]
 
 
 def offence_code_known(system: str, frame: pd.DataFrame, month: str):
@@ -163,41 +159,6 @@ RULES = {
     "offence_code_known": offence_code_known,
 }
 REDACTED = {"key_unique", "key_not_null"}  # identifiers: counts only
-
-
-# --- several months at once (a back-fill) ---------------------------------------------------------------
-# A back-fill validates consecutive months as one frame. The rules not named below judge each row alone, the
-# same in every month, so they validate the joined frame as they would one month. The rules below are judged
-# within one month (their expectations name the month, or keys are unique within a month: a CRIS key is
-# numbered per month); over joined months they make the same judgement with each row's own month, which
-# the frame carries in FILE_MONTH.
-FILE_MONTH = "file_month"
-
-
-def recorded_in_window_across_months(system: str, frame: pd.DataFrame):
-    """`recorded_in_window` over joined months: every row's recorded month is the month of its file."""
-    import great_expectations.expectations as gxe
-
-    view = _recorded_month(system, frame).assign(**{FILE_MONTH: frame[FILE_MONTH]})
-    # Rows with no recorded time are ignored, as the in-set expectation ignores them.
-    same = gxe.ExpectColumnPairValuesToBeEqual(
-        column_A="recorded_month", column_B=FILE_MONTH, ignore_row_if="either_value_is_missing"
-    )
-    return [(view, [same])]
-
-
-def key_unique_across_months(system: str, frame: pd.DataFrame):
-    """`key_unique` over joined months: no key twice in one month (missing keys ignored, as one month's
-    uniqueness expectation ignores them)."""
-    import great_expectations.expectations as gxe
-
-    unique = gxe.ExpectCompoundColumnsToBeUnique(
-        column_list=[FILE_MONTH, KEYS[system]], ignore_row_if="any_value_is_missing"
-    )
-    return [(frame[[FILE_MONTH, KEYS[system]]], [unique])]
-
-
-MONTH_RULES = {
-    "recorded_in_extraction_window": recorded_in_window_across_months,
-    "key_unique": key_unique_across_months,
-}
+# Rules judged within one month: the expectations name the month, or keys are unique within a month (a
+# CRIS key is numbered per month). The others judge each row alone, the same in every month.
+MONTH_RULES = {"recorded_in_extraction_window", "key_unique"}

@@ -59,29 +59,8 @@ RULES = {
     "month_is_partition": month_is_partition,
     "borough_is_published": borough_is_published,
 }
-
-
-def month_is_partition_across_months(frame: pd.DataFrame):
-    """`month_is_partition` over joined months (a back-fill): every row's month is the month of its file."""
-    import great_expectations.expectations as gxe
-
-    from metpipeline.quality.extracts import FILE_MONTH
-
-    return [
-        (
-            frame[["month", FILE_MONTH]],
-            [
-                gxe.ExpectColumnValuesToNotBeNull(column="month"),
-                gxe.ExpectColumnPairValuesToBeEqual(
-                    column_A="month", column_B=FILE_MONTH, ignore_row_if="either_value_is_missing"
-                ),
-            ],
-        )
-    ]
-
-
-# Rules judged within one month, and their form over joined months (see `quality/extracts.py`).
-MONTH_RULES = {"month_is_partition": month_is_partition_across_months}
+# Rules whose expectations name the month checked (the others judge a row the same in every month).
+MONTH_RULES = {"month_is_partition"}
 # The harmonised columns each rule reads (the check reads only these from the file).
 COLUMNS = {
     "every_record_classified": ["mps_major", "mps_minor"],

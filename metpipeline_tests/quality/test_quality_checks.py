@@ -261,22 +261,6 @@ def _range_frames(good: pd.DataFrame, breaker, bad_month: str, read: list[str]) 
     return frames
 
 
-def _extract_across(system, rule):
-    from metpipeline.quality.checks import extract_across_months
-
-    if rule not in extracts.MONTH_RULES:
-        return None
-    return lambda frame: extract_across_months(system, rule, frame)
-
-
-def _harmonised_across(rule):
-    from metpipeline.quality.checks import harmonised_across_months
-
-    if rule not in harmonised_rules.MONTH_RULES:
-        return None
-    return lambda frame: harmonised_across_months(rule, frame)
-
-
 def _outcome(result) -> tuple:
     return result.passed, result.description, _meta(result)
 
@@ -295,7 +279,7 @@ def test_a_range_of_months_is_judged_as_month_by_month(
     monkeypatch.setattr(checks, "GROUP_ROWS", group_rows)
     good = cris() if system == "cris" else connect()
     columns = extracts.columns(system, rule)
-    across = _extract_across(system, rule)
+    month_free = rule not in extracts.MONTH_RULES
 
     def both(months: dict[str, pd.DataFrame]) -> tuple:
         def read(m):
@@ -305,7 +289,7 @@ def test_a_range_of_months_is_judged_as_month_by_month(
             return extract_result(system, rule, f, m)
 
         alone = per_month(RANGE, lambda m: result_of(read(m), m))
-        return alone, per_month_grouped(RANGE, read, result_of, across)
+        return alone, per_month_grouped(RANGE, read, result_of, month_free=month_free)
 
     for broken, failing in ((breaker, [bad_month]), (lambda f: f, [])):
         alone, grouped = both(_range_frames(good, broken, bad_month, columns))
@@ -325,7 +309,7 @@ def test_a_range_of_harmonised_months_is_judged_as_month_by_month(rule):
     read = lambda m: frames[m][harmonised_rules.COLUMNS[rule]]  # noqa: E731
     result_of = lambda f, m: harmonised_result(rule, f, m)  # noqa: E731
     alone = per_month(RANGE, lambda m: result_of(read(m), m))
-    grouped = per_month_grouped(RANGE, read, result_of, _harmonised_across(rule))
+    grouped = per_month_grouped(RANGE, read, result_of, month_free=rule not in harmonised_rules.MONTH_RULES)
     assert _outcome(grouped) == _outcome(alone)
     assert grouped.metadata["months_failed"].value == ["2024-05"]
 
@@ -340,7 +324,7 @@ def test_a_range_of_good_months_takes_fewer_validations():
         calls.append(month)
         return extract_result("cris", "required_not_null", frame, month)
 
-    result = per_month_grouped(RANGE, frames.__getitem__, result_of)
+    result = per_month_grouped(RANGE, frames.__getitem__, result_of, month_free=True)
     assert result.passed and result.metadata["months_checked"].value == len(RANGE)
     assert len(calls) == 1
 
@@ -378,10 +362,7 @@ def test_a_month_holding_the_previous_months_rows_fails_in_a_range(system):
     rule = "recorded_in_extraction_window"
     months = {"2024-01": _in_month(good, "2024-01"), "2024-02": _in_month(good, "2024-01")}
     result = per_month_grouped(
-        list(months),
-        months.__getitem__,
-        lambda f, m: extract_result(system, rule, f, m),
-        _extract_across(system, rule),
+        list(months), months.__getitem__, lambda f, m: extract_result(system, rule, f, m), month_free=False
     )
     assert result.metadata["months_failed"].value == ["2024-02"]
 
@@ -397,7 +378,7 @@ def test_a_harmonised_month_holding_the_previous_months_rows_fails_in_a_range():
         list(months),
         months.__getitem__,
         lambda f, m: harmonised_result("month_is_partition", f, m),
-        _harmonised_across("month_is_partition"),
+        month_free="month_is_partition" not in harmonised_rules.MONTH_RULES,
     )
     assert result.metadata["months_failed"].value == ["2024-02"]
 
@@ -412,31 +393,3 @@ def test_month_text_is_strftime_year_month():
     )
     for series in (times, times.iloc[0:0], times.dropna().astype("datetime64[ns]")):
         pd.testing.assert_series_equal(extracts.month_text(series), series.dt.strftime("%Y-%m"))
-
-
-@pytest.mark.parametrize(
-    "system, rule", [(s, r) for s in ("cris", "connect") for r in extracts.MONTH_RULES] + [(None, "month")]
-)
-def test_a_range_of_good_months_judged_within_each_month_takes_one_validation(system, rule):
-    """The rules judged within one month pass over joined months in their across-months form: good months
-    are never validated one by one (that would be correct, only slow)."""
-    from metpipeline.quality.checks import per_month_grouped
-
-    if system is None:
-        frames = {m: harmonised().assign(month=m) for m in RANGE}
-        check, across = (
-            (lambda f, m: harmonised_result("month_is_partition", f, m)),
-            _harmonised_across("month_is_partition"),
-        )
-    else:
-        good = cris() if system == "cris" else connect()
-        frames = {m: _in_month(good, m) for m in RANGE}
-        check, across = (lambda f, m: extract_result(system, rule, f, m)), _extract_across(system, rule)
-    alone = []
-
-    def one_month(frame, month):
-        alone.append(month)
-        return check(frame, month)
-
-    result = per_month_grouped(RANGE, frames.__getitem__, one_month, across)
-    assert result.passed and alone == []
