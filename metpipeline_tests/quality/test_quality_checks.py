@@ -360,27 +360,36 @@ def test_a_month_holding_the_previous_months_rows_fails_in_a_range(system):
 
     good = cris() if system == "cris" else connect()
     rule = "recorded_in_extraction_window"
-    months = {"2024-01": _in_month(good, "2024-01"), "2024-02": _in_month(good, "2024-01")}
-    result = per_month_grouped(
-        list(months), months.__getitem__, lambda f, m: extract_result(system, rule, f, m), month_free=False
-    )
-    assert result.metadata["months_failed"].value == ["2024-02"]
+    january = _in_month(good, "2024-01")
+    for months in (
+        {"2024-01": january, "2024-02": january},
+        # CONNECT's shape: empty months before the first month with rows, which holds January's rows
+        {"2024-01": january.iloc[0:0], "2024-02": january, "2024-03": january.iloc[0:0]},
+    ):
+        result = per_month_grouped(
+            list(months),
+            months.__getitem__,
+            lambda f, m: extract_result(system, rule, f, m),
+            month_free=False,
+        )
+        assert result.metadata["months_failed"].value == ["2024-02"]
 
 
 def test_a_harmonised_month_holding_the_previous_months_rows_fails_in_a_range():
     from metpipeline.quality.checks import per_month_grouped
 
-    months = {
-        "2024-01": harmonised().assign(month="2024-01"),
-        "2024-02": harmonised().assign(month="2024-01"),
-    }
-    result = per_month_grouped(
-        list(months),
-        months.__getitem__,
-        lambda f, m: harmonised_result("month_is_partition", f, m),
-        month_free="month_is_partition" not in harmonised_rules.MONTH_RULES,
-    )
-    assert result.metadata["months_failed"].value == ["2024-02"]
+    january = harmonised().assign(month="2024-01")
+    for months in (
+        {"2024-01": january, "2024-02": january},
+        {"2024-01": january.iloc[0:0], "2024-02": january, "2024-03": january.iloc[0:0]},
+    ):
+        result = per_month_grouped(
+            list(months),
+            months.__getitem__,
+            lambda f, m: harmonised_result("month_is_partition", f, m),
+            month_free="month_is_partition" not in harmonised_rules.MONTH_RULES,
+        )
+        assert result.metadata["months_failed"].value == ["2024-02"]
 
 
 def test_month_text_is_strftime_year_month():
@@ -391,5 +400,6 @@ def test_month_text_is_strftime_year_month():
         ),
         name="recorded_at",
     )
-    for series in (times, times.iloc[0:0], times.dropna().astype("datetime64[ns]")):
+    early = pd.Series(pd.to_datetime(["0001-01-05", "0999-12-31"], format="ISO8601").as_unit("s"))
+    for series in (times, times.iloc[0:0], times.dropna().astype("datetime64[ns]"), early):
         pd.testing.assert_series_equal(extracts.month_text(series), series.dt.strftime("%Y-%m"))
