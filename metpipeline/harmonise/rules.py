@@ -212,13 +212,12 @@ def geography(ward_code: pd.Series, lsoa_code: pd.Series) -> pd.DataFrame:
         # per distinct code and spread over the rows: a month has ~80,000 rows and ~5,000 codes.
         rows, distinct = pd.factorize(codes)  # -1 where missing
         found = [lookup[code] for code in distinct]
-        return tuple(  # type: ignore[return-value]
-            pd.Series(
-                pd.array([f[i] for f in found], dtype="string").take(rows, allow_fill=True),
-                index=codes.index,
-            )
-            for i in (0, 1)
-        )
+
+        def spread(i: int) -> pd.Series:
+            values = pd.array([f[i] for f in found], dtype="string")
+            return pd.Series(values.take(rows, allow_fill=True), index=codes.index)
+
+        return spread(0), spread(1)
 
     ward_name, ward_borough = names(ward, ward_lookup)
     lsoa_name, lsoa_borough = names(lsoa, lsoa_lookup)

@@ -352,43 +352,32 @@ def test_rules_validated_across_months_judge_each_row_alone_and_never_name_the_m
         assert {c["type"] for c in configs[0]} <= row_wise, rule
 
 
-@pytest.mark.parametrize("system", ["cris", "connect"])
+@pytest.mark.parametrize("system", ["cris", "connect", "harmonised"])
 def test_a_month_holding_the_previous_months_rows_fails_in_a_range(system):
     """The rules that name the month are never judged over two months with rows: validated with the first
     month, February's file holding January's rows would pass."""
     from metpipeline.quality.checks import per_month_grouped
 
-    good = cris() if system == "cris" else connect()
-    rule = "recorded_in_extraction_window"
-    january = _in_month(good, "2024-01")
+    if system == "harmonised":
+        january = harmonised().assign(month="2024-01")
+        rule = "month_is_partition"
+        month_free = rule not in harmonised_rules.MONTH_RULES
+
+        def result_of(f, m):
+            return harmonised_result(rule, f, m)
+    else:
+        january = _in_month(cris() if system == "cris" else connect(), "2024-01")
+        rule, month_free = "recorded_in_extraction_window", False
+
+        def result_of(f, m):
+            return extract_result(system, rule, f, m)
+
     for months in (
         {"2024-01": january, "2024-02": january},
         # CONNECT's shape: empty months before the first month with rows, which holds January's rows
         {"2024-01": january.iloc[0:0], "2024-02": january, "2024-03": january.iloc[0:0]},
     ):
-        result = per_month_grouped(
-            list(months),
-            months.__getitem__,
-            lambda f, m: extract_result(system, rule, f, m),
-            month_free=False,
-        )
-        assert result.metadata["months_failed"].value == ["2024-02"]
-
-
-def test_a_harmonised_month_holding_the_previous_months_rows_fails_in_a_range():
-    from metpipeline.quality.checks import per_month_grouped
-
-    january = harmonised().assign(month="2024-01")
-    for months in (
-        {"2024-01": january, "2024-02": january},
-        {"2024-01": january.iloc[0:0], "2024-02": january, "2024-03": january.iloc[0:0]},
-    ):
-        result = per_month_grouped(
-            list(months),
-            months.__getitem__,
-            lambda f, m: harmonised_result("month_is_partition", f, m),
-            month_free="month_is_partition" not in harmonised_rules.MONTH_RULES,
-        )
+        result = per_month_grouped(list(months), months.__getitem__, result_of, month_free=month_free)
         assert result.metadata["months_failed"].value == ["2024-02"]
 
 
