@@ -101,6 +101,10 @@ CONTACT = Setting("METPIPELINE_CONTACT", "the public's contact for the data: an 
 WORKBOOK_MAX_CELLS = Setting(
     "METPIPELINE_WORKBOOK_MAX_CELLS", "largest table (cells) put in a spreadsheet; larger ones are CSV only"
 )
+BACKFILL_PROCESSES = Setting(
+    "METPIPELINE_BACKFILL_PROCESSES",
+    "processes that share a back-fill's extraction, month by month (1: the run's own process alone)",
+)
 
 _DEFAULTS = {
     DATAMART_URL.name: lambda: f"sqlite:///{var_dir() / 'datamart.sqlite'}",
@@ -131,6 +135,7 @@ _DEFAULTS = {
     PREVIOUS_LAYOUT_UNTIL.name: lambda: "2027-06",
     CONTACT.name: lambda: "data.office@met.police.example",
     WORKBOOK_MAX_CELLS.name: lambda: "1000000",
+    BACKFILL_PROCESSES.name: lambda: "2",
 }
 
 ALL_SETTINGS = (
@@ -162,6 +167,7 @@ ALL_SETTINGS = (
     PREVIOUS_LAYOUT_UNTIL,
     CONTACT,
     WORKBOOK_MAX_CELLS,
+    BACKFILL_PROCESSES,
 )
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

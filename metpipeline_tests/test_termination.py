@@ -35,11 +35,43 @@ def step_started(home: Path, step: str) -> bool:
     return False
 
 
-def test_sigterm_during_a_long_extraction_query_stops_the_run_within_seconds(tmp_path):
+def helpers(pid: int) -> list[int]:
+    """The helper processes (monthwork.py) `pid` has spawned."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(child)
+            except OSError:
+                continue
+    return found
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"  # ended, not yet reaped
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "2024-01",  # two months: the run's own process alone
+        "2023-07",  # eight months, shared with a helper, which holds 2024-02 (the slowest) from the back
+    ],
+)
+def test_sigterm_during_a_long_extraction_query_stops_the_run_within_seconds(tmp_path, first):
     var = tmp_path / "var"
     var.mkdir()
     datamart = var / "datamart.sqlite"
-    seed_datamart(f"sqlite:///{datamart}", "2024-01", "2024-02", scale=0.5, progress=False)
+    seed_datamart(f"sqlite:///{datamart}", first, "2024-02", scale=0.5, progress=False)
     with sqlite3.connect(datamart) as conn:  # the same rows, one column served slowly
         columns = [row[1] for row in conn.execute("PRAGMA table_info(connect_offence)")]
         conn.execute("ALTER TABLE connect_offence RENAME TO connect_offence_rows")
@@ -50,13 +82,11 @@ def test_sigterm_during_a_long_extraction_query_stops_the_run_within_seconds(tmp
         select = ", ".join(slow if c == "legacy_cris_ref" else f"o.{c}" for c in columns)
         conn.execute(f"CREATE VIEW connect_offence AS SELECT {select} FROM connect_offence_rows AS o")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("METPIPELINE_", "DAGSTER_"))}
-    env.update(
-        METPIPELINE_VAR_DIR=str(var), METPIPELINE_FIRST_MONTH="2024-01", DAGSTER_HOME=str(var / "dagster")
-    )
+    env.update(METPIPELINE_VAR_DIR=str(var), METPIPELINE_FIRST_MONTH=first, DAGSTER_HOME=str(var / "dagster"))
     log = tmp_path / "backfill.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "metpipeline.cli", "backfill", "2024-01", "2024-02"],
+            [sys.executable, "-m", "metpipeline.cli", "backfill", first, "2024-02"],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -70,10 +100,19 @@ def test_sigterm_during_a_long_extraction_query_stops_the_run_within_seconds(tmp
                 assert proc.poll() is None, log.read_text()[-3000:]
                 assert time.monotonic() < deadline, "the back-fill never reached the CONNECT extraction"
                 time.sleep(0.2)
+            shared = first != "2024-01"
+            while shared and not helpers(proc.pid):
+                assert proc.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, "no helper process started"
+                time.sleep(0.2)
             time.sleep(3)  # well inside the query
-            assert proc.poll() is None and "CONNECT 2024-01: " not in log.read_text(), (
+            # The slow month is still being extracted (one process: the first; shared: the helper's).
+            assert proc.poll() is None and "CONNECT 2024-02: " not in log.read_text(), (
                 "the query was not long"
             )
+            if not shared:
+                assert "CONNECT 2024-01: " not in log.read_text(), "the query was not long"
+            started = helpers(proc.pid)
             sent = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=60)
@@ -85,9 +124,12 @@ def test_sigterm_during_a_long_extraction_query_stops_the_run_within_seconds(tmp
     assert code != 0
     print(f"stopped {stopped_after:.1f} s after SIGTERM")
     assert stopped_after < 15, f"stopped {stopped_after:.1f} s after SIGTERM"
-    # Nothing partial: no extract of the interrupted month, and no temporary file left in the work area.
+    # No helper process is left working, nothing partial: no extract of the month stopped, and no
+    # temporary file left in the work area.
+    assert bool(started) == shared
+    assert all(gone(pid) for pid in started)
     work = var / "work"
-    assert not (work / "extract" / "connect" / "2024-01.parquet").exists()
+    assert not (work / "extract" / "connect" / "2024-02.parquet").exists()
     assert not [p for p in work.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
     # The run is recorded as stopped, not left STARTED.
     import dagster as dg

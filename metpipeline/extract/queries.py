@@ -44,6 +44,7 @@ CONNECT_COLUMNS = [
     "recorded_at_utc", "offence_status", "migrated_from_cris", "legacy_ref_duplicate",
     "hate_crime_strands", "domestic_abuse_flag", "lsoa_code", "ward_code", "last_modified_at_utc",
 ]  # fmt: skip
+_CRIS_SQL_COLUMNS = ["cris_ref", *CRIS_COLUMNS[1:]]  # the SELECT list of sql/extract/cris_offences.sql
 _CRIS_BITS = ("hate_race", "hate_religion", "hate_sexual_orientation", "hate_disability", "hate_transgender",
               "domestic_abuse", "migrated_to_connect")  # fmt: skip
 _CONNECT_BOOLS = ("migrated_from_cris", "legacy_ref_duplicate")
@@ -153,12 +154,29 @@ def _normalise_text(df: pd.DataFrame) -> None:
             df[col] = df[col].astype("string")
 
 
-def extract_cris(engine: sa.Engine, month: str, *, checked: bool = False) -> pd.DataFrame:
-    """CRIS reports whose recording month (London time, as stored) is `month`; columns CRIS_COLUMNS."""
+def _month_rows(
+    engine: sa.Engine, sql_file: str, month: str, columns: list[str], latest_recorded: str | None
+) -> pd.DataFrame:
+    """The rows of `month`'s SQL window; none, without asking, when the window starts after the table's
+    latest recording time as read just before (`source_state`). On a DataMart without an index on the
+    recording time each query is a scan of the whole table: CRIS after the cut-over, every month.
+
+    A row recorded between that read and the query is not missed for good: it was modified after the
+    watermark read in the same pass, so the next release re-extracts its month (extract/changes.py)."""
+    if after_latest(month, latest_recorded):
+        return pd.DataFrame([], columns=columns, dtype=object)  # what the query returns for no rows
+    return _query(engine, sql_file, sql_window(month))
+
+
+def extract_cris(
+    engine: sa.Engine, month: str, *, checked: bool = False, latest_recorded: str | None = None
+) -> pd.DataFrame:
+    """CRIS reports whose recording month (London time, as stored) is `month`; columns CRIS_COLUMNS.
+    `latest_recorded`: `source_state(engine, "CRIS").latest_recorded`, read before (see `_month_rows`)."""
     if not checked:
         _prepare(engine)
-    df = _query(engine, "extract/cris_offences.sql", sql_window(month))
-    df = df.reindex(columns=["cris_ref", *CRIS_COLUMNS[1:]])
+    df = _month_rows(engine, "extract/cris_offences.sql", month, _CRIS_SQL_COLUMNS, latest_recorded)
+    df = df.reindex(columns=_CRIS_SQL_COLUMNS)
     df["recorded_at"] = to_naive_datetime(df["recorded_at"])
     df["last_modified_at"] = to_naive_datetime(df["last_modified_at"])
     for col in _CRIS_BITS:
@@ -185,11 +203,14 @@ def with_surrogate_key(cris: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def extract_connect(engine: sa.Engine, month: str, *, checked: bool = False) -> pd.DataFrame:
-    """CONNECT offences whose recording month, converted from UTC to London time, is `month`."""
+def extract_connect(
+    engine: sa.Engine, month: str, *, checked: bool = False, latest_recorded: str | None = None
+) -> pd.DataFrame:
+    """CONNECT offences whose recording month, converted from UTC to London time, is `month`.
+    `latest_recorded`: `source_state(engine, "CONNECT").latest_recorded`, read before (see `_month_rows`)."""
     if not checked:
         _prepare(engine)
-    df = _query(engine, "extract/connect_offences.sql", sql_window(month))
+    df = _month_rows(engine, "extract/connect_offences.sql", month, CONNECT_COLUMNS, latest_recorded)
     df = df.reindex(columns=CONNECT_COLUMNS)
     df["recorded_at_utc"] = to_naive_datetime(df["recorded_at_utc"])
     df["last_modified_at_utc"] = to_naive_datetime(df["last_modified_at_utc"])
@@ -205,26 +226,41 @@ def extract_connect(engine: sa.Engine, month: str, *, checked: bool = False) -> 
 @dataclass(frozen=True)
 class SourceState:
     """One system's table at extraction: its latest modification time (ISO text; CRIS London local, CONNECT
-    UTC) and how many of its rows have no recorded time."""
+    UTC), how many of its rows have no recorded time, and its latest recording time (ISO text, as stored)."""
 
     watermark: str | None
     undated: int
+    latest_recorded: str | None = None
 
 
 _STATE_SQL = {"CRIS": "extract/cris_state.sql", "CONNECT": "extract/connect_state.sql"}
 
 
+def _iso(value: Any) -> str | None:
+    return None if value is None else to_naive_datetime(pd.Series([value])).iloc[0].isoformat()
+
+
 def source_state(engine: sa.Engine, system: str) -> SourceState:
-    """The watermark and the undated rows of one system, in one pass over its table (sql/extract/*_state.sql).
+    """The watermark, the undated rows and the latest recording time of one system, in one pass over its
+    table (sql/extract/*_state.sql).
 
     Each extract step asks only for its own system: without an index on the modification time every such
     question is a scan of the whole table (several seconds for CRIS at MPS scale)."""
     with engine.connect() as conn:
-        last_modified, undated = conn.execute(load_sql(_STATE_SQL[system], engine.dialect.name)).one()
-    watermark = (
-        None if last_modified is None else to_naive_datetime(pd.Series([last_modified])).iloc[0].isoformat()
-    )
-    return SourceState(watermark, int(undated or 0))
+        last_modified, undated, latest = conn.execute(load_sql(_STATE_SQL[system], engine.dialect.name)).one()
+    return SourceState(_iso(last_modified), int(undated or 0), _iso(latest))
+
+
+def after_latest(month: str, latest_recorded: str | None) -> bool:
+    """Whether `month`'s SQL window starts on a day after the day of the table's latest recording time, so
+    that its query can only return nothing.
+
+    Compared by day, not by time: SQLite compares DATETIME as text, and text of the same day in another
+    driver's form ('T' between date and time) can sort after a later time of that day. A window's first
+    day after the latest's day is after every row, whatever their form."""
+    if latest_recorded is None:
+        return False
+    return sql_window(month)["window_start"].date() > datetime.fromisoformat(latest_recorded).date()
 
 
 def months_changed_since(engine: sa.Engine, watermarks: dict[str, str | None]) -> set[str]:

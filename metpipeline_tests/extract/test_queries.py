@@ -179,3 +179,44 @@ def test_source_state_is_the_watermark_and_the_undated_rows_with_or_without_inde
         for system, (watermark, undated) in expected.items():
             state = source_state(engine, system)
             assert (state.watermark, state.undated) == (pd.Timestamp(watermark).isoformat(), undated), system
+
+
+def test_months_after_the_latest_recording_are_extracted_without_a_query(tmp_path):
+    """CRIS after the cut-over: the state read before extraction gives the latest recording time, and a
+    month whose window starts after its day is empty without asking (on a DataMart without an index on the
+    recording time, asking is a scan of the whole table). A late row moves the latest time and is found."""
+    from metpipeline.extract.queries import after_latest, source_state
+
+    url = build_golden_datamart(tmp_path / "dm.sqlite")
+    engine = sa.create_engine(url)
+    state = source_state(engine, "CRIS")
+    assert state.latest_recorded == "2024-03-02T10:00:00"  # the golden file's one report after the cut-over
+    for month in ("2024-03", "2024-07"):
+        asked = extract_cris(engine, month)
+        told = extract_cris(engine, month, latest_recorded=state.latest_recorded)
+        pd.testing.assert_frame_equal(asked, told)  # the same frame, dtypes included
+        assert after_latest(month, state.latest_recorded) == (month == "2024-07")
+    # Not asked: with the table gone, the month after the latest extracts (empty); the month before fails.
+    execute(url, "ALTER TABLE cris_crime_report RENAME TO cris_gone;")
+    engine.dispose()
+    assert extract_cris(engine, "2024-07", checked=True, latest_recorded=state.latest_recorded).empty
+    with pytest.raises(ContractViolation, match="cris_crime_report is missing"):
+        extract_cris(engine, "2024-03", checked=True, latest_recorded=state.latest_recorded)
+    execute(url, "ALTER TABLE cris_gone RENAME TO cris_crime_report;")
+    # A report recorded late (after the cut-over): the state sees it, and its month is asked for.
+    execute(
+        url, "UPDATE cris_crime_report SET recorded_at = '2024-07-15 12:00:00' WHERE cris_ref = '0000003/22';"
+    )
+    late = source_state(engine, "CRIS").latest_recorded
+    assert late == "2024-07-15T12:00:00"
+    assert len(extract_cris(engine, "2024-07", latest_recorded=late)) == 1
+
+
+def test_after_latest_compares_days_whatever_the_text_form():
+    from metpipeline.extract.queries import after_latest
+
+    # 2024-03's window starts 2024-02-29; a latest time on that day (or later) must not skip it.
+    assert not after_latest("2024-03", "2024-02-29T23:59:59")
+    assert not after_latest("2024-03", "2024-02-29T00:00:00")
+    assert after_latest("2024-03", "2024-02-28T23:59:59")
+    assert not after_latest("2024-03", None)  # an empty table's state: ask
