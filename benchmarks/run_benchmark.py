@@ -14,8 +14,8 @@ Measures, each phase in its own subprocess so that peak memory (ru_maxrss) belon
             group by to the borough file (MajorText, MinorText, BoroughName × 24 month columns)
   extract   (e) extraction of the month as the release's extract steps do it (each table's state, then
             `extract_cris` + `extract_connect`) on the DataMart, then on a copy with every secondary index
-            dropped (SQLite only; the copy is made under --workdir and removed); the month queries alone
-            are timed too (detail)
+            dropped (SQLite only; the copy is made under --workdir and removed); the second of two passes,
+            from the page cache; the month queries alone are timed too (detail)
 
 Targets: (a) ≤ (c) / 2 with peak RSS ≤ 1 GiB; (d) ≤ 5 minutes with peak RSS ≤ 1 GiB; (e) unindexed ≤ 2 ×
 indexed. Runs use a temporary DAGSTER_HOME and
@@ -298,20 +298,28 @@ def phase_extract(spec: dict) -> dict:
     from metpipeline.extract.queries import extract_connect, extract_cris, source_state
 
     engine = make_engine(spec["url"])
-    detail: dict = {}
-    rows = 0
-    t0 = time.perf_counter()
-    for system, extract in (("CRIS", extract_cris), ("CONNECT", extract_connect)):
-        s0 = time.perf_counter()
-        state = source_state(engine, system)
-        s1 = time.perf_counter()
-        frame = extract(engine, spec["month"], checked=True, latest_recorded=state.latest_recorded)
-        s2 = time.perf_counter()
-        rows += len(frame)
-        detail[system.lower()] = len(frame)
-        detail[f"{system.lower()}_state_s"] = round(s1 - s0, 2)
-        detail[f"{system.lower()}_month_s"] = round(s2 - s1, 2)
-    wall = time.perf_counter() - t0
+
+    def as_a_release_does() -> tuple[float, int, dict]:
+        detail: dict = {}
+        rows = 0
+        t0 = time.perf_counter()
+        for system, extract in (("CRIS", extract_cris), ("CONNECT", extract_connect)):
+            s0 = time.perf_counter()
+            state = source_state(engine, system)
+            s1 = time.perf_counter()
+            frame = extract(engine, spec["month"], checked=True, latest_recorded=state.latest_recorded)
+            s2 = time.perf_counter()
+            rows += len(frame)
+            detail[system.lower()] = len(frame)
+            detail[f"{system.lower()}_state_s"] = round(s1 - s0, 2)
+            detail[f"{system.lower()}_month_s"] = round(s2 - s1, 2)
+        return time.perf_counter() - t0, rows, detail
+
+    # Twice: the first pass may read the tables from disk (the state is a scan of each whole table), which
+    # measures the disk, not the queries; the second, from the page cache, is the one compared.
+    cold_s, _, _ = as_a_release_does()
+    wall, rows, detail = as_a_release_does()
+    detail["first_pass_s"] = round(cold_s, 2)
     for system, extract in (("CRIS", extract_cris), ("CONNECT", extract_connect)):
         s0 = time.perf_counter()
         extract(engine, spec["month"], checked=True)
