@@ -14,15 +14,21 @@ Why processes and not threads: the work is pandas and the driver building Python
 interpreter lock. Helpers are *spawned* (a fresh interpreter that imports only the work's module), never
 forked from the run's process, whose threads and open connections a fork would copy half-way.
 
-Errors are the one-process loop's: when a month fails, no later month is started, earlier ones still are,
-and the error of the earliest failed month is raised. When a helper dies (killed, out of memory), the run's
-process takes over the months it held and warns; an interrupt (Terminate in the UI, SIGTERM) stops the
-helpers with the step.
+Errors are the one-process loop's: when a month fails, no later month is started or handed to a helper,
+earlier ones still are, and the error of the earliest failed month is raised. (A helper finishes the
+months it already holds, at most two, which may come after the failed one: their files are written.)
+When a helper dies (killed, out of memory), the run's process takes over the months it held and warns.
+An interrupt (Terminate in the UI, SIGTERM) stops the helpers with the step, and a helper ends when the
+run's process does, even if that is killed outright.
 """
 
 import ctypes
 import gc
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -84,6 +90,24 @@ def _return_free_memory() -> None:
         pass
 
 
+def _end_with_parent(parent: int) -> None:
+    """In a helper: end when the run's process ends, however it ends. A process killed outright (out of
+    memory, SIGKILL) cannot stop its helpers, which would otherwise wait for work for ever, holding memory
+    and a DataMart connection, or finish a month after the run's month locks are gone."""
+    try:  # Linux: the kernel sends SIGKILL when the parent dies
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # elsewhere: look every second
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it died before the above took effect
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
 def _shared(work, months, args, on_done, warn, helpers: int) -> dict[str, Any]:
     index = {month: i for i, month in enumerate(months)}
     todo = deque(months)  # this process takes from the front, helpers from the back
@@ -133,14 +157,23 @@ def _shared(work, months, args, on_done, warn, helpers: int) -> dict[str, Any]:
             )
 
     _return_free_memory()
-    pool = ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        helpers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_end_with_parent,
+        initargs=(os.getpid(),),
+    )
     try:
         while todo or pending:
+            collect(0)
             # Keep each helper a month ahead, so it never waits for this process.
             while not broken and len(todo) > 1 and len(pending) < 2 * helpers:
                 month = todo.pop()
-                pending[month] = pool.submit(work, month, *args)
-            collect(0)
+                try:
+                    pending[month] = pool.submit(work, month, *args)
+                except BrokenProcessPool:  # a helper died since the last look: this process does the rest
+                    todo.append(month)
+                    broken = True
             if todo:
                 month = todo.popleft()
                 try:
@@ -153,10 +186,11 @@ def _shared(work, months, args, on_done, warn, helpers: int) -> dict[str, Any]:
                 collect(0.2)
     finally:
         # On an interrupt (Terminate, SIGTERM) or an error here, a helper may be inside a long query: it is
-        # stopped, not waited for. (The executor has no public way to stop its workers before Python 3.14.)
+        # stopped, not waited for. SIGKILL, because a helper inherits an ignored SIGTERM from a parent that
+        # ignores it (as test runners do). (The executor has no public way to stop its workers before 3.14.)
         if pending:
             for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
+                process.kill()
         pool.shutdown(wait=True, cancel_futures=True)
     if errors:
         raise errors[min(errors, key=index.__getitem__)]

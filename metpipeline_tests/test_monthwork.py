@@ -5,6 +5,8 @@ import hashlib
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -39,9 +41,19 @@ def dies_in(month: str, doomed: str) -> tuple[str, int]:
     return month, os.getpid()
 
 
+def dies_while_this_process_works(month: str, doomed: str) -> tuple[str, int]:
+    in_helper = multiprocessing.parent_process() is not None
+    if not in_helper:
+        time.sleep(3)  # this process's months are long
+    elif month == doomed:
+        time.sleep(2)  # the helper is inside this month when the run's process next looks, then dies
+        os.kill(os.getpid(), signal.SIGKILL)
+    return month, os.getpid()
+
+
 def sleeps(month: str, pid_dir: str) -> str:
     Path(pid_dir, str(os.getpid())).touch()
-    time.sleep(600)
+    time.sleep(240)
     return month
 
 
@@ -100,6 +112,16 @@ def test_a_killed_helper_s_months_are_done_here_with_a_warning(two_processes):
     assert multiprocessing.active_children() == []
 
 
+def test_a_helper_killed_in_a_later_month_is_taken_over_too(two_processes):
+    """The helper finishes its first month (from the back), dies in its second while this process works:
+    the pool is broken before this process hands it another month."""
+    warnings: list[str] = []
+    results = monthwork.map_months(dies_while_this_process_works, MONTHS, (MONTHS[-2],), warn=warnings.append)
+    assert list(results) == MONTHS and results[MONTHS[-2]] == (MONTHS[-2], os.getpid())
+    assert [w for w in warnings if MONTHS[-2] in w]
+    assert multiprocessing.active_children() == []
+
+
 def test_an_interrupted_step_leaves_no_helper_running(two_processes, tmp_path):
     def interrupt(month, result):  # the step is stopped (Terminate, SIGTERM) while helpers work
         raise KeyboardInterrupt
@@ -110,25 +132,78 @@ def test_an_interrupted_step_leaves_no_helper_running(two_processes, tmp_path):
 
 
 def _first_month_quick(month: str, pid_dir: str) -> str:
-    # This process's first month is done at once; the helper's months (from the back) take ten minutes each.
+    # This process's first month is done at once; the helper's months (from the back) take four minutes each.
     return month if month == MONTHS[0] else sleeps(month, pid_dir)
 
 
-def test_a_helper_in_a_long_month_is_stopped_not_waited_for(two_processes, tmp_path):
+@pytest.mark.parametrize("sigterm", [signal.SIG_DFL, signal.SIG_IGN], ids=["sigterm", "sigterm-ignored"])
+def test_a_helper_in_a_long_month_is_stopped_not_waited_for(two_processes, tmp_path, sigterm):
+    """Also when SIGTERM is ignored here, as in a test runner's worker: a spawned helper inherits that."""
+
     def interrupt_once_the_helper_works(month, result):
         deadline = time.monotonic() + 120
         while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
             time.sleep(0.05)
         raise KeyboardInterrupt
 
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        monthwork.map_months(_first_month_quick, MONTHS, (str(tmp_path),), interrupt_once_the_helper_works)
+    previous = signal.signal(signal.SIGTERM, sigterm)
+    try:
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            monthwork.map_months(
+                _first_month_quick, MONTHS, (str(tmp_path),), interrupt_once_the_helper_works
+            )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert multiprocessing.active_children() == []
     helper = int(next(tmp_path.iterdir()).name)
     with pytest.raises(ProcessLookupError):
         os.kill(helper, 0)
-    assert time.monotonic() - started < 300  # the helper's ten-minute month was not waited for
+    assert time.monotonic() - started < 120  # the helper's four-minute month was not waited for
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"  # ended, not yet reaped
+
+
+def _this_process_busy(month: str, pid_dir: str) -> str:
+    # The helper's months are quick (it then waits for more); this process's first month takes ten minutes.
+    if multiprocessing.parent_process() is not None:
+        Path(pid_dir, str(os.getpid())).touch()
+    else:
+        time.sleep(240)
+    return month
+
+
+def test_a_helper_ends_when_the_run_s_process_is_killed_outright(tmp_path):
+    """SIGKILL (the out-of-memory killer's) gives the run's process no chance to stop its helper, which
+    waits for its next month: it must end by itself, not wait for ever."""
+    script = (
+        "from metpipeline import monthwork\n"
+        "from metpipeline_tests.test_monthwork import MONTHS, _this_process_busy\n"
+        f"monthwork.map_months(_this_process_busy, MONTHS, ({str(tmp_path)!r},))\n"
+    )
+    env = dict(os.environ, **{settings.BACKFILL_PROCESSES.name: "2"})
+    run = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1], env=env)
+    try:
+        deadline = time.monotonic() + 180
+        while not any(tmp_path.iterdir()):
+            assert run.poll() is None and time.monotonic() < deadline, "no helper started"
+            time.sleep(0.1)
+        helper = int(next(tmp_path.iterdir()).name)
+        time.sleep(1)  # the helper's two months done: it waits for work
+        assert not _gone(helper)
+    finally:
+        run.kill()
+        run.wait()
+    deadline = time.monotonic() + 60
+    while not _gone(helper) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(helper)
 
 
 def _digests(root: Path) -> dict[str, str]:
