@@ -19,6 +19,7 @@ from metpipeline.extract.month_files import extract_month, run_engine
 from metpipeline.extract.queries import source_state
 from metpipeline.harmonise.rules import DataError
 from metpipeline.months import month_range
+from metpipeline_tests.processes import gone
 
 MONTHS = month_range("2024-01", "2024-08")
 
@@ -162,14 +163,6 @@ def test_a_helper_in_a_long_month_is_stopped_not_waited_for(two_processes, tmp_p
     assert time.monotonic() - started < 120  # the helper's four-minute month was not waited for
 
 
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"  # ended, not yet reaped
-
-
 def _this_process_busy(month: str, pid_dir: str) -> str:
     # The helper's months are quick (it then waits for more); this process's first month takes ten minutes.
     if multiprocessing.parent_process() is not None:
@@ -196,14 +189,14 @@ def test_a_helper_ends_when_the_run_s_process_is_killed_outright(tmp_path):
             time.sleep(0.1)
         helper = int(next(tmp_path.iterdir()).name)
         time.sleep(1)  # the helper's two months done: it waits for work
-        assert not _gone(helper)
+        assert not gone(helper)
     finally:
         run.kill()
         run.wait()
     deadline = time.monotonic() + 60
-    while not _gone(helper) and time.monotonic() < deadline:
+    while not gone(helper) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _gone(helper)
+    assert gone(helper)
 
 
 def _digests(root: Path) -> dict[str, str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from metpipeline.datamart.seed import seed_datamart
+from metpipeline_tests.processes import gone, helpers
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
@@ -33,31 +34,6 @@ def step_started(home: Path, step: str) -> bool:
         except sqlite3.Error:
             continue  # being created or written: look again
     return False
-
-
-def helpers(pid: int) -> list[int]:
-    """The helper processes (monthwork.py) `pid` has spawned."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            children = [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for child in children:
-            try:
-                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
-                    found.append(child)
-            except OSError:
-                continue
-    return found
-
-
-def gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"  # ended, not yet reaped
 
 
 @pytest.mark.parametrize(
