@@ -35,6 +35,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+import pyarrow as pa
+
 from metpipeline import settings
 
 # Fewer months than this are not worth a helper: starting one (a fresh interpreter importing pandas and
@@ -73,30 +75,32 @@ def map_months(
     return _shared(work, months, args, on_done, warn, helpers)
 
 
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # not glibc
+        return None
+
+
 def _return_free_memory() -> None:
     """Hand memory this process has freed back to the system before helpers start, so that the run's
     processes together stay within a machine's memory. Earlier steps leave freed blocks in the allocators'
     pools (glibc's and Arrow's), which count as resident until returned."""
     gc.collect()
-    try:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        pass
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
+    pa.default_memory_pool().release_unused()
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def _end_with_parent(parent: int) -> None:
     """In a helper: end when the run's process ends, however it ends. A process killed outright (out of
     memory, SIGKILL) cannot stop its helpers, which would otherwise wait for work for ever, holding memory
     and a DataMart connection, or finish a month after the run's month locks are gone."""
-    try:  # Linux: the kernel sends SIGKILL when the parent dies
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # elsewhere: look every second
+    libc = _libc()
+    if libc is not None:  # Linux: the kernel sends SIGKILL when the parent dies
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    else:  # elsewhere: look every second
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if os.getppid() != parent:  # it died before the above took effect
         os._exit(1)

@@ -40,11 +40,10 @@ def extract_month(month: str, url: str, root: str, system: str, state: SourceSta
     """Extract `system`'s rows of `month`, write them with the state read before the extraction began
     (watermark, undated rows), and return the month's summary for the step's metadata."""
     df = EXTRACT[system](_engine(url), month, checked=True, latest_recorded=state.latest_recorded)
-    watermark, undated = state.watermark, state.undated
     area = WorkArea(root)
     area.write_parquet(area.extract_path(system, month), df)
-    area.write_json(area.undated_path(system, month), {"undated_rows": undated})
-    record_watermark(area, system, month, watermark)
+    area.write_json(area.undated_path(system, month), {"undated_rows": state.undated})
+    record_watermark(area, system, month, state.watermark)
     window = sql_window(month)
     return {
         "rows": int(len(df)),

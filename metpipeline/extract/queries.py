@@ -230,7 +230,7 @@ class SourceState:
 
     watermark: str | None
     undated: int
-    latest_recorded: str | None = None
+    latest_recorded: str | None
 
 
 _STATE_SQL = {"CRIS": "extract/cris_state.sql", "CONNECT": "extract/connect_state.sql"}
