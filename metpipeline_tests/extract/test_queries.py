@@ -220,3 +220,27 @@ def test_after_latest_compares_days_whatever_the_text_form():
     assert not after_latest("2024-03", "2024-02-29T00:00:00")
     assert after_latest("2024-03", "2024-02-28T23:59:59")
     assert not after_latest("2024-03", None)  # an empty table's state: ask
+
+
+def test_a_report_recorded_after_the_state_read_is_extracted_next_release(tmp_path):
+    """The race the skip opens: a report lands in a month after the latest recording time between the state
+    read and the month's extraction. This extraction misses it; the watermark read in the same pass marks
+    its month as changed, so the next release extracts it."""
+    from metpipeline.extract.queries import after_latest, source_state
+
+    url = build_golden_datamart(tmp_path / "dm.sqlite")
+    engine = sa.create_engine(url)
+    state = source_state(engine, "CRIS")
+    assert after_latest("2024-07", state.latest_recorded)
+    execute(
+        url,
+        "UPDATE cris_crime_report SET recorded_at = '2024-07-15 12:00:00', "
+        "last_modified_at = '2031-01-01 00:00:00' WHERE cris_ref = '0000003/22';",
+    )
+    assert extract_cris(engine, "2024-07", latest_recorded=state.latest_recorded).empty  # missed now
+    marks = {"CRIS": state.watermark, "CONNECT": "9999-12-31T00:00:00"}
+    assert "2024-07" in months_changed_since(engine, marks)  # and found next time
+    assert (
+        len(extract_cris(engine, "2024-07", latest_recorded=source_state(engine, "CRIS").latest_recorded))
+        == 1
+    )
