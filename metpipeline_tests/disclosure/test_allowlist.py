@@ -99,3 +99,47 @@ def test_a_tidy_parquet_file_is_judged_a_row_group_at_a_time(tmp_path, monkeypat
     tidy.to_parquet(tmp_path / "borough" / "borough-tidy.parquet", index=False, row_group_size=1000)
     problems = scan_publishable(tmp_path, POLICY)
     assert len(problems) == 1 and "'count': 1 values not allowed" in problems[0]
+
+
+def _tidy_parquet(tmp_path, **changes) -> list[str]:
+    """A tidy Parquet file of 3 rows, with `changes` (column -> values) applied, scanned."""
+    tidy = pd.DataFrame(
+        {
+            "month": ["2024-03"] * 3,
+            "borough_name": ["Brent", "Camden", "Brent"],
+            "major": ["THEFT"] * 3,
+            "minor": ["SHOPLIFTING"] * 3,
+            "count": pd.array([3, None, 0], dtype="Int64"),
+            "suppressed": [False, True, False],
+        }
+    )
+    for column, values in changes.items():
+        tidy[column] = values
+    (tmp_path / "borough").mkdir(exist_ok=True)
+    tidy.to_parquet(tmp_path / "borough" / "borough-tidy.parquet", index=False)
+    return scan_publishable(tmp_path, POLICY)
+
+
+@pytest.mark.parametrize(
+    "changes, column, bad",
+    [
+        ({}, None, 0),
+        ({"count": pd.array([3, None, -2], dtype="Int64")}, "count", 1),  # negative
+        ({"count": pd.array([3, None, None], dtype="Int64")}, "count", 1),  # null, not suppressed
+        ({"count": [3.0, None, 1.5]}, "count", 1),  # a fraction (floats: judged through pandas)
+        ({"count": ["3", None, "x"]}, "count", 1),  # text counts
+        ({"suppressed": ["no", "yes", "no"]}, "suppressed", 3),  # not booleans
+        ({"borough_name": ["Brent", "0104471/23", "0104471/23"]}, "borough_name", 2),  # an identifier
+        ({"borough_name": pd.Categorical(["Brent", "51.507351", "Brent"])}, "borough_name", 1),
+        ({"month": ["2024-03", None, "2024-13"]}, "month", 2),  # missing and impossible months
+    ],
+)
+def test_every_parquet_value_is_judged_whatever_its_type(tmp_path, changes, column, bad):
+    """Parquet text is judged by its dictionary and integer counts in Arrow; any other type through
+    pandas: each kind of bad value is counted, in the column where it is."""
+    problems = _tidy_parquet(tmp_path, **changes)
+    if column is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1, problems
+        assert problems[0].startswith(f"borough/borough-tidy.parquet: column {column!r}: {bad} values not")
