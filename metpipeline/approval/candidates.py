@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -138,44 +139,63 @@ def stage_candidates(
         "checks_passed": checks_passed,
         "checks_status": "all checks passed" if checks_passed else "some checks failed",
     }
-    staged = []
-    for dataset in datasets:
-        source = publishable / dataset
-        if not source.is_dir() or not any(source.iterdir()):
-            raise CandidateError(f"{source} holds no publishable files for {dataset} {month}")
-        root = candidate_root(workarea, month, dataset)
-        root.mkdir(parents=True, exist_ok=True)
-        public = Path(tempfile.mkdtemp(prefix=".public-", dir=root))
-        try:
-            names = _render_public(workarea, dataset, month, source, public, policy)
+    # Each dataset's public files are scanned on a second thread while the next dataset's are rendered
+    # (the scan is Arrow's, outside the interpreter's lock; the workbooks are Python): the largest scan
+    # first (the largest publishable folder). Nothing is staged until every dataset's files have passed.
+    order = sorted(datasets, key=lambda d: -_folder_bytes(publishable / d))
+    folders: list[Path] = []
+    rendered: dict[str, tuple[Path, list[str], Future[list[str]]]] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-public") as scanner:
+            try:
+                for dataset in order:
+                    source = publishable / dataset
+                    if not source.is_dir() or not any(source.iterdir()):
+                        raise CandidateError(f"{source} holds no publishable files for {dataset} {month}")
+                    root = candidate_root(workarea, month, dataset)
+                    root.mkdir(parents=True, exist_ok=True)
+                    public = Path(tempfile.mkdtemp(prefix=".public-", dir=root))
+                    folders.append(public)
+                    names = _render_public(workarea, dataset, month, source, public)
+                    rendered[dataset] = (public, names, scanner.submit(scan_public, public, dataset, policy))
+            except BaseException:
+                scanner.shutdown(wait=True, cancel_futures=True)
+                raise
+        for dataset in order:
+            problems = rendered[dataset][2].result()
+            if problems:
+                raise CandidateError(
+                    f"{dataset} {month}: {len(problems)} problem(s) in the public files, nothing staged: "
+                    + "; ".join(problems[:5])
+                )
+        staged = []
+        for dataset in datasets:
+            public, names, _ = rendered[dataset]
             inputs = {name: (public / name, "data") for name in names}
             inputs[DISCLOSURE] = (disclosure_file, "disclosure")
             for name in REPORT_FILES:
                 inputs[name] = (report_dir / name, "report")
             extra = {"dataset": dataset, "source_month": month, "layout": layout_record(month), **common}
             staged.append(_stage_one(workarea, dataset, month, inputs, extra, checks_passed))
-        finally:
+    finally:
+        for public in folders:
             shutil.rmtree(public, ignore_errors=True)
     return staged
 
 
-def _render_public(
-    workarea: WorkArea, dataset: str, month: str, source: Path, public: Path, policy: Policy
-) -> list[str]:
-    """The dataset's public files (datasets/public.py) in `public`, scanned like every publishable file."""
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
+
+
+def _render_public(workarea: WorkArea, dataset: str, month: str, source: Path, public: Path) -> list[str]:
+    """The dataset's public files (datasets/public.py) in `public`; scanned by the caller like every
+    publishable file."""
     try:
-        names = render_public_files(
+        return render_public_files(
             source, workarea.counts_dir(month), dataset, month, public, workarea.compressed_dir(month)
         )
     except (FileNotFoundError, ValueError) as exc:
         raise CandidateError(f"{dataset} {month}: the public files could not be rendered: {exc}") from exc
-    problems = scan_public(public, dataset, policy)
-    if problems:
-        raise CandidateError(
-            f"{dataset} {month}: {len(problems)} problem(s) in the public files, nothing staged: "
-            + "; ".join(problems[:5])
-        )
-    return names
 
 
 def _stage_one(workarea, dataset, month, inputs, manifest_extra, checks_passed) -> StagedCandidate:

@@ -171,3 +171,20 @@ def test_withheld_categories_appear_only_on_their_own_dataset_cover():
     }
     assert disclosure_lines(record, "lsoa") == (["primary: 3", "secondary: 2"], ["SEXUAL OFFENCES / RAPE"])
     assert disclosure_lines(record, "borough") == (["none"], [])
+
+
+def test_a_file_swapped_after_the_checks_stages_no_dataset(area, engine):
+    """The public files are scanned while the next dataset's are rendered: an identifier in a file
+    swapped after the disclosure checks (here the ward file, rendered second) is found, named, and no
+    dataset of the month is staged, not even those whose files passed; no temporary folder is left."""
+    write_release(area, "2024-03")
+    ward = area.publishable_dir("2024-03") / "ward"
+    path = next(p for p in ward.iterdir() if "most recent 24 months" in p.name)
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace("St James's", "0104471/23")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(candidates.CandidateError, match=r"ward 2024-03: 2 problem\(s\) in the public files.*WardName.*CRIS reference"):
+        _stage(area, engine)
+    left = sorted(p.relative_to(area.root).as_posix() for p in area.path("candidates").rglob("*"))
+    datasets = sorted(("borough", "flagged", "lsoa", "ward"))
+    assert left == ["candidates/2024-03", *(f"candidates/2024-03/{d}" for d in datasets)]
