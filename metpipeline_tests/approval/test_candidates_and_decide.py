@@ -183,7 +183,8 @@ def test_a_file_swapped_after_the_checks_stages_no_dataset(area, engine):
     lines = path.read_text().splitlines()
     lines[1] = lines[1].replace("St James's", "0104471/23")
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(candidates.CandidateError, match=r"ward 2024-03: 2 problem\(s\) in the public files.*WardName.*CRIS reference"):
+    found = r"ward 2024-03: 2 problem\(s\) in the public files.*WardName.*CRIS reference"
+    with pytest.raises(candidates.CandidateError, match=found):
         _stage(area, engine)
     left = sorted(p.relative_to(area.root).as_posix() for p in area.path("candidates").rglob("*"))
     datasets = sorted(("borough", "flagged", "lsoa", "ward"))
