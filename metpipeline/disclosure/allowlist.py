@@ -294,7 +294,9 @@ def _bad_parquet_counts(series: pd.Series, suppressed: pd.Series | None) -> pd.S
 
 
 BATCH_ROWS = 1 << 18  # rows of a Parquet file judged at a time (a CSV: blocks of BATCH_BYTES)
-BATCH_BYTES = 32 << 20
+# 4 MB: Arrow's CSV reader holds several blocks at once; with 32 MB blocks scanning the 749 MB LSOA tidy
+# file took the process from 125 to 1,033 MiB, with 4 MB to 302 MiB, and no slower (2.0 s against 2.8 s).
+BATCH_BYTES = 4 << 20
 
 
 def _read(path: Path) -> tuple[list[str], Iterator[pd.DataFrame | pa.RecordBatch]]:
