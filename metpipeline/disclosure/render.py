@@ -11,6 +11,7 @@ count `[c]` in the CSV and a null count with `suppressed` true in the Parquet.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
@@ -20,7 +21,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from metpipeline.datasets.render import GzipWhileWriting, csv_rows, render_header
+from metpipeline.datasets.render import (
+    _COMMA,
+    _EMPTY,
+    _LF,
+    GzipWhileWriting,
+    _text_bytes,
+    csv_rows,
+    render_header,
+    text_field,
+)
 from metpipeline.disclosure.tables import KEY_COLUMNS, PUBLISHED, TIDY_COLUMNS, Table, csv_name
 from metpipeline.workarea import _atomic
 
@@ -47,12 +57,18 @@ def _write_text(
 ) -> None:
     """CSV (UTF-8, LF, no index): `header`, then the rows of each block of columns (render.csv_rows).
     With `gzip_to`, its gzip is made from the same bytes on a second thread (render.GzipWhileWriting)."""
+    _write_bytes(path, (csv_rows(block) for block in blocks), header, gzip_to)
+
+
+def _write_bytes(
+    path: Path, rows: Iterator[bytes | memoryview], header: list[str], gzip_to: Path | None = None
+) -> None:
+    """`header`, then blocks of CSV rows already rendered; with `gzip_to`, the gzip of the same bytes."""
 
     def write(tmp: str) -> None:
         compressed = GzipWhileWriting(gzip_to) if gzip_to is not None else None
         try:
             with open(tmp, "wb") as f:
-                rows: Iterator[bytes | memoryview] = (csv_rows(block) for block in blocks)
                 for data in chain([render_header(header)], rows):
                     f.write(data)
                     if compressed is not None:
@@ -84,28 +100,64 @@ def _month_order(t: Table) -> np.ndarray:
     return keys.sort_values(list(rename.values()), kind="stable").index.to_numpy()
 
 
-def tidy_parts(tables: list[Table]) -> Iterator[pd.DataFrame]:
-    """The tidy long form one month at a time, months ascending, rows by key; zero cells left out.
+@dataclass
+class _SortedKeys:
+    """A table's rows in tidy order, once: the key columns as text (for the Parquet file) and each row's
+    key fields already joined as CSV text with a trailing comma (so a month's CSV rows are one join)."""
 
-    Columns: month (YYYY-MM), the geography codes and names, the categories (or flags), count (nullable
-    Int64, null where suppressed), suppressed (bool).
-    """
+    order: np.ndarray
+    columns: list[pa.Array]
+    csv_prefix: pa.Array
+
+    @classmethod
+    def of(cls, t: Table) -> "_SortedKeys":
+        order = _month_order(t)
+        index = pa.array(order)
+        columns = [pa.array(t.frame[k]).cast(pa.large_string()).take(index) for k in TIDY_COLUMNS[t.slug]]
+        fields = [text_field(c) for c in columns]
+        prefix = (
+            pc.binary_join_element_wise(*fields, _EMPTY, _COMMA)
+            if len(order)
+            else pa.array([], pa.large_string())
+        )
+        return cls(order, columns, prefix)
+
+
+def tidy_months(tables: list[Table], marker: str) -> Iterator[tuple[memoryview, pa.Table]]:
+    """The tidy long form one month at a time, months ascending, rows by key; zero cells left out: each
+    month's CSV rows (count `marker` where suppressed) and its Parquet rows (`tidy_names`: count null and
+    `suppressed` true where suppressed), built in Arrow from each table's rows sorted once."""
     columns = [(t, j, m) for t in tables for j, m in enumerate(t.months)]
-    order = {id(t): _month_order(t) for t in tables}
+    keys = {id(t): _SortedKeys.of(t) for t in tables}
     for t, j, m in sorted(columns, key=lambda c: c[2]):
-        rename = TIDY_COLUMNS[t.slug]
-        rows = order[id(t)]
+        sorted_keys = keys[id(t)]
+        rows = sorted_keys.order
         counts = t.frame[m].to_numpy(dtype=np.int64)[rows]
         suppressed = t.status[rows, j] != PUBLISHED
         keep = (counts != 0) | suppressed
         if not keep.any():
             continue
-        rows, counts, suppressed = rows[keep], counts[keep], suppressed[keep]
-        part = t.frame[list(rename)].take(rows).rename(columns=rename).reset_index(drop=True)
-        part.insert(0, "month", f"{m[:4]}-{m[4:]}")
-        part["count"] = pd.arrays.IntegerArray(counts, suppressed.copy())  # masked (null) where suppressed
-        part["suppressed"] = suppressed
-        yield part
+        taken = pa.array(np.flatnonzero(keep))
+        counts, suppressed = counts[keep], suppressed[keep]
+        month = f"{m[:4]}-{m[4:]}"
+        count_text = pc.cast(pa.array(counts), pa.large_string())
+        if suppressed.any():
+            count_text = pc.if_else(pa.array(suppressed), marker, count_text)
+        lines = pc.binary_join_element_wise(
+            pa.scalar(month + ",", pa.large_string()),
+            sorted_keys.csv_prefix.take(taken),
+            count_text,
+            _LF,
+            _EMPTY,
+        )
+        n = len(counts)
+        parquet = [
+            pa.repeat(pa.scalar(month, pa.large_string()), n),
+            *(c.take(taken) for c in sorted_keys.columns),
+            pa.array(counts, mask=suppressed, type=pa.int64()),
+            pa.array(suppressed, type=pa.bool_()),
+        ]
+        yield _text_bytes(lines).data, pa.Table.from_arrays(parquet, names=tidy_names(t.slug))
 
 
 def _empty_tidy(slug: str) -> pd.DataFrame:
@@ -113,18 +165,6 @@ def _empty_tidy(slug: str) -> pd.DataFrame:
     frame["count"] = pd.array([], dtype="Int64")
     frame["suppressed"] = np.array([], dtype=bool)
     return frame
-
-
-def tidy_csv_columns(part: pd.DataFrame, marker: str) -> list[pa.Array]:
-    """A tidy part's columns as the CSV shows them: `count` as text, the marker where suppressed, no
-    `suppressed`."""
-    columns = [pa.array(part[c]) for c in part.columns[:-2]]
-    counts = pa.array(part["count"].to_numpy(dtype=np.int64, na_value=0))
-    suppressed = part["suppressed"].to_numpy(dtype=bool)
-    if suppressed.any():
-        counts = pc.if_else(pa.array(suppressed), marker, pc.cast(counts, pa.large_string()))
-    columns.append(counts)
-    return columns
 
 
 def write_tidy(
@@ -139,33 +179,31 @@ def write_tidy(
     `gzip_to`, the CSV's gzip too, for the public files."""
 
     def write_parquet(tmp: str) -> None:
+        # The schema as pandas gives it for the tidy frame (the files' metadata is unchanged by Arrow rows).
         schema = pa.Schema.from_pandas(_empty_tidy(slug), preserve_index=False)
         with pq.ParquetWriter(tmp, schema) as writer:
-            buffered: list[pd.DataFrame] = []
-            n = 0
+            buffered: list[pa.Table] = []
 
             def flush(final: bool) -> None:
                 """Write whole row groups of ROW_GROUP_ROWS (and, at the end, the rest)."""
-                nonlocal n
                 if not buffered:
                     return
-                frame = pd.concat(buffered, ignore_index=True)
-                cut = len(frame) if final else len(frame) - len(frame) % ROW_GROUP_ROWS
-                table = pa.Table.from_pandas(frame.iloc[:cut], schema=schema, preserve_index=False)
-                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-                buffered[:] = [frame.iloc[cut:]] if cut < len(frame) else []
-                n = len(frame) - cut
+                table = pa.concat_tables(buffered)
+                cut = len(table) if final else len(table) - len(table) % ROW_GROUP_ROWS
+                writer.write_table(table.slice(0, cut), row_group_size=ROW_GROUP_ROWS)
+                buffered[:] = [table.slice(cut)] if cut < len(table) else []
 
-            def csv_chunks() -> Iterator[list[pa.Array]]:
-                nonlocal n
-                for part in tidy_parts(tables):
-                    buffered.append(part)
-                    n += len(part)
-                    if n >= ROW_GROUP_ROWS:
+            def csv_blocks() -> Iterator[memoryview]:
+                rows = 0
+                for text, part in tidy_months(tables, marker):
+                    buffered.append(part.cast(schema))
+                    rows += len(part)
+                    if rows >= ROW_GROUP_ROWS:
                         flush(final=False)
-                    yield tidy_csv_columns(part, marker)
+                        rows = sum(len(b) for b in buffered)
+                    yield text
 
-            _write_text(csv_path, csv_chunks(), tidy_names(slug)[:-1], gzip_to)
+            _write_bytes(csv_path, csv_blocks(), tidy_names(slug)[:-1], gzip_to)
             flush(final=True)
 
     _atomic(parquet_path, write_parquet)
