@@ -111,20 +111,46 @@ def known_mask(t: Table, col: int, known: Known) -> np.ndarray:
     """Rows whose cell in `col` an earlier version published with the value it has now.
 
     Computed once per month column (cached on the table, read-only): the suppression and the audit ask for
-    it group by group, and a table at full scale has tens of thousands of groups."""
+    it group by group, and a table at full scale has tens of thousands of groups. Only the month's known
+    cells are looked at (`_known_by_month`), not every row of the table."""
     cache = t.__dict__.setdefault("_known_cache", {})
     key = (col, id(known))
     if key not in cache:
         mask = np.zeros(len(t.frame), dtype=bool)
         if known:
+            prepare(t)
             month, vals = t.months[col], t.values_cache[:, col]  # type: ignore[attr-defined]
-            keys = t.row_keys_cache  # type: ignore[attr-defined]
-            for r in range(len(mask)):
-                previous = known.get((t.slug, month, keys[r]))
-                mask[r] = previous is not None and int(vals[r]) in previous
+            row_of = t.row_of_key  # type: ignore[attr-defined]
+            if len(row_of) == len(mask):  # one row per key (always, for a published table)
+                for cell_key, values in _known_by_month(known).get((t.slug, month), ()):
+                    r = row_of.get(cell_key)
+                    if r is not None and int(vals[r]) in values:
+                        mask[r] = True
+            else:  # a key on several rows: each row looked up
+                keys = t.row_keys_cache  # type: ignore[attr-defined]
+                for r in range(len(mask)):
+                    previous = known.get((t.slug, month, keys[r]))
+                    mask[r] = previous is not None and int(vals[r]) in previous
         mask.flags.writeable = False
         cache[key] = mask
     return cache[key]
+
+
+# [(known, its size, its index)]: the last one only, held so that its id is not reused. A Known is not
+# changed once built (files.known_from_previous); one that has grown since is indexed again.
+_KNOWN_INDEX: list = []
+
+
+def _known_by_month(known: Known) -> dict[tuple[str, str], list[tuple[tuple, set[int]]]]:
+    """`known`'s cells grouped by (dataset, month), built once per `known` (a month column then visits its
+    own cells only)."""
+    if _KNOWN_INDEX and _KNOWN_INDEX[0][0] is known and _KNOWN_INDEX[0][1] == len(known):
+        return _KNOWN_INDEX[0][2]
+    index: dict[tuple[str, str], list[tuple[tuple, set[int]]]] = {}
+    for (slug, month, cell_key), values in known.items():
+        index.setdefault((slug, month), []).append((cell_key, values))
+    _KNOWN_INDEX[:] = [(known, len(known), index)]
+    return index
 
 
 def earlier_equations(t: Table, col: int, group: int, hidden: Hidden | None) -> list[list[int]]:

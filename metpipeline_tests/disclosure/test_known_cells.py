@@ -1,0 +1,63 @@
+"""Which cells an earlier version published with the value they have now (`constraints.known_mask`): the
+month's known cells are looked up by key; the answer is the row-by-row definition's."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metpipeline.disclosure.constraints import known_mask
+from metpipeline.disclosure.tables import Table
+
+KEYS = ["MajorText", "MinorText", "BoroughName"]
+
+
+def _table(rows: list[tuple[str, str, str]], months: list[str], seed: int) -> Table:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rows, columns=KEYS)
+    for m in months:
+        frame[m] = rng.integers(0, 4, len(rows))
+    return Table("borough", "24m", frame)
+
+
+def _by_definition(t: Table, col: int, known: dict) -> np.ndarray:
+    month = t.months[col]
+    return np.array(
+        [
+            int(t.frame[month].iloc[r]) in known.get(("borough", month, tuple(t.frame[KEYS].iloc[r])), set())
+            for r in range(len(t.frame))
+        ]
+    )
+
+
+@pytest.mark.parametrize("duplicated_key", [False, True])
+def test_known_cells_are_those_published_with_their_present_value(duplicated_key):
+    rows = [("THEFT", "SHOPLIFTING", b) for b in ("Brent", "Camden", "Ealing", "Harrow", "Sutton")]
+    if duplicated_key:  # a key on two rows: both are looked at
+        rows.append(rows[1])
+    months = ["202401", "202402", "202403"]
+    t = _table(rows, months, seed=7)
+    rng = np.random.default_rng(3)
+    known: dict = {}
+    for month in months:
+        for r, key in enumerate(rows[:5]):
+            now = int(t.frame[month].iloc[r])
+            # Never published (r = 0), published with the value it has now (r = 1, 2) or with another.
+            if r:
+                known[("borough", month, key)] = (
+                    {now, now + 5} if r in (1, 2) else {now + int(rng.integers(1, 4))}
+                )
+    known[("ward", "202401", rows[0])] = {0, 1, 2, 3}  # another dataset's cell with the same key: ignored
+    for col in range(len(months)):
+        expected = _by_definition(t, col, known)
+        assert expected.any() and not expected.all()  # the case is not trivial
+        assert known_mask(t, col, known).tolist() == expected.tolist()
+
+
+def test_a_grown_knowledge_is_looked_up_again():
+    rows = [("THEFT", "SHOPLIFTING", "Brent"), ("THEFT", "SHOPLIFTING", "Camden")]
+    first, second = _table(rows, ["202401"], seed=1), _table(rows, ["202401"], seed=1)
+    value = int(first.frame["202401"].iloc[1])
+    known: dict = {("borough", "202401", rows[0]): {99}}
+    assert known_mask(first, 0, known).tolist() == [False, False]
+    known[("borough", "202401", rows[1])] = {value}
+    assert known_mask(second, 0, known).tolist() == [False, True]
