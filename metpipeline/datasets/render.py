@@ -46,12 +46,15 @@ _TRIGGER_BYTES[list(_TRIGGERS.encode())] = True
 _QUOTE, _EMPTY, _COMMA, _LF = (pa.scalar(s, pa.large_string()) for s in ('"', "", ",", "\n"))
 
 
-def read_text(path) -> pd.DataFrame:
-    """A published CSV exactly as written: every value as text (nothing parsed, no value read as missing).
+def read_text(path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A published CSV exactly as written: every value as text (nothing parsed, no value read as missing);
+    only `columns` when given.
 
     Multi-threaded pyarrow parser; the columns are pyarrow-backed strings, never Python object arrays.
     """
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", engine="pyarrow")
+    return pd.read_csv(
+        path, dtype=str, keep_default_na=False, encoding="utf-8", engine="pyarrow", usecols=columns
+    )
 
 
 def render_csv(df: pd.DataFrame) -> bytes:

@@ -1,5 +1,6 @@
 """Reading counts and publishable files from the work area's layout (architecture.md)."""
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -81,21 +82,32 @@ def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sens
         path = publishable_dir / slug / csv_name(slug, window)
         if not path.exists():
             raise ValueError(f"{path.name} is missing from the publishable folder")
-        pub = read_text(path)
         keys = KEY_COLUMNS[slug]
+        suppressing = policy.rule(slug).action == "suppress"
+        # A dataset the policy does not suppress in has no cell status to read: its rows and columns are
+        # compared (a withheld row shown is still found) without reading its counts as text.
+        header = _csv_header(path)
+        pub = read_text(path) if suppressing else read_text(path, columns=[c for c in keys if c in header])
         shown, counted = joined_keys(pub, keys), joined_keys(t.frame, keys)
         if len(shown) != len(counted):
             present = np.isin(counted, shown)
             t = Table(slug, window, t.frame.loc[present].reset_index(drop=True))
             release[(slug, window)] = t
             counted = counted[present]
-        if not np.array_equal(shown, counted) or month_columns(pub) != t.months:
+        if not np.array_equal(shown, counted) or month_columns(pd.DataFrame(columns=header)) != t.months:
             raise ValueError(f"{path.name}: rows or month columns differ from the counts file")
+        if not suppressing:
+            continue  # every cell published (status 0)
         status = np.zeros((len(pub), len(t.months)), dtype=np.int8)
         for j, m in enumerate(t.months):  # column by column: no object array of the whole file
             status[:, j] = np.where((pub[m] == policy.marker).to_numpy(dtype=bool), PRIMARY, 0)
         t.status = status
     return release
+
+
+def _csv_header(path: Path) -> list[str]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return next(csv.reader(f), [])
 
 
 KNOWN_CELLS = "published_cells.parquet"  # beside publishable/: every earlier version's published cells
