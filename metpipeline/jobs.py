@@ -6,7 +6,6 @@ step (measured ~23 s vs ~8 s for one month), and the steps of a month run one af
 
 import dagster as dg
 
-from metpipeline import memory
 from metpipeline.catalogue import CATALOGUE
 from metpipeline.partitions import monthly_partitions
 
@@ -24,23 +23,11 @@ RELEASE_ASSETS = SOURCE_ASSETS | dg.AssetSelection.assets(
     "release_candidates",
 )
 
-# A step leaves more than this resident: its freed memory is handed back before the next step, whose
-# working set would otherwise come on top of it (metpipeline/memory.py).
-RETURN_MEMORY_ABOVE_MIB = 600
-
-
-@dg.success_hook(name="return_free_memory")
-def return_free_memory(_context) -> None:
-    if memory.resident_mib() > RETURN_MEMORY_ABOVE_MIB:
-        memory.return_free_memory(collect=False)
-
-
 monthly_release_job = dg.define_asset_job(
     name="monthly_release_job",
     selection=RELEASE_ASSETS,
     partitions_def=monthly_partitions,
     executor_def=dg.in_process_executor,
-    hooks={return_free_memory},
     description="Build one month's release: extract, harmonise, datasets, quality and disclosure checks, "
     "report, and a release candidate waiting for the data owner's approval.",
 )
