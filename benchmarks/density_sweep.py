@@ -2,7 +2,8 @@
 
 For each `--scales` value this runs `run_benchmark.py --skip-backfill` on a DataMart seeded at that scale
 for `--first-month` .. `--last-month` (seeded once, then reused), and reports the release's wall time and
-the disclosure steps: `disclosed_datasets` (suppression) and the `disclosure_differencing_audit` check.
+the disclosure steps: `disclosed_datasets` (suppression) and the `disclosure_published_cells` step (the
+threshold and differencing checks).
 The defaults are the case that once stalled: 2024-01 .. 2024-02 (the first months of a series), releasing
 2024-02.
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-STEPS = ("disclosed_datasets", "disclosed_datasets_disclosure_differencing_audit", "release_candidates")
+STEPS = ("disclosed_datasets", "disclosure_published_cells", "release_candidates")
 
 
 def run(scale: float, first: str, last: str) -> dict:
@@ -57,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     print(f"\n[sweep] {time.strftime('%Y-%m-%d %H:%M')} {args.first_month} .. {args.last_month}")
-    columns = ["scale", "crimes extracted", "release", "disclosed_datasets", "audit", "staging", "peak RSS"]
+    columns = ["scale", "crimes extracted", "release", "disclosed_datasets", "checks", "staging", "peak RSS"]
     print("| " + " | ".join(columns) + " |")
     print("|---" * len(columns) + "|")
     for r in rows:
-        audit = r["disclosed_datasets_disclosure_differencing_audit"]
+        audit = r["disclosure_published_cells"]
         print(
             f"| {r['scale']} | {r['rows']:,} | {r['release_s']:.1f} s | {r['disclosed_datasets']:.1f} s | "
             f"{audit:.1f} s | {r['release_candidates']:.1f} s | {r['peak_mib']:,.0f} MiB |"

@@ -139,12 +139,14 @@ def stage_candidates(
         "checks_passed": checks_passed,
         "checks_status": "all checks passed" if checks_passed else "some checks failed",
     }
-    # Each dataset's public files are scanned on a second thread while the next dataset's are rendered
-    # (the scan is Arrow's, outside the interpreter's lock; the workbooks are Python): the largest scan
-    # first (the largest publishable folder). Nothing is staged until every dataset's files have passed.
+    # Each dataset's public files are copied into its staging folder (and hashed for the manifest), then
+    # scanned there on a second thread while the next dataset's are rendered (the scan is Arrow's, outside
+    # the interpreter's lock; the workbooks are Python): the scan reads the very bytes the manifest hashes,
+    # so a file changed after its scan no longer matches the approved hash. Largest first. Nothing is
+    # staged (renamed into place) until every dataset's files have passed.
     order = sorted(datasets, key=lambda d: -_folder_bytes(publishable / d))
     folders: list[Path] = []
-    rendered: dict[str, tuple[Path, list[str], Future[list[str]]]] = {}
+    prepared: dict[str, tuple[Path, str, Future[list[str]]]] = {}
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-public") as scanner:
             try:
@@ -156,13 +158,25 @@ def stage_candidates(
                     root.mkdir(parents=True, exist_ok=True)
                     public = Path(tempfile.mkdtemp(prefix=".public-", dir=root))
                     folders.append(public)
-                    names = _render_public(workarea, dataset, month, source, public)
-                    rendered[dataset] = (public, names, scanner.submit(scan_public, public, dataset, policy))
+                    _render_public(workarea, dataset, month, source, public)
+                    # Every file in the folder, as rendered: one the renderer did not make is scanned (and
+                    # refused) rather than left behind.
+                    names = sorted(p.name for p in public.iterdir())
+                    inputs = {name: (public / name, "data") for name in names}
+                    inputs[DISCLOSURE] = (disclosure_file, "disclosure")
+                    for name in REPORT_FILES:
+                        inputs[name] = (report_dir / name, "report")
+                    extra = {"dataset": dataset, "source_month": month, "layout": layout_record(month)}
+                    tmp, chash = _prepare_stage(root, inputs, extra | common)
+                    folders.append(tmp)
+                    shutil.rmtree(public)
+                    scan = scanner.submit(scan_public, tmp, dataset, policy, names)
+                    prepared[dataset] = (tmp, chash, scan)
             except BaseException:
                 scanner.shutdown(wait=True, cancel_futures=True)
                 raise
         for dataset in order:
-            problems = rendered[dataset][2].result()
+            problems = prepared[dataset][2].result()
             if problems:
                 raise CandidateError(
                     f"{dataset} {month}: {len(problems)} problem(s) in the public files, nothing staged: "
@@ -170,16 +184,11 @@ def stage_candidates(
                 )
         staged = []
         for dataset in datasets:
-            public, names, _ = rendered[dataset]
-            inputs = {name: (public / name, "data") for name in names}
-            inputs[DISCLOSURE] = (disclosure_file, "disclosure")
-            for name in REPORT_FILES:
-                inputs[name] = (report_dir / name, "report")
-            extra = {"dataset": dataset, "source_month": month, "layout": layout_record(month), **common}
-            staged.append(_stage_one(workarea, dataset, month, inputs, extra, checks_passed))
+            tmp, chash, _ = prepared[dataset]
+            staged.append(_commit_stage(workarea, dataset, month, tmp, chash, checks_passed))
     finally:
-        for public in folders:
-            shutil.rmtree(public, ignore_errors=True)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
     return staged
 
 
@@ -187,20 +196,20 @@ def _folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
 
 
-def _render_public(workarea: WorkArea, dataset: str, month: str, source: Path, public: Path) -> list[str]:
+def _render_public(workarea: WorkArea, dataset: str, month: str, source: Path, public: Path) -> None:
     """The dataset's public files (datasets/public.py) in `public`; scanned by the caller like every
     publishable file."""
     try:
-        return render_public_files(
+        render_public_files(
             source, workarea.counts_dir(month), dataset, month, public, workarea.compressed_dir(month)
         )
     except (FileNotFoundError, ValueError) as exc:
         raise CandidateError(f"{dataset} {month}: the public files could not be rendered: {exc}") from exc
 
 
-def _stage_one(workarea, dataset, month, inputs, manifest_extra, checks_passed) -> StagedCandidate:
-    root = candidate_root(workarea, month, dataset)
-    root.mkdir(parents=True, exist_ok=True)
+def _prepare_stage(root: Path, inputs: dict, manifest_extra: dict) -> tuple[Path, str]:
+    """Copy a candidate's files into a staging folder beside its final place, with their manifest;
+    returns the folder and the content hash (the folder is not yet in place: `_commit_stage`)."""
     tmp = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     try:
         files = []
@@ -218,15 +227,20 @@ def _stage_one(workarea, dataset, month, inputs, manifest_extra, checks_passed) 
         chash = content_hash(manifest)
         manifest["content_hash"] = chash
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        final = root / chash
-        if final.exists():
-            # Identical bytes were staged before: keep that folder (and its manifest) as it is.
-            shutil.rmtree(tmp)
-        else:
-            tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return tmp, chash
+
+
+def _commit_stage(workarea, dataset, month, tmp: Path, chash: str, checks_passed) -> StagedCandidate:
+    """Put a prepared staging folder in place under its content hash."""
+    final = candidate_root(workarea, month, dataset) / chash
+    if final.exists():
+        # Identical bytes were staged before: keep that folder (and its manifest) as it is.
+        shutil.rmtree(tmp)
+    else:
+        tmp.rename(final)
     return StagedCandidate(
         dataset, month, chash, final, final / MANIFEST, final / "report.html", checks_passed
     )

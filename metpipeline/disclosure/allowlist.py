@@ -337,8 +337,12 @@ def scan_publishable(directory: str | Path, policy: Policy) -> list[str]:
     paths = sorted(p for p in root.rglob("*") if p.is_file())
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="allowlist") as pool:
         by_size = sorted(paths, key=lambda p: -p.stat().st_size)
-        verdicts = pool.map(lambda p: _scan_publishable_file(root, p, policy), by_size)
-        found = dict(zip(by_size, verdicts, strict=True))
+        try:
+            verdicts = pool.map(lambda p: _scan_publishable_file(root, p, policy), by_size)
+            found = dict(zip(by_size, verdicts, strict=True))
+        except BaseException:  # an interrupt: the files not yet started are not scanned
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return [problem for path in paths for problem in found[path]]
 
 
@@ -382,15 +386,17 @@ def _wide_keys(slug: str, columns: list[str]) -> list[str] | None:
     return None
 
 
-def scan_public(folder: str | Path, slug: str, policy: Policy) -> list[str]:
+def scan_public(folder: str | Path, slug: str, policy: Policy, names: list[str] | None = None) -> list[str]:
     """Every problem in a folder of rendered public files of `slug`: only allowed names, every CSV value
     allowed (as `scan_frame` judges), and the workbook's tables equal, cell for cell, to the CSV files of
-    the same layout (so the workbook holds nothing that was not scanned)."""
+    the same layout (so the workbook holds nothing that was not scanned). `names`: the files of the folder
+    that are public files (default every file in it)."""
     root = Path(folder)
     allowed = public_files(slug)
     problems: list[str] = []
     wide: dict[str, Path] = {}  # read again for the workbook's comparison: no file is held meanwhile
-    for path in sorted(p for p in root.iterdir() if p.is_file()):
+    listed = sorted(names) if names is not None else sorted(p.name for p in root.iterdir() if p.is_file())
+    for path in (root / name for name in listed):
         name = path.name
         if name not in allowed:
             problems.append(f"{name}: file not allowed among the public files of {slug}")
@@ -410,7 +416,7 @@ def scan_public(folder: str | Path, slug: str, policy: Policy) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a rejection, not a crash
             problems.append(f"{name}: unreadable ({exc.__class__.__name__})")
     book = root / workbook_name(slug)
-    if book.is_file():
+    if book.name in listed and book.is_file():
         problems.extend(_workbook_problems(book, wide))
     return problems
 

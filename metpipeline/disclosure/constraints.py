@@ -122,7 +122,7 @@ def known_mask(t: Table, col: int, known: Known) -> np.ndarray:
             month, vals = t.months[col], t.values_cache[:, col]  # type: ignore[attr-defined]
             row_of = t.row_of_key  # type: ignore[attr-defined]
             if len(row_of) == len(mask):  # one row per key (always, for a published table)
-                for cell_key, values in _known_by_month(known).get((t.slug, month), ()):
+                for cell_key, values in _known_by_month(t, known).get(month, ()):
                     r = row_of.get(cell_key)
                     if r is not None and int(vals[r]) in values:
                         mask[r] = True
@@ -136,21 +136,18 @@ def known_mask(t: Table, col: int, known: Known) -> np.ndarray:
     return cache[key]
 
 
-# [(known, its size, its index)]: the last one only, held so that its id is not reused. A Known is not
-# changed once built (files.known_from_previous); one that has grown since is indexed again.
-_KNOWN_INDEX: list = []
-
-
-def _known_by_month(known: Known) -> dict[tuple[str, str], list[tuple[tuple, set[int]]]]:
-    """`known`'s cells grouped by (dataset, month), built once per `known` (a month column then visits its
-    own cells only)."""
-    if _KNOWN_INDEX and _KNOWN_INDEX[0][0] is known and _KNOWN_INDEX[0][1] == len(known):
-        return _KNOWN_INDEX[0][2]
-    index: dict[tuple[str, str], list[tuple[tuple, set[int]]]] = {}
-    for (slug, month, cell_key), values in known.items():
-        index.setdefault((slug, month), []).append((cell_key, values))
-    _KNOWN_INDEX[:] = [(known, len(known), index)]
-    return index
+def _known_by_month(t: Table, known: Known) -> dict[str, list[tuple[tuple, set[int]]]]:
+    """`known`'s cells of `t`'s dataset by month, built once per table and knowledge (a month column then
+    visits its own cells only). Like the other caches here, it takes `known` as read-only once built."""
+    cached = t.__dict__.get("_known_by_month")
+    if cached is None or cached[0] is not known:
+        index: dict[str, list[tuple[tuple, set[int]]]] = {}
+        for (slug, month, cell_key), values in known.items():
+            if slug == t.slug:
+                index.setdefault(month, []).append((cell_key, values))
+        cached = (known, index)
+        t.__dict__["_known_by_month"] = cached
+    return cached[1]
 
 
 def earlier_equations(t: Table, col: int, group: int, hidden: Hidden | None) -> list[list[int]]:

@@ -141,8 +141,8 @@ def tidy_months(tables: list[Table], marker: str) -> Iterator[tuple[memoryview, 
         counts, suppressed = counts[keep], suppressed[keep]
         month = f"{m[:4]}-{m[4:]}"
         count_text = pc.cast(pa.array(counts), pa.large_string())
-        if suppressed.any():
-            count_text = pc.if_else(pa.array(suppressed), marker, count_text)
+        if suppressed.any():  # the marker quoted as the csv module would, should the policy's need it
+            count_text = text_field(pc.if_else(pa.array(suppressed), marker, count_text))
         lines = pc.binary_join_element_wise(
             pa.scalar(month + ",", pa.large_string()),
             sorted_keys.csv_prefix.take(taken),
@@ -188,7 +188,9 @@ def write_tidy(
                 """Write whole row groups of ROW_GROUP_ROWS (and, at the end, the rest)."""
                 if not buffered:
                     return
-                table = pa.concat_tables(buffered)
+                # One contiguous table, as pandas gave it: Parquet's encoding (where a dictionary page
+                # falls back to plain) can depend on how the rows are chunked.
+                table = pa.concat_tables(buffered).combine_chunks()
                 cut = len(table) if final else len(table) - len(table) % ROW_GROUP_ROWS
                 writer.write_table(table.slice(0, cut), row_group_size=ROW_GROUP_ROWS)
                 buffered[:] = [table.slice(cut)] if cut < len(table) else []

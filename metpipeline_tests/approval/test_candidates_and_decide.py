@@ -189,3 +189,25 @@ def test_a_file_swapped_after_the_checks_stages_no_dataset(area, engine):
     left = sorted(p.relative_to(area.root).as_posix() for p in area.path("candidates").rglob("*"))
     datasets = sorted(("borough", "flagged", "lsoa", "ward"))
     assert left == ["candidates/2024-03", *(f"candidates/2024-03/{d}" for d in datasets)]
+
+
+def test_a_file_changed_after_its_scan_is_refused_at_publication(area, engine, monkeypatch):
+    """The public files are scanned in the staging folder, after the manifest has hashed them: a file
+    replaced once its scan has passed (here an identifier written into the ward CSV) no longer matches the
+    hash the owner approves, and publication refuses it."""
+    write_release(area, "2024-03")
+    real_scan = candidates.scan_public
+    name = "MPS Ward Level Crime (most recent 24 months).csv"
+
+    def scan_then_swap(folder, slug, policy, names=None):
+        problems = real_scan(folder, slug, policy, names)
+        if slug == "ward":
+            path = folder / name
+            path.write_text(path.read_text().replace("St James's", "0104471/23"))
+        return problems
+
+    monkeypatch.setattr(candidates, "scan_public", scan_then_swap)
+    c = _stage(area, engine)["ward"]
+    assert "0104471/23" in (c.path / name).read_text()  # the swapped file is what sits there
+    with pytest.raises(candidates.CandidateError, match="has changed since it was staged"):
+        candidates.load_verified_candidate(area, "ward", "2024-03", c.content_hash)

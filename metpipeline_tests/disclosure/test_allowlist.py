@@ -143,3 +143,22 @@ def test_every_parquet_value_is_judged_whatever_its_type(tmp_path, changes, colu
     else:
         assert len(problems) == 1, problems
         assert problems[0].startswith(f"borough/borough-tidy.parquet: column {column!r}: {bad} values not")
+
+
+def test_problems_are_listed_in_path_order_whichever_file_is_scanned_first(tmp_path):
+    """Files are scanned two at a time, the largest first: the problems still come in path order."""
+    bad = _good()
+    bad["BoroughName"] = ["0104471/23"]
+    big = pd.concat([bad] * 5000, ignore_index=True)  # the largest file, scanned first, listed second
+    (tmp_path / "borough").mkdir()
+    big.to_csv(tmp_path / "borough" / NAME, index=False)
+    bad.to_csv(tmp_path / "borough" / NAME.replace("most recent 24 months", "Historical"), index=False)
+    (tmp_path / "ward").mkdir()
+    (tmp_path / "ward" / "notes.csv").write_text("a\n1\n")
+    problems = scan_publishable(tmp_path, POLICY)
+    assert [p.split(":")[0] for p in problems] == [
+        "borough/MPS Borough Level Crime (Historical).csv",
+        f"borough/{NAME}",
+        "ward/notes.csv",
+    ]
+    assert "1 values not allowed" in problems[0] and "5000 values not allowed" in problems[1]

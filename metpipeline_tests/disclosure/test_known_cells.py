@@ -53,7 +53,8 @@ def test_known_cells_are_those_published_with_their_present_value(duplicated_key
         assert known_mask(t, col, known).tolist() == expected.tolist()
 
 
-def test_a_grown_knowledge_is_looked_up_again():
+def test_each_table_looks_up_the_knowledge_it_is_given():
+    """No index outlives its table: knowledge grown since an earlier table was looked at is all seen."""
     rows = [("THEFT", "SHOPLIFTING", "Brent"), ("THEFT", "SHOPLIFTING", "Camden")]
     first, second = _table(rows, ["202401"], seed=1), _table(rows, ["202401"], seed=1)
     value = int(first.frame["202401"].iloc[1])
