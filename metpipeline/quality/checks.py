@@ -4,6 +4,7 @@ Checks read the files their asset wrote from the work area; they run after the a
 single-month run. The `*_result` functions are plain and are what the tests and the release report call.
 """
 
+import csv
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 from metpipeline import settings
 from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec
 from metpipeline.datasets.build import datastore_file_name as csv_name
+from metpipeline.months import yyyymm
 from metpipeline.partitions import FIRST_MONTH, monthly_partitions
 from metpipeline.quality import datasets, extracts, harmonised, plausibility, volume
 from metpipeline.quality.gx import check_result, validate
@@ -390,13 +392,16 @@ def month_volume_plausible(
     )
 
 
-def publishable_files(publishable: Path, slug: str) -> dict[str, pd.DataFrame]:
-    out = {}
-    for window in ("24m", "historical"):
-        path = publishable / slug / csv_name(slug, window)
-        if path.exists():
-            out[window] = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return out
+def publishable_files(publishable: Path, slug: str, month: str) -> dict[str, pd.DataFrame]:
+    """What the totals rule reads of a dataset's publishable files: the release month's column of the
+    24-month file, as text (the historical file, 175 months of the LSOA table, is not read)."""
+    path = publishable / slug / csv_name(slug, "24m")
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8", newline="") as f:
+        header = next(csv.reader(f), [])
+    columns = [c for c in header if c == yyyymm(month)]
+    return {"24m": pd.read_csv(path, dtype=str, keep_default_na=False, usecols=columns)}
 
 
 @dg.asset_check(asset="disclosed_datasets", name="publishable_totals_reconcile", blocking=True)
@@ -410,12 +415,12 @@ def publishable_totals_reconcile(
     withheld = int(record.get("withheld_totals", {}).get("lsoa", {}).get(month.replace("-", ""), 0))
     results = [
         dataset_result(
-            "borough", "totals_reconcile", publishable_files(publishable, "borough"), month, ledger
+            "borough", "totals_reconcile", publishable_files(publishable, "borough", month), month, ledger
         ),
         dataset_result(
             "lsoa",
             "totals_reconcile",
-            publishable_files(publishable, "lsoa"),
+            publishable_files(publishable, "lsoa", month),
             month,
             ledger,
             withheld=withheld,

@@ -392,3 +392,31 @@ def test_month_text_is_strftime_year_month():
     early = pd.Series(pd.to_datetime(["0001-01-05", "0999-12-31"], format="ISO8601").as_unit("s"))
     for series in (times, times.iloc[0:0], times.dropna().astype("datetime64[ns]"), early):
         pd.testing.assert_series_equal(extracts.month_text(series), series.dt.strftime("%Y-%m"))
+
+
+def test_publishable_totals_read_the_release_month_of_the_24_month_file(tmp_path):
+    """The publishable totals rule reads the release month's column of the 24-month file (the historical
+    file, 175 months of the LSOA table, is not read): a changed count there fails, a missing column fails."""
+    from metpipeline.datasets.build import datastore_file_name
+    from metpipeline.quality.checks import publishable_files
+
+    f = frames(0)
+    ledger = _ledger(f)
+    folder = tmp_path / "lsoa"
+    folder.mkdir()
+    path = folder / datastore_file_name("lsoa", "24m")
+    (folder / datastore_file_name("lsoa", "historical")).write_text("not, a table\n\x00")
+
+    def result(frame):
+        frame.to_csv(path, index=False)
+        return dataset_result(
+            "lsoa", "totals_reconcile", publishable_files(tmp_path, "lsoa", MONTH), MONTH, ledger
+        )
+
+    assert result(f["lsoa"]).passed
+    assert list(publishable_files(tmp_path, "lsoa", MONTH)["24m"].columns) == [COL]
+    changed = f["lsoa"].copy()
+    changed.loc[len(changed) - 1, COL] += 1
+    assert not result(changed).passed
+    assert not result(f["lsoa"].drop(columns=[COL])).passed
+    assert publishable_files(tmp_path, "borough", MONTH) == {}
