@@ -22,6 +22,8 @@ An interrupt (Terminate in the UI, SIGTERM) stops the helpers with the step, and
 run's process does, even if that is killed outright.
 """
 
+import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -33,8 +35,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from metpipeline import memory, settings
-from metpipeline.memory import return_free_memory
+import pyarrow as pa
+
+from metpipeline import settings
 
 # Fewer months than this are not worth a helper: starting one (a fresh interpreter importing pandas and
 # the stage's module) costs about as much as a few months' work.
@@ -72,17 +75,29 @@ def map_months(
     return _shared(work, months, args, on_done, warn, helpers)
 
 
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # not glibc
+        return None
+
+
 def _return_free_memory() -> None:
     """Hand memory this process has freed back to the system before helpers start, so that the run's
-    processes together stay within a machine's memory."""
-    return_free_memory()
+    processes together stay within a machine's memory. Earlier steps leave freed blocks in the allocators'
+    pools (glibc's and Arrow's), which count as resident until returned."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def _end_with_parent(parent: int) -> None:
     """In a helper: end when the run's process ends, however it ends. A process killed outright (out of
     memory, SIGKILL) cannot stop its helpers, which would otherwise wait for work for ever, holding memory
     and a DataMart connection, or finish a month after the run's month locks are gone."""
-    libc = memory.libc()
+    libc = _libc()
     if libc is not None:  # Linux: the kernel sends SIGKILL when the parent dies
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     else:  # elsewhere: look every second

@@ -13,7 +13,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "metpipeline"
 LAYERS: list[set[str]] = [
     {"settings", "months", "reference"},
     {"catalogue", "db", "identity", "workarea", "month_locks", "notify", "instance", "bucket", "partitions"},
-    {"memory"},
     {"monthwork"},
     {"cellstore", "governance", "datamart"},
     {"resources"},

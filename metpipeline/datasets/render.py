@@ -57,6 +57,13 @@ def read_text(path, columns: list[str] | None = None) -> pd.DataFrame:
     )
 
 
+def read_header(path: Path) -> list[str]:
+    """A CSV file's header (plain or gzip), as the csv module reads it; [] for an empty file."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
+        return next(csv.reader(f), [])
+
+
 def render_csv(df: pd.DataFrame) -> bytes:
     """A wide (or any) table as CSV bytes; integer cells as integers, `[c]` strings as written."""
     return df.to_csv(index=False, lineterminator="\n").encode("utf-8")

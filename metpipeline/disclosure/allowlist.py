@@ -6,8 +6,6 @@ a coordinate, a CRIS or CONNECT reference) is rejected with a message naming the
 saying what the value looks like; the value itself is never echoed, since it could be an identifier.
 """
 
-import csv
-import gzip
 import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +22,7 @@ from metpipeline import reference
 from metpipeline.datasets import layouts
 from metpipeline.datasets.public import tidy_names as public_names
 from metpipeline.datasets.public import workbook_name
-from metpipeline.datasets.render import read_text
+from metpipeline.datasets.render import read_header, read_text
 from metpipeline.datasets.workbook import SHEETS as WORKBOOK_SHEETS
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import (
@@ -204,7 +202,7 @@ def _bad_arrow_counts(batch: pa.RecordBatch, col: str) -> tuple[int, list]:
 def _bad_cells(frame: pd.DataFrame, col: str, vocab: dict, policy: Policy, parquet: bool) -> pd.Series | None:
     """The cells of one column that are not allowed (None: a column no rule knows)."""
     series = frame[col]
-    if col not in KIND and (MONTH_COLUMN.match(col) or col == "count") and parquet:
+    if parquet and _is_count_column(col):
         bad_mask = _bad_parquet_counts(series, frame.get("suppressed"))
     elif col == "suppressed":
         bad_mask = ~series.isin([True, False])
@@ -310,7 +308,7 @@ def _read(path: Path) -> tuple[list[str], Iterator[pd.DataFrame | pa.RecordBatch
         names = list(parquet.schema_arrow.names)
         # Arrow record batches: judged in Arrow when their types allow it (`_arrow_judged`).
         return names, parquet.iter_batches(batch_size=BATCH_ROWS)
-    header = _csv_header(path)
+    header = read_header(path)
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=BATCH_BYTES),
@@ -320,12 +318,6 @@ def _read(path: Path) -> tuple[list[str], Iterator[pd.DataFrame | pa.RecordBatch
     )
     names = list(reader.schema.names)
     return names, iter(reader)  # Arrow record batches: judged without a pandas copy (scan_batches)
-
-
-def _csv_header(path: Path) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as f:
-        return next(csv.reader(f), [])
 
 
 def scan_publishable(directory: str | Path, policy: Policy) -> list[str]:

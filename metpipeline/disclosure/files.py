@@ -1,6 +1,5 @@
 """Reading counts and publishable files from the work area's layout (architecture.md)."""
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from metpipeline.datasets.render import read_text
+from metpipeline.datasets.render import read_header, read_text
 from metpipeline.disclosure.constraints import Hidden, Known
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.suppress import SuppressionOutcome, withhold
@@ -86,7 +85,7 @@ def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sens
         suppressing = policy.rule(slug).action == "suppress"
         # A dataset the policy does not suppress in has no cell status to read: its rows and columns are
         # compared (a withheld row shown is still found) without reading its counts as text.
-        header = _csv_header(path)
+        header = read_header(path)
         pub = read_text(path) if suppressing else read_text(path, columns=[c for c in keys if c in header])
         shown, counted = joined_keys(pub, keys), joined_keys(t.frame, keys)
         if len(shown) != len(counted):
@@ -103,11 +102,6 @@ def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sens
             status[:, j] = np.where((pub[m] == policy.marker).to_numpy(dtype=bool), PRIMARY, 0)
         t.status = status
     return release
-
-
-def _csv_header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8", newline="") as f:
-        return next(csv.reader(f), [])
 
 
 KNOWN_CELLS = "published_cells.parquet"  # beside publishable/: every earlier version's published cells

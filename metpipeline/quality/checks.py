@@ -4,7 +4,6 @@ Checks read the files their asset wrote from the work area; they run after the a
 single-month run. The `*_result` functions are plain and are what the tests and the release report call.
 """
 
-import csv
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,6 +17,7 @@ import pyarrow.parquet as pq
 from metpipeline import settings
 from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec
 from metpipeline.datasets.build import datastore_file_name as csv_name
+from metpipeline.datasets.render import read_header
 from metpipeline.months import yyyymm
 from metpipeline.partitions import FIRST_MONTH, monthly_partitions
 from metpipeline.quality import datasets, extracts, harmonised, plausibility, volume
@@ -398,9 +398,8 @@ def publishable_files(publishable: Path, slug: str, month: str) -> dict[str, pd.
     path = publishable / slug / csv_name(slug, "24m")
     if not path.exists():
         return {}
-    with open(path, encoding="utf-8", newline="") as f:
-        header = next(csv.reader(f), [])
-    columns = [c for c in header if c == yyyymm(month)]
+    column = yyyymm(month)
+    columns = [column] if column in read_header(path) else []
     return {"24m": pd.read_csv(path, dtype=str, keep_default_na=False, usecols=columns)}
 
 
