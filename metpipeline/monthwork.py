@@ -22,8 +22,6 @@ An interrupt (Terminate in the UI, SIGTERM) stops the helpers with the step, and
 run's process does, even if that is killed outright.
 """
 
-import ctypes
-import gc
 import multiprocessing
 import os
 import signal
@@ -35,9 +33,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-import pyarrow as pa
-
 from metpipeline import settings
+from metpipeline.memory import libc, return_freed_memory
 
 # Fewer months than this are not worth a helper: starting one (a fresh interpreter importing pandas and
 # the stage's module) costs about as much as a few months' work.
@@ -75,31 +72,13 @@ def map_months(
     return _shared(work, months, args, on_done, warn, helpers)
 
 
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:  # not glibc
-        return None
-
-
-def _return_free_memory() -> None:
-    """Hand memory this process has freed back to the system before helpers start, so that the run's
-    processes together stay within a machine's memory. Earlier steps leave freed blocks in the allocators'
-    pools (glibc's and Arrow's), which count as resident until returned."""
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
-
-
 def _end_with_parent(parent: int) -> None:
     """In a helper: end when the run's process ends, however it ends. A process killed outright (out of
     memory, SIGKILL) cannot stop its helpers, which would otherwise wait for work for ever, holding memory
     and a DataMart connection, or finish a month after the run's month locks are gone."""
-    libc = _libc()
-    if libc is not None:  # Linux: the kernel sends SIGKILL when the parent dies
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    c = libc()
+    if c is not None:  # Linux: the kernel sends SIGKILL when the parent dies
+        c.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     else:  # elsewhere: look every second
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if os.getppid() != parent:  # it died before the above took effect
@@ -160,7 +139,7 @@ def _shared(work, months, args, on_done, warn, helpers: int) -> dict[str, Any]:
                 f"{', '.join(sorted(lost))}; this process does the rest of the months"
             )
 
-    _return_free_memory()
+    return_freed_memory()
     pool = ProcessPoolExecutor(
         helpers,
         mp_context=multiprocessing.get_context("spawn"),

@@ -12,6 +12,7 @@ compared), and rebuilt from the cells otherwise.
 import json
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -109,7 +110,10 @@ def historical_table(
             and list(built) == prefix
             and all(built[m] == wanted[m] for m in prefix)
         ):
-            earlier = pq.read_table(path).to_pandas(ignore_metadata=True)
+            earlier = pq.read_table(path).to_pandas(
+                ignore_metadata=True, split_blocks=True, self_destruct=True
+            )
+    added: list[str] = []
     if earlier is not None:
         added = months[len(earlier.columns) - len(dataset.key_columns) :]
         wide = (
@@ -118,9 +122,10 @@ def historical_table(
             else earlier
         )
         how = f"extended by {len(added)} months"
+        del earlier  # consumed by `extend`
     else:
         wide = assemble(cells.read(name, months, dataset.key_columns), dataset, months)
-    if earlier is None or len(wide.columns) != len(earlier.columns):  # built or grown: keep it
+    if how == "rebuilt" or added:  # built or grown: keep it
         table = pa.Table.from_pandas(wide, preserve_index=False)
         meta = {"version": TABLE_VERSION, "keys": dataset.key_columns, "months": wanted}
         table = table.replace_schema_metadata(
@@ -144,13 +149,17 @@ def window_table(cells: MonthlyCells, name: str, dataset: DatasetSpec, months: l
 
 def _table_metadata(table: pd.DataFrame, how: str) -> dict:
     month_columns = [c for c in table.columns if c.isdigit()]
+    # Each row's total, a column at a time (not the month columns copied out as one matrix).
+    row_totals = np.zeros(len(table), dtype="int64")
+    for column in month_columns:
+        row_totals += table[column].to_numpy(dtype="int64")
     totals: pd.Series | dict = (
-        table.groupby(table.columns[0])[month_columns].sum().sum(axis=1) if len(table) else {}
+        pd.Series(row_totals, index=table.index).groupby(table[table.columns[0]]).sum() if len(table) else {}
     )
     return {
         "rows": int(len(table)),
         "month_columns": [month_columns[0], month_columns[-1]] if month_columns else [],
-        "total": int(table[month_columns].to_numpy().sum()) if month_columns else 0,
+        "total": int(row_totals.sum()),
         "totals_by_first_column": {str(k): int(v) for k, v in dict(totals).items()},
         "built": how,
     }

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec, spec
+from metpipeline.memory import release_pools
 from metpipeline.months import add_months, month_range
 from metpipeline.reference import AVIATION_BOROUGH, UNKNOWN_BOROUGH
 
@@ -146,13 +147,46 @@ def extend(
     earlier: pd.DataFrame, cells: pd.DataFrame, dataset: DatasetSpec, months: list[str]
 ) -> pd.DataFrame:
     """`earlier` (a wide table of months before `months`) with the columns of `months` added from their
-    cells: the same table as `assemble` of all the months (rows zero in every month never appear)."""
+    cells: the same table as `assemble` of all the months (rows zero in every month never appear).
+
+    `earlier` is consumed: its month columns are popped, each as soon as it is copied, so the historical
+    LSOA table (200 MiB) is held about once, not three times as a merge, fill and sort held it."""
     keys = dataset.key_columns
     added = assemble(cells, dataset, months)
-    wide = earlier.merge(added, on=keys, how="outer", sort=False)
-    month_columns = [c for c in wide.columns if c not in keys]
-    wide[month_columns] = wide[month_columns].fillna(0).astype("int64")
-    return _sorted(wide, dataset)
+    # Where each added row's key is in `earlier`; keys not there yet become new rows (zero before).
+    where = pd.MultiIndex.from_frame(earlier[keys]).get_indexer(pd.MultiIndex.from_frame(added[keys]))
+    new = np.flatnonzero(where < 0)
+    where[new] = len(earlier) + np.arange(len(new))
+    n = len(earlier) + len(new)
+    key_frame = pd.concat([earlier[keys], added[keys].iloc[new]], ignore_index=True).astype(str)
+    # The keys are unique, so this is the row order `_sorted` gives, whatever order the rows came in.
+    order = key_frame.sort_values(keys, kind="stable").index.to_numpy()
+    in_order = order if len(new) or (order != np.arange(n)).any() else None
+
+    month_columns = [c for c in earlier.columns if c not in keys] + [
+        c for c in added.columns if c not in keys
+    ]
+    # One block of counts, filled a column at a time (pandas keeps int64 columns as rows of one 2-D block).
+    block = np.empty((len(month_columns), n), dtype="int64")
+    zeros = np.zeros(len(new), dtype="int64")
+    for i, column in enumerate(month_columns):
+        if column in added.columns:
+            values = np.zeros(n, dtype="int64")
+            values[where] = added[column].to_numpy(dtype="int64")
+        else:
+            values = earlier.pop(column).to_numpy(dtype="int64")  # popped: freed once copied
+            values = np.concatenate([values, zeros]) if len(new) else values
+        if in_order is None:
+            block[i] = values
+        else:
+            np.take(values, in_order, out=block[i])
+        if i % 16 == 15:
+            release_pools(heaps=False)  # the popped columns (Arrow's memory), before the block grows
+    counts = pd.DataFrame(block.T, columns=month_columns, copy=False)
+    key_columns = pd.DataFrame({k: key_frame[k].iloc[order].to_numpy() for k in keys}).astype(str)
+    wide = pd.concat([key_columns, counts], axis=1)
+    wide.columns.name = None
+    return wide
 
 
 def _from_crimes(harmonised: pd.DataFrame, months: list[str], cells_of, dataset: DatasetSpec) -> pd.DataFrame:

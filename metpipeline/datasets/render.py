@@ -158,7 +158,7 @@ class GzipWhileWriting:
     def __init__(self, target: Path):
         self.target = target
         self._tmp = target.with_name(f".{target.name}.partial")
-        self._queue: queue.Queue = queue.Queue(maxsize=16)  # bounded: a slow disk holds the writer back
+        self._queue: queue.Queue = queue.Queue(maxsize=4)  # bounded: the slower side holds the other back
         self._error: BaseException | None = None
         target.parent.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name=f"gzip {target.name}", daemon=True)

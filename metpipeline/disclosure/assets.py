@@ -15,6 +15,7 @@ from metpipeline.disclosure.files import (
 from metpipeline.disclosure.policy import load_policy
 from metpipeline.disclosure.render import write_publishable
 from metpipeline.disclosure.suppress import apply_policy
+from metpipeline.memory import release_pools
 from metpipeline.partitions import EARLIER_MONTHS, monthly_partitions
 from metpipeline.reference import category_sensitivity
 from metpipeline.resources import GovernanceResource, WorkAreaResource
@@ -65,11 +66,14 @@ def disclosed_datasets(
     sensitivity = category_sensitivity()
     known = known_from_previous(previous, policy, sensitivity)
     outcome = apply_policy(release, policy, sensitivity, known, hidden_from_previous(previous))
+    del known
+    release_pools()  # the tables withholding replaced, and the earlier versions' cells
     out_dir = area.publishable_dir(month)
     for slug in sorted({s for s, _ in release}):
         tables = [t for (s, _w), t in sorted(release.items()) if s == slug]
         # Streamed to each file, atomically; the tidy CSV's gzip made alongside for the public files.
         write_publishable(out_dir, slug, tables, policy.marker, gzip_dir=area.compressed_dir(month))
+        release_pools()  # the file's rendering buffers, before the next dataset's
     record = disclosure_record(month, policy, outcome, release, ng)
     area.write_json(out_dir / "disclosure.json", record)
     # What the next release's attacker knows: every version's published cells and suppression patterns.

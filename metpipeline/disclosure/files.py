@@ -25,6 +25,7 @@ from metpipeline.disclosure.tables import (
     month_columns,
     text_rows,
 )
+from metpipeline.workarea import WorkArea
 
 KEY_SEP = "\x1f"  # joins a row's key columns (a unit separator: never in a name or code)
 
@@ -45,7 +46,7 @@ def read_counts(counts_dir: Path) -> Release:
         for window in WINDOWS:
             path = counts_dir / counts_name(slug, window)
             if path.exists():
-                release[(slug, window)] = Table(slug, window, pd.read_parquet(path))
+                release[(slug, window)] = Table(slug, window, WorkArea.read_parquet(path))
     return release
 
 
@@ -203,8 +204,18 @@ def record_suppressed_cells(release: Release, month: str, out_dir: Path, previou
 
 
 def _rows(frame: pd.DataFrame) -> zip:
-    """A record file's rows as tuples, each column converted whole (not value by value)."""
-    return zip(*(frame[c].tolist() for c in frame.columns), strict=True)
+    """A record file's rows as tuples, each column converted whole (not value by value). Text values are
+    shared objects, one per distinct value, and a `key` column comes as the tuple of its key columns: the
+    records hold a few thousand keys and months over hundreds of thousands of rows, which as separate
+    strings and tuples cost about 100 MiB more."""
+    columns = []
+    for c in frame.columns:
+        values = frame[c].tolist()
+        if frame[c].dtype.kind not in "iub":
+            one = {v: (tuple(v.split(KEY_SEP)) if c == "key" else v) for v in set(values)}
+            values = [one[v] for v in values]
+        columns.append(values)
+    return zip(*columns, strict=True)
 
 
 def hidden_from_previous(previous_dir: Path | None) -> Hidden:
@@ -215,7 +226,7 @@ def hidden_from_previous(previous_dir: Path | None) -> Hidden:
         return hidden
     cells = pd.read_parquet(record)
     for version, slug, month, key, value in _rows(cells):
-        hidden.setdefault((slug, month), {}).setdefault(version, {})[tuple(key.split(KEY_SEP))] = int(value)
+        hidden.setdefault((slug, month), {}).setdefault(version, {})[key] = int(value)
     return hidden
 
 
@@ -236,7 +247,7 @@ def known_from_previous(previous_dir: Path | None, policy: Policy, sensitivity: 
         pd.read_parquet(record) if record.is_file() else published_cells(previous_dir, policy, sensitivity)
     )
     for slug, month, key, value in _rows(cells):
-        known.setdefault((slug, month, tuple(key.split(KEY_SEP))), set()).add(int(value))
+        known.setdefault((slug, month, key), set()).add(int(value))
     return known
 
 

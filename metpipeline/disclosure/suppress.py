@@ -32,7 +32,15 @@ from metpipeline.disclosure.constraints import (
     prepare,
 )
 from metpipeline.disclosure.policy import Policy
-from metpipeline.disclosure.tables import CATEGORY_COLUMNS, PRIMARY, PUBLISHED, SECONDARY, Release, Table
+from metpipeline.disclosure.tables import (
+    CATEGORY_COLUMNS,
+    PRIMARY,
+    PUBLISHED,
+    SECONDARY,
+    Release,
+    Table,
+    rows_kept,
+)
 
 
 @dataclass
@@ -103,7 +111,7 @@ def withhold(release: Release, policy: Policy, sensitivity: dict, outcome: Suppr
         totals = outcome.withheld_totals.setdefault(slug, {})
         for m in t.months:
             totals[m] = int(t.frame.loc[drop, m].sum())
-        release[(slug, _w)] = Table(slug, _w, t.frame.loc[~drop].reset_index(drop=True))
+        release[(slug, _w)] = Table(slug, _w, rows_kept(t.frame, ~drop))
     for slug in outcome.withheld:
         outcome.withheld[slug].sort()
 
@@ -117,7 +125,7 @@ def _withhold_lone_rows(release, key, t: Table, rule, sensitivity, outcome) -> N
     lone = (sizes == 1) & in_range
     if lone.any():
         outcome.lone_rows_withheld[t.slug] = outcome.lone_rows_withheld.get(t.slug, 0) + int(lone.sum())
-        release[key] = Table(t.slug, t.window, t.frame.loc[~lone].reset_index(drop=True))
+        release[key] = Table(t.slug, t.window, rows_kept(t.frame, ~lone))
 
 
 def primary(release: Release, policy: Policy, sensitivity: dict) -> None:
@@ -263,7 +271,7 @@ def apply_policy(
             keep[sorted(rows)] = False
             slug = key[0]
             outcome.rows_withheld[slug] = outcome.rows_withheld.get(slug, 0) + len(rows)
-            release[key] = Table(t.slug, t.window, t.frame.loc[keep].reset_index(drop=True))
+            release[key] = Table(t.slug, t.window, rows_kept(t.frame, keep))
         for t in release.values():
             t.status[:] = PUBLISHED
     return outcome

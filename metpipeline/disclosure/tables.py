@@ -12,6 +12,7 @@ import pandas as pd
 
 from metpipeline.catalogue import CATALOGUE, WINDOWS
 from metpipeline.datasets.build import datastore_file_name
+from metpipeline.memory import release_pools
 from metpipeline.months import MONTH_COLUMN, month_columns, yyyymm
 from metpipeline.workarea import WorkArea
 
@@ -43,6 +44,27 @@ def text_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
     """The rows of `columns` as tuples of text. Each column is converted whole (`tolist`): iterating an
     Arrow-backed column value by value costs a microsecond a value, and the tables hold millions."""
     return list(zip(*(frame[c].astype(str).tolist() for c in columns), strict=True))
+
+
+RELEASE_EVERY = 16  # columns copied between returns of freed memory (each a few milliseconds)
+
+
+def rows_kept(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """`frame.loc[keep].reset_index(drop=True)`, built a column at a time with `frame`'s columns popped as
+    they are copied: withholding rows of the historical LSOA table (200 MiB) held it twice. `frame` is
+    left without those columns (a `Table`'s frame is its own object, so a caller's frame is untouched)."""
+    counts = [c for c in frame.columns if frame[c].dtype == np.int64]
+    others = [c for c in frame.columns if c not in set(counts)]
+    if [*others, *counts] != list(frame.columns):  # not keys then counts: the plain way
+        return frame.loc[keep].reset_index(drop=True)
+    positions = np.flatnonzero(keep)
+    block = np.empty((len(counts), len(positions)), dtype=np.int64)  # as pandas holds int64 columns
+    for i, column in enumerate(counts):
+        np.take(frame.pop(column).to_numpy(), positions, out=block[i])
+        if i % RELEASE_EVERY == RELEASE_EVERY - 1:
+            release_pools(heaps=False)  # the popped columns (Arrow's memory), before the block grows
+    kept = frame.iloc[positions].reset_index(drop=True)
+    return pd.concat([kept, pd.DataFrame(block.T, columns=counts, copy=False)], axis=1)
 
 
 @dataclass

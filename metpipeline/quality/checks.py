@@ -242,7 +242,7 @@ def read_dataset_files(area: WorkArea, slug: str, month: str) -> dict[str, pd.Da
     for window in WINDOWS:
         path = area.counts_path(month, slug, window)
         if path.exists():
-            out[window] = pd.read_parquet(path)
+            out[window] = WorkArea.read_parquet(path)
     return out
 
 

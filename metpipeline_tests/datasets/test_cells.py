@@ -9,7 +9,7 @@ import pytest
 from metpipeline.catalogue import CATALOGUE, WINDOWS, spec
 from metpipeline.cellstore import MissingMonths, MonthlyCells, months_ready, write_month
 from metpipeline.datasets.assets import historical_table
-from metpipeline.datasets.build import all_month_cells, assemble, build_table, window_months
+from metpipeline.datasets.build import all_month_cells, assemble, build_table, extend, window_months
 from metpipeline.workarea import WorkArea
 
 MONTHS = ["2022-01", "2022-02", "2022-03", "2022-04"]
@@ -123,3 +123,45 @@ def test_a_month_harmonised_before_the_cells_existed_is_back_filled_again(stored
     assert months_ready(area) == set(MONTHS)
     (area.path("cells", "2022-02", "digest.json")).unlink()  # a reduction that did not finish
     assert months_ready(area) == set(MONTHS) - {"2022-02"}
+
+
+@pytest.mark.parametrize("slug", ["ward", "lsoa", "flagged"])
+def test_extending_with_new_keys_anywhere_in_the_order_equals_assembling_every_month(stored, slug):
+    """`extend` builds the grown table column by column: rows whose keys first appear in the added months
+    land where the sort puts them, zero in the earlier months, and every row has the values `assemble`
+    gives, dtype for dtype. The earlier table has every other row dropped and its rows reversed, so new
+    keys and a reordering are both needed."""
+    area, _crimes = stored
+    dataset = spec(slug)
+    cells = MonthlyCells(area, MONTHS)
+    full = assemble(cells.read(slug, MONTHS, dataset.key_columns), dataset, MONTHS)
+    earlier = assemble(cells.read(slug, MONTHS[:3], dataset.key_columns), dataset, MONTHS[:3])
+    earlier = earlier.iloc[::2].iloc[::-1].reset_index(drop=True)
+    months = [m.replace("-", "") for m in MONTHS]
+    seen = full.set_index(dataset.key_columns).index.isin(earlier.set_index(dataset.key_columns).index)
+    expected = full.copy()
+    expected.loc[~seen, months[:3]] = 0  # a key new in the added month was zero before it
+    expected = expected[seen | (full[months[3]] != 0).to_numpy()].reset_index(drop=True)
+    grown = extend(earlier.copy(), cells.read(slug, MONTHS[3:], dataset.key_columns), dataset, MONTHS[3:])
+    assert (~seen & (full[months[3]] != 0).to_numpy()).any()  # some keys are new, so rows are inserted
+    pd.testing.assert_frame_equal(grown, expected, check_exact=True)
+    assert _bytes(grown) == _bytes(expected)
+
+
+def test_a_work_area_table_reads_as_pandas_reads_it(stored, tmp_path):
+    """`WorkArea.read_parquet` (columns as their own blocks, Arrow's buffers released) gives the frame
+    `pd.read_parquet` gives: values, dtypes, index, column order."""
+    area, _crimes = stored
+    dataset = spec("lsoa")
+    table = assemble(MonthlyCells(area, MONTHS).read("lsoa", MONTHS, dataset.key_columns), dataset, MONTHS)
+    path = tmp_path / "t.parquet"
+    area.write_parquet(path, table)
+    ours, theirs = WorkArea.read_parquet(path), pd.read_parquet(path)
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=True)
+    assert list(ours.dtypes) == list(theirs.dtypes) and ours.index.equals(theirs.index)
+    # The counts are read-only views of Arrow's buffers (no copy): a write into them is refused, loudly;
+    # a new column, or a copy, is a frame's own as usual.
+    with pytest.raises(ValueError, match="read-only"):
+        ours.iloc[0, -1] = 999
+    ours["extra"] = ours.iloc[:, -1] + 1
+    assert (ours["extra"] == theirs.iloc[:, -1] + 1).all()

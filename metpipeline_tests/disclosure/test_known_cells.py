@@ -62,3 +62,24 @@ def test_each_table_looks_up_the_knowledge_it_is_given():
     assert known_mask(first, 0, known).tolist() == [False, False]
     known[("borough", "202401", rows[1])] = {value}
     assert known_mask(second, 0, known).tolist() == [False, True]
+
+
+def test_rows_kept_equals_selecting_the_rows_and_leaves_the_callers_frame_alone():
+    """Withholding rebuilds a table column by column (`rows_kept`, to hold the historical LSOA table
+    once): the result is `frame.loc[keep]` with a fresh index, and a frame given to a `Table` is not
+    changed, since the table works on its own frame object."""
+    from metpipeline.disclosure.tables import RELEASE_EVERY, Table, rows_kept
+
+    rng = np.random.default_rng(7)
+    n, months = 50, [f"2020{m:02d}" for m in range(1, 13)] + [f"2021{m:02d}" for m in range(1, 13)]
+    assert len(months) > RELEASE_EVERY  # the pools are released part-way through
+    frame = pd.DataFrame({"Borough": [f"B{i % 5}" for i in range(n)], "Ward": [f"W{i}" for i in range(n)]})
+    frame = pd.concat([frame, pd.DataFrame(rng.integers(0, 9, (n, len(months))), columns=months)], axis=1)
+    original = frame.copy()
+    keep = rng.random(n) < 0.6
+    t = Table("ward", "24m", frame)
+    kept = rows_kept(t.frame, keep)
+    pd.testing.assert_frame_equal(kept, original.loc[keep].reset_index(drop=True), check_exact=True)
+    pd.testing.assert_frame_equal(frame, original)
+    mixed = original[["Borough", months[0], "Ward"]]  # counts not after the keys: the plain way
+    pd.testing.assert_frame_equal(rows_kept(mixed.copy(), keep), mixed.loc[keep].reset_index(drop=True))
