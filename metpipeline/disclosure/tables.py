@@ -53,12 +53,14 @@ def rows_kept(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     """`frame.loc[keep].reset_index(drop=True)`, built a column at a time with `frame`'s columns popped as
     they are copied: withholding rows of the historical LSOA table (200 MiB) held it twice. `frame` is
     left without those columns (a `Table`'s frame is its own object, so a caller's frame is untouched)."""
-    counts = [c for c in frame.columns if frame[c].dtype == np.int64]
+    counts = [c for c in frame.columns if isinstance(frame[c].dtype, np.dtype) and frame[c].dtype.kind == "i"]
     others = [c for c in frame.columns if c not in set(counts)]
-    if [*others, *counts] != list(frame.columns):  # not keys then counts: the plain way
+    dtypes: set[np.dtype] = {cast(np.dtype, frame[c].dtype) for c in counts}
+    if [*others, *counts] != list(frame.columns) or len(dtypes) > 1:  # not keys then counts of one type
         return frame.loc[keep].reset_index(drop=True)
     positions = np.flatnonzero(keep)
-    block = np.empty((len(counts), len(positions)), dtype=np.int64)  # as pandas holds int64 columns
+    # One block, as pandas holds columns of one type.
+    block = np.empty((len(counts), len(positions)), dtype=dtypes.pop() if dtypes else np.dtype(np.int64))
     for i, column in enumerate(counts):
         np.take(frame.pop(column).to_numpy(), positions, out=block[i])
         if i % RELEASE_EVERY == RELEASE_EVERY - 1:

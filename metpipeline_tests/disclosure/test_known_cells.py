@@ -83,3 +83,24 @@ def test_rows_kept_equals_selecting_the_rows_and_leaves_the_callers_frame_alone(
     pd.testing.assert_frame_equal(frame, original)
     mixed = original[["Borough", months[0], "Ward"]]  # counts not after the keys: the plain way
     pd.testing.assert_frame_equal(rows_kept(mixed.copy(), keep), mixed.loc[keep].reset_index(drop=True))
+
+
+def test_counts_are_read_narrow_only_where_they_fit(tmp_path):
+    """The disclosure stage reads counts as 32-bit integers (half the memory) where every value fits, and
+    keeps 64 bits where one does not; the values are the file's either way."""
+    from metpipeline.disclosure.files import read_counts
+    from metpipeline.workarea import WorkArea
+
+    frame = pd.DataFrame(
+        {
+            "Borough": ["Barnet", "Camden"],
+            "Ward": ["W1", "W2"],
+            "202401": np.array([3, 2**31 - 1], dtype=np.int64),
+            "202402": np.array([0, 2**31], dtype=np.int64),  # one past the 32-bit range
+        }
+    )
+    WorkArea(tmp_path).write_parquet(tmp_path / "ward__24m.parquet", frame)
+    t = read_counts(tmp_path)[("ward", "24m")]
+    assert t.frame["202401"].dtype == np.int32 and t.frame["202402"].dtype == np.int64
+    assert t.values().tolist() == [[3, 0], [2**31 - 1, 2**31]]
+    assert list(t.frame["Ward"]) == ["W1", "W2"]
