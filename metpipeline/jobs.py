@@ -25,20 +25,20 @@ RELEASE_ASSETS = SOURCE_ASSETS | dg.AssetSelection.assets(
 )
 
 
-# Memory returned after a step once the process has grown this much since it was last returned: the small
-# steps (most checks) leave nothing worth the tens of milliseconds a return takes on a large heap.
+# Memory is returned after a step that left the process this much larger than the step before it did: the
+# small steps (most checks) leave nothing worth the tens of milliseconds a return takes on a large heap.
 RETURN_AFTER_GROWTH_MIB = 64
-_resident_after_return = [0]
+_resident_after_last_step = [0]  # per process; a process running several jobs shares it, which is harmless
 
 
 @dg.success_hook(name="return_freed_memory")
 def freed_memory_hook(_context: dg.HookContext) -> None:
-    """After a step that left the process larger, what the step freed goes back to the system before the
-    next starts (memory.py): the steps run in one process, and a release's peak is its largest step on
-    top of what the steps before it left."""
-    if resident_mib() > _resident_after_return[0] + RETURN_AFTER_GROWTH_MIB:
+    """After a step that grew the process, what the step freed goes back to the system before the next
+    starts (memory.py): the steps run in one process, and a release's peak is its largest step on top of
+    what the steps before it left."""
+    if resident_mib() > _resident_after_last_step[0] + RETURN_AFTER_GROWTH_MIB:
         release_pools()
-        _resident_after_return[0] = resident_mib()
+    _resident_after_last_step[0] = resident_mib()
 
 
 monthly_release_job = dg.define_asset_job(

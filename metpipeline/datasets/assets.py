@@ -113,6 +113,9 @@ def historical_table(
             earlier = pq.read_table(path).to_pandas(
                 ignore_metadata=True, split_blocks=True, self_destruct=True
             )
+            if earlier[dataset.key_columns].duplicated().any():  # not a table this code writes
+                dg.get_dagster_logger().warning(f"{path}: repeated keys; the historical table is rebuilt")
+                earlier = None
     added: list[str] = []
     if earlier is not None:
         added = months[len(earlier.columns) - len(dataset.key_columns) :]

@@ -149,8 +149,10 @@ def extend(
     """`earlier` (a wide table of months before `months`) with the columns of `months` added from their
     cells: the same table as `assemble` of all the months (rows zero in every month never appear).
 
-    `earlier` is consumed: its month columns are popped, each as soon as it is copied, so the historical
-    LSOA table (200 MiB) is held about once, not three times as a merge, fill and sort held it."""
+    Keys are unique in both tables (as `assemble` and `extend` make them; `historical_table` rebuilds a
+    stored table that has a repeated key). `earlier` is consumed: its month columns are popped, each as
+    soon as it is copied, so the historical LSOA table (200 MiB) is held about once, not three times as a
+    merge, fill and sort held it."""
     keys = dataset.key_columns
     added = assemble(cells, dataset, months)
     # Where each added row's key is in `earlier`; keys not there yet become new rows (zero before).

@@ -105,6 +105,27 @@ def test_historical_table_is_extended_only_while_its_months_stand(stored):
     pd.testing.assert_frame_equal(table, _naive(crimes, "ward", MONTHS), check_dtype=False)
 
 
+def test_a_stored_historical_table_with_a_repeated_key_is_rebuilt_not_extended(stored):
+    """The stored table is extended only if it is one this code wrote: a repeated key (a file changed by
+    hand, or by other code) would give repeated rows, so the table is rebuilt from the cells instead."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    area, _crimes = stored
+    dataset = spec("ward")
+    cells = MonthlyCells(area, MONTHS)
+    historical_table(cells, "ward", dataset, MONTHS[:2])
+    path = area.path("cells", "history", "ward.parquet")
+    stored_table = pq.read_table(path)
+    doubled = pa.concat_tables([stored_table, stored_table.slice(0, 1)])
+    pq.write_table(doubled.replace_schema_metadata(stored_table.schema.metadata), path)
+    table, how = historical_table(cells, "ward", dataset, MONTHS[:3])
+    assert how == "rebuilt"
+    assert _bytes(table) == _bytes(
+        assemble(cells.read("ward", MONTHS[:3], dataset.key_columns), dataset, MONTHS[:3])
+    )
+
+
 def test_a_month_without_cells_is_named(stored):
     area, _ = stored
     cells = MonthlyCells(area, [*MONTHS, "2022-05", "2022-06"])
