@@ -18,6 +18,9 @@ import os
 import pyarrow as pa
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+# Columns copied between returns of Arrow's pool when a table read from Parquet is copied column by column
+# (datasets/build.extend, disclosure/tables.rows_kept): each return takes well under a millisecond.
+RELEASE_EVERY_COLUMNS = 16
 
 
 def libc() -> ctypes.CDLL | None:

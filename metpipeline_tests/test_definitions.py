@@ -122,3 +122,23 @@ def test_every_dataset_asset_declares_the_months_it_reads():
         ("disclosed_datasets", "borough_dataset"),
     ]:
         assert _upstream_months(graph, child, parent, months[2]) == [months[2]]
+
+
+def test_both_jobs_return_freed_memory_after_a_step_that_grew_the_process(monkeypatch):
+    """The README says memory a step frees is returned after any step that grew the process: both jobs
+    carry the hook, and the hook returns memory after 64 MiB of growth since the previous step, not after
+    every step (a return takes tens of milliseconds on a large heap)."""
+    from metpipeline import jobs
+    from metpipeline.definitions import defs
+
+    for name in ("monthly_release_job", "backfill_job"):
+        assert jobs.freed_memory_hook in defs.resolve_job_def(name).hook_defs
+    sizes, returned = iter([500, 500, 540, 540, 700, 600]), []
+    monkeypatch.setattr(jobs, "resident_mib", lambda: next(sizes))
+    monkeypatch.setattr(jobs, "release_pools", lambda: returned.append(True))
+    monkeypatch.setattr(jobs, "_resident_after_last_step", [0])
+    hook = jobs.freed_memory_hook.decorated_fn
+    hook(None)  # 500 after a start at 0: grown, returned; 500 left
+    hook(None)  # 540: 40 MiB more, kept
+    hook(None)  # 700: 160 MiB more than after the previous step, returned; 600 left
+    assert len(returned) == 2 and jobs._resident_after_last_step == [600]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec, spec
-from metpipeline.memory import release_pools
+from metpipeline.memory import RELEASE_EVERY_COLUMNS, release_pools
 from metpipeline.months import add_months, month_range
 from metpipeline.reference import AVIATION_BOROUGH, UNKNOWN_BOROUGH
 
@@ -182,11 +182,10 @@ def extend(
             block[i] = values
         else:
             np.take(values, in_order, out=block[i])
-        if i % 16 == 15:
+        if i % RELEASE_EVERY_COLUMNS == RELEASE_EVERY_COLUMNS - 1:
             release_pools(heaps=False)  # the popped columns (Arrow's memory), before the block grows
     counts = pd.DataFrame(block.T, columns=month_columns, copy=False)
-    key_columns = pd.DataFrame({k: key_frame[k].iloc[order].to_numpy() for k in keys}).astype(str)
-    wide = pd.concat([key_columns, counts], axis=1)
+    wide = pd.concat([key_frame.iloc[order].reset_index(drop=True), counts], axis=1)
     wide.columns.name = None
     return wide
 

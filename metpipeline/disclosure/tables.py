@@ -12,7 +12,7 @@ import pandas as pd
 
 from metpipeline.catalogue import CATALOGUE, WINDOWS
 from metpipeline.datasets.build import datastore_file_name
-from metpipeline.memory import release_pools
+from metpipeline.memory import RELEASE_EVERY_COLUMNS, release_pools
 from metpipeline.months import MONTH_COLUMN, month_columns, yyyymm
 from metpipeline.workarea import WorkArea
 
@@ -46,9 +46,6 @@ def text_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
     return list(zip(*(frame[c].astype(str).tolist() for c in columns), strict=True))
 
 
-RELEASE_EVERY = 16  # columns copied between returns of freed memory (each a few milliseconds)
-
-
 def rows_kept(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     """`frame.loc[keep].reset_index(drop=True)`, built a column at a time with `frame`'s columns popped as
     they are copied: withholding rows of the historical LSOA table (200 MiB) held it twice. `frame` is
@@ -63,7 +60,7 @@ def rows_kept(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     block = np.empty((len(counts), len(positions)), dtype=dtypes.pop() if dtypes else np.dtype(np.int64))
     for i, column in enumerate(counts):
         np.take(frame.pop(column).to_numpy(), positions, out=block[i])
-        if i % RELEASE_EVERY == RELEASE_EVERY - 1:
+        if i % RELEASE_EVERY_COLUMNS == RELEASE_EVERY_COLUMNS - 1:
             release_pools(heaps=False)  # the popped columns (Arrow's memory), before the block grows
     kept = frame.iloc[positions].reset_index(drop=True)
     return pd.concat([kept, pd.DataFrame(block.T, columns=counts, copy=False)], axis=1)

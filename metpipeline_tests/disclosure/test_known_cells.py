@@ -68,11 +68,12 @@ def test_rows_kept_equals_selecting_the_rows_and_leaves_the_callers_frame_alone(
     """Withholding rebuilds a table column by column (`rows_kept`, to hold the historical LSOA table
     once): the result is `frame.loc[keep]` with a fresh index, and a frame given to a `Table` is not
     changed, since the table works on its own frame object."""
-    from metpipeline.disclosure.tables import RELEASE_EVERY, Table, rows_kept
+    from metpipeline.disclosure.tables import Table, rows_kept
+    from metpipeline.memory import RELEASE_EVERY_COLUMNS
 
     rng = np.random.default_rng(7)
     n, months = 50, [f"2020{m:02d}" for m in range(1, 13)] + [f"2021{m:02d}" for m in range(1, 13)]
-    assert len(months) > RELEASE_EVERY  # the pools are released part-way through
+    assert len(months) > RELEASE_EVERY_COLUMNS  # the pools are released part-way through
     frame = pd.DataFrame({"Borough": [f"B{i % 5}" for i in range(n)], "Ward": [f"W{i}" for i in range(n)]})
     frame = pd.concat([frame, pd.DataFrame(rng.integers(0, 9, (n, len(months))), columns=months)], axis=1)
     original = frame.copy()
