@@ -107,6 +107,29 @@ def prepare(t: Table) -> None:
             t.group_of[members] = g  # type: ignore[attr-defined]
 
 
+# What `prepare`, `known_mask` and `_earlier_by_group` cache on a table.
+_CACHES = (
+    "row_keys_cache",
+    "values_cache",
+    "categories_cache",
+    "category_rows",
+    "row_of_key",
+    "group_of",
+    "group_rows",
+    "_known_cache",
+    "_known_by_month",
+    "_earlier_cache",
+)
+
+
+def forget(t: Table) -> None:
+    """Drop the lookups cached on `t` once its suppression is settled. They are a 64-bit copy of its counts,
+    its keys as Python tuples, and a reference to the earlier versions' cells (`known`). Left on the table,
+    they stayed in memory while the files were written: 57 MiB at full scale (benchmarks/RESULTS.md)."""
+    for name in _CACHES:
+        t.__dict__.pop(name, None)
+
+
 def known_mask(t: Table, col: int, known: Known) -> np.ndarray:
     """Rows whose cell in `col` an earlier version published with the value it has now.
 

@@ -89,13 +89,33 @@ def not_geocoded(release: Release) -> dict[str, dict[str, int]]:
 
 
 def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sensitivity: dict) -> Release:
-    """The counts release with each cell's status as actually published (marker or number).
+    """The tables the threshold and differencing checks judge, those of the datasets the policy suppresses
+    in, with each cell's status as actually published (marker or number).
+
+    Every other dataset's file is still compared row for row with its counts as withheld, and its month
+    columns with theirs, so a withheld row put back is found; but only the counts' key columns and month
+    names are read, and the dataset is not returned (none of its cells is suppressed, so neither check
+    has anything to judge in it). The historical LSOA counts, 130 MiB at full scale, are never held.
 
     A row of the counts that the file does not show was withheld (a row no suppression could protect);
     the release then holds the rows the file shows. Raises ValueError naming the file when a published file
-    is missing, or shows a row the counts do not have, or rows in another order.
+    is missing, or shows a row the counts do not have, or rows in another order, or other months.
     """
-    release = read_counts(counts_dir)
+    release: Release = {}
+    months: dict[tuple[str, str], list[str]] = {}
+    for slug in SLUGS_WITH_FILES:
+        for window in WINDOWS:
+            path = counts_dir / counts_name(slug, window)
+            if not path.exists():
+                continue
+            if policy.rule(slug).action == "suppress":
+                t = Table(slug, window, _counts_frame(path))
+                months[(slug, window)] = t.months
+            else:
+                names = pq.read_schema(path).names
+                months[(slug, window)] = month_columns(pd.DataFrame(columns=names))
+                t = Table(slug, window, pq.read_table(path, columns=KEY_COLUMNS[slug]).to_pandas())
+            release[(slug, window)] = t
     withhold(release, policy, sensitivity, SuppressionOutcome())
     for (slug, window), t in list(release.items()):
         path = publishable_dir / slug / csv_name(slug, window)
@@ -113,10 +133,14 @@ def read_published(publishable_dir: Path, counts_dir: Path, policy: Policy, sens
             t = Table(slug, window, rows_kept(t.frame, present))
             release[(slug, window)] = t
             counted = counted[present]
-        if not np.array_equal(shown, counted) or month_columns(pd.DataFrame(columns=header)) != t.months:
+        if (
+            not np.array_equal(shown, counted)
+            or month_columns(pd.DataFrame(columns=header)) != months[(slug, window)]
+        ):
             raise ValueError(f"{path.name}: rows or month columns differ from the counts file")
         if not suppressing:
-            continue  # every cell published (status 0)
+            del release[(slug, window)]  # compared; nothing in it for the checks to judge
+            continue
         status = np.zeros((len(pub), len(t.months)), dtype=np.int8)
         for j, m in enumerate(t.months):  # column by column: no object array of the whole file
             status[:, j] = np.where((pub[m] == policy.marker).to_numpy(dtype=bool), PRIMARY, 0)

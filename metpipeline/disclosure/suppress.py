@@ -28,6 +28,7 @@ from metpipeline.disclosure.constraints import (
     Known,
     build_block,
     earlier_equations,
+    forget,
     known_mask,
     prepare,
 )
@@ -274,6 +275,8 @@ def apply_policy(
             release[key] = Table(t.slug, t.window, rows_kept(t.frame, keep))
         for t in release.values():
             t.status[:] = PUBLISHED
+    for t in release.values():
+        forget(t)  # the suppression's lookups are not needed to write or record the outcome
     return outcome
 
 
