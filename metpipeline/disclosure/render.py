@@ -104,25 +104,33 @@ def _month_order(t: Table) -> np.ndarray:
 
 @dataclass
 class _SortedKeys:
-    """A table's rows in tidy order, once: the key columns as text (for the Parquet file) and each row's
-    key fields already joined as CSV text with a trailing comma (so a month's CSV rows are one join)."""
+    """A table's rows in tidy order, once: the key columns (for the Parquet file) and each row's key fields
+    already joined as CSV text with a trailing comma (so a month's CSV rows are one join).
+
+    The key columns are held dictionary-encoded (a code or name repeats on every row of its area) and
+    decoded a month's rows at a time (`month_columns`): as text, the historical LSOA table's took 16 MiB."""
 
     order: np.ndarray
-    columns: list[pa.Array]
+    columns: list[pa.DictionaryArray]
     csv_prefix: pa.Array
 
     @classmethod
     def of(cls, t: Table) -> "_SortedKeys":
         order = _month_order(t)
         index = pa.array(order)
-        columns = [pa.array(t.frame[k]).cast(pa.large_string()).take(index) for k in TIDY_COLUMNS[t.slug]]
-        fields = [text_field(c) for c in columns]
+        text = [pa.array(t.frame[k]).cast(pa.large_string()).take(index) for k in TIDY_COLUMNS[t.slug]]
+        fields = [text_field(c) for c in text]
         prefix = (
             pc.binary_join_element_wise(*fields, _EMPTY, _COMMA)
             if len(order)
             else pa.array([], pa.large_string())
         )
-        return cls(order, columns, prefix)
+        del fields
+        return cls(order, [c.dictionary_encode() for c in text], prefix)
+
+    def month_columns(self, taken: pa.Array) -> list[pa.Array]:
+        """The key columns of the rows at positions `taken` (of the tidy order), as text."""
+        return [c.take(taken).dictionary_decode() for c in self.columns]
 
 
 def tidy_months(tables: list[Table], marker: str) -> Iterator[tuple[memoryview, pa.Table]]:
@@ -155,7 +163,7 @@ def tidy_months(tables: list[Table], marker: str) -> Iterator[tuple[memoryview, 
         n = len(counts)
         parquet = [
             pa.repeat(pa.scalar(month, pa.large_string()), n),
-            *(c.take(taken) for c in sorted_keys.columns),
+            *sorted_keys.month_columns(taken),
             pa.array(counts, mask=suppressed, type=pa.int64()),
             pa.array(suppressed, type=pa.bool_()),
         ]

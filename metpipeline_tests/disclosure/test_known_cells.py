@@ -86,22 +86,37 @@ def test_rows_kept_equals_selecting_the_rows_and_leaves_the_callers_frame_alone(
     pd.testing.assert_frame_equal(rows_kept(mixed.copy(), keep), mixed.loc[keep].reset_index(drop=True))
 
 
-def test_counts_are_read_narrow_only_where_they_fit(tmp_path):
-    """The disclosure stage reads counts as 32-bit integers (half the memory) where every value fits, and
-    keeps 64 bits where one does not; the values are the file's either way."""
-    from metpipeline.disclosure.files import read_counts
+@pytest.mark.parametrize(
+    "first, second, types",
+    [
+        ([30, 100], [0, 100], (np.int8, np.int8)),
+        ([3, 200], [-1, 0], (np.int16, np.int16)),
+        ([3, 2**31 - 1], [0, 5], (np.int32, np.int32)),
+        ([3, 2**31 - 1], [0, 2**31], (np.int32, np.int64)),  # one past the 32-bit range: 64 bits
+    ],
+)
+def test_counts_are_read_narrow_only_where_they_fit(tmp_path, first, second, types):
+    """The disclosure stage reads a table's counts in the narrowest integer type that holds them all (one
+    type for the table), and keeps 64 bits for a column that does not fit 32; the values, and their sums,
+    are the file's either way."""
+    from metpipeline.disclosure.files import not_geocoded, read_counts
     from metpipeline.workarea import WorkArea
 
     frame = pd.DataFrame(
         {
             "Borough": ["Barnet", "Camden"],
             "Ward": ["W1", "W2"],
-            "202401": np.array([3, 2**31 - 1], dtype=np.int64),
-            "202402": np.array([0, 2**31], dtype=np.int64),  # one past the 32-bit range
+            "202401": np.array(first, dtype=np.int64),
+            "202402": np.array(second, dtype=np.int64),
         }
     )
     WorkArea(tmp_path).write_parquet(tmp_path / "ward__24m.parquet", frame)
     t = read_counts(tmp_path)[("ward", "24m")]
-    assert t.frame["202401"].dtype == np.int32 and t.frame["202402"].dtype == np.int64
-    assert t.values().tolist() == [[3, 0], [2**31 - 1, 2**31]]
+    assert (t.frame["202401"].dtype, t.frame["202402"].dtype) == types
+    assert t.values().tolist() == [list(r) for r in zip(first, second, strict=True)]
+    assert int(t.frame["202401"].sum()) == sum(first)  # 130 overflows 8 bits: pandas sums in 64
     assert list(t.frame["Ward"]) == ["W1", "W2"]
+    # A borough table of zeros: the crimes not geocoded are its total minus the ward file's, in 64 bits.
+    borough = frame.drop(columns="Ward").assign(**{"202401": 0, "202402": 0})
+    WorkArea(tmp_path).write_parquet(tmp_path / "borough__24m.parquet", borough)
+    assert not_geocoded(read_counts(tmp_path))["ward"] == {"202401": -sum(first), "202402": -sum(second)}
