@@ -292,9 +292,10 @@ def _bad_parquet_counts(series: pd.Series, suppressed: pd.Series | None) -> pd.S
 
 
 BATCH_ROWS = 1 << 18  # rows of a Parquet file judged at a time (a CSV: blocks of BATCH_BYTES)
-# 4 MB: Arrow's CSV reader holds several blocks at once; with 32 MB blocks scanning the 749 MB LSOA tidy
-# file took the process from 125 to 1,033 MiB, with 4 MB to 302 MiB, and no slower (2.0 s against 2.8 s).
-BATCH_BYTES = 4 << 20
+# 1 MB: Arrow's CSV reader holds several blocks at once, and its parse buffers grow with the block. Scanning
+# the 749 MB LSOA tidy file took the process from 125 to 1,033 MiB with 32 MB blocks, to 302 MiB with 4 MB
+# (Arrow's own peak 170 MiB), to 205 MiB with 1 MB (Arrow's 43 MiB), each no slower than the last.
+BATCH_BYTES = 1 << 20
 
 
 def _read(path: Path) -> tuple[list[str], Iterator[pd.DataFrame | pa.RecordBatch]]:
