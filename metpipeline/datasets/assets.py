@@ -127,7 +127,7 @@ def historical_table(
         how = f"extended by {len(added)} months"
         del earlier  # consumed by `extend`
     else:
-        wide = assemble(cells.read(name, months, dataset.key_columns), dataset, months)
+        wide = rebuilt(cells, name, dataset, months)
     if how == "rebuilt" or added:  # built or grown: keep it
         table = pa.Table.from_pandas(wide, preserve_index=False)
         meta = {"version": TABLE_VERSION, "keys": dataset.key_columns, "months": wanted}
@@ -136,6 +136,25 @@ def historical_table(
         )
         area.write_bytes(path, _parquet_bytes(table))
     return wide, how
+
+
+# Months of cells read at a time when a historical table is rebuilt (the first release after a back-fill).
+REBUILD_MONTHS = 24
+
+
+def rebuilt(cells: MonthlyCells, name: str, dataset: DatasetSpec, months: list[str]) -> pd.DataFrame:
+    """The historical table of `months` made from their cells REBUILD_MONTHS months at a time, the first
+    chunk assembled and each next one added with `extend`: the same table as `assemble` of all of them
+    (`extend` says so, and a test compares them), without the cells of every month in memory at once. At
+    full scale, all 199 months' LSOA cells in one frame took the first release after a back-fill to 2.2 GiB
+    (benchmarks/RESULTS.md)."""
+    keys = dataset.key_columns
+    first = months[:REBUILD_MONTHS]
+    wide = assemble(cells.read(name, first, keys), dataset, first)
+    for start in range(REBUILD_MONTHS, len(months), REBUILD_MONTHS):
+        chunk = months[start : start + REBUILD_MONTHS]
+        wide = extend(wide, cells.read(name, chunk, keys), dataset, chunk)
+    return wide
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:

@@ -108,7 +108,8 @@ class _SortedKeys:
     already joined as CSV text with a trailing comma (so a month's CSV rows are one join).
 
     The key columns are held dictionary-encoded (a code or name repeats on every row of its area) and
-    decoded a month's rows at a time (`month_columns`): as text, the historical LSOA table's took 16 MiB."""
+    decoded a month's rows at a time (`month_columns`): the sorted keys of both full-scale LSOA tables took
+    46 MiB with the key columns as text, 31 MiB so (benchmarks/RESULTS.md)."""
 
     order: np.ndarray
     columns: list[pa.DictionaryArray]

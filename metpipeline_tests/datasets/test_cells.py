@@ -8,6 +8,7 @@ import pytest
 
 from metpipeline.catalogue import CATALOGUE, WINDOWS, spec
 from metpipeline.cellstore import MissingMonths, MonthlyCells, months_ready, write_month
+from metpipeline.datasets import assets as dataset_assets
 from metpipeline.datasets.assets import historical_table
 from metpipeline.datasets.build import all_month_cells, assemble, build_table, extend, window_months
 from metpipeline.workarea import WorkArea
@@ -124,6 +125,25 @@ def test_a_stored_historical_table_with_a_repeated_key_is_rebuilt_not_extended(s
     assert _bytes(table) == _bytes(
         assemble(cells.read("ward", MONTHS[:3], dataset.key_columns), dataset, MONTHS[:3])
     )
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_a_historical_table_rebuilt_a_few_months_at_a_time_equals_assembling_every_month(
+    stored, monkeypatch, chunk
+):
+    """The first release after a back-fill rebuilds each historical table from the cells REBUILD_MONTHS
+    months at a time (not every month's cells in one frame): the same table, dtype for dtype and byte for
+    byte, as `assemble` of all of them, and what `historical_table` stores and returns."""
+    area, _crimes = stored
+    monkeypatch.setattr(dataset_assets, "REBUILD_MONTHS", chunk)
+    cells = MonthlyCells(area, MONTHS)
+    for slug, dataset in CATALOGUE.items():
+        whole = assemble(cells.read(slug, MONTHS, dataset.key_columns), dataset, MONTHS)
+        chunked = dataset_assets.rebuilt(cells, slug, dataset, MONTHS)
+        pd.testing.assert_frame_equal(chunked, whole, check_exact=True, obj=f"{slug} by {chunk}")
+        assert _bytes(chunked) == _bytes(whole), slug
+        table, how = historical_table(cells, slug, dataset, MONTHS)
+        assert how == "rebuilt" and _bytes(table) == _bytes(whole), slug
 
 
 def test_a_month_without_cells_is_named(stored):
