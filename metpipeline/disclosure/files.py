@@ -40,8 +40,12 @@ def joined_keys(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return pc.binary_join_element_wise(*parts, separator).to_numpy(zero_copy_only=False)
 
 
-# Integer types a table's counts may be held in, narrowest first.
-_NARROW = [(pa.int8(), np.iinfo(np.int8)), (pa.int16(), np.iinfo(np.int16)), (pa.int32(), np.iinfo(np.int32))]
+# Integer types a table's counts may be held in, narrowest first, with the least and greatest value of each.
+_NARROW: list[tuple[pa.DataType, int, int]] = [
+    (pa.int8(), -(2**7), 2**7 - 1),
+    (pa.int16(), -(2**15), 2**15 - 1),
+    (pa.int32(), -(2**31), 2**31 - 1),
+]
 
 
 def _counts_frame(path: Path) -> pd.DataFrame:
@@ -57,11 +61,11 @@ def _counts_frame(path: Path) -> pd.DataFrame:
         if pa.types.is_int64(field.type) and table.column(i).null_count == 0:
             low, high = pc.min_max(table.column(i)).values()
             low, high = (low.as_py() or 0), (high.as_py() or 0)  # an empty table: any type
-            if _NARROW[-1][1].min <= low and high <= _NARROW[-1][1].max:
+            if _NARROW[-1][1] <= low and high <= _NARROW[-1][2]:
                 ranges[i] = (low, high)
     if ranges:
         low, high = min(r[0] for r in ranges.values()), max(r[1] for r in ranges.values())
-        narrow = next(t for t, info in _NARROW if info.min <= low and high <= info.max)
+        narrow = next(t for t, least, greatest in _NARROW if least <= low and high <= greatest)
         for i in ranges:
             table = table.set_column(i, table.schema.field(i).name, pc.cast(table.column(i), narrow))
     return table.to_pandas(split_blocks=True, self_destruct=True)
