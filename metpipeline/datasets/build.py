@@ -108,7 +108,9 @@ def all_month_cells(harmonised: pd.DataFrame, specs=None) -> dict[str, pd.DataFr
     return out
 
 
-def _empty(dataset: DatasetSpec, month_columns: list[str]) -> pd.DataFrame:
+def empty_table(dataset: DatasetSpec, month_columns: list[str]) -> pd.DataFrame:
+    """A table of no rows (no cells in its months): key columns of no type (Parquet stores them as null),
+    month columns int64. Its bytes are part of the counts and history files, so keep it as it is."""
     frame = pd.DataFrame({c: pd.Series(dtype=object) for c in dataset.key_columns})
     for column in month_columns:
         frame[column] = pd.Series(dtype="int64")
@@ -121,7 +123,7 @@ def assemble(cells: pd.DataFrame, dataset: DatasetSpec, months: list[str]) -> pd
     month_columns = [m.replace("-", "") for m in months]
     cells = cells[cells["month"].isin(months).to_numpy(dtype=bool)] if len(cells) else cells
     if not len(cells):
-        return _empty(dataset, month_columns)
+        return empty_table(dataset, month_columns)
     # Row ids by key (categorical keys group by code); one matrix filled by (row, month) positions: the
     # cells are already unique per key and month, so plain assignment suffices.
     row = cells.groupby(keys, observed=True, sort=False).ngroup().to_numpy()

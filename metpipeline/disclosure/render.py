@@ -102,6 +102,12 @@ def _month_order(t: Table) -> np.ndarray:
     return keys.sort_values(list(rename.values()), kind="stable").index.to_numpy()
 
 
+def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array: a column read from a Parquet file of more than 131,072 rows comes in several chunks, and a
+    chunked dictionary cannot be decoded as one (`_SortedKeys.month_columns`)."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
 @dataclass
 class _SortedKeys:
     """A table's rows in tidy order, once: the key columns (for the Parquet file) and each row's key fields
@@ -119,7 +125,10 @@ class _SortedKeys:
     def of(cls, t: Table) -> "_SortedKeys":
         order = _month_order(t)
         index = pa.array(order)
-        text = [pa.array(t.frame[k]).cast(pa.large_string()).take(index) for k in TIDY_COLUMNS[t.slug]]
+        text = [
+            _contiguous(pa.array(t.frame[k]).cast(pa.large_string()).take(index))
+            for k in TIDY_COLUMNS[t.slug]
+        ]
         fields = [text_field(c) for c in text]
         prefix = (
             pc.binary_join_element_wise(*fields, _EMPTY, _COMMA)

@@ -146,6 +146,22 @@ def test_a_historical_table_rebuilt_a_few_months_at_a_time_equals_assembling_eve
         assert how == "rebuilt" and _bytes(table) == _bytes(whole), slug
 
 
+def test_a_historical_table_rebuilt_from_months_without_cells_is_the_empty_table(tmp_path, monkeypatch):
+    """No flagged crime in any month: rebuilt a month at a time, the flagged table is the empty table
+    `assemble` makes (key columns of no type), byte for byte, not one the chunks' extension typed."""
+    area = WorkArea(tmp_path)
+    for i, month in enumerate(MONTHS):
+        frame = _month(month, 10 + i)
+        flags = [c for c in frame.columns if c.startswith("hate_")] + ["domestic_abuse"]
+        frame[flags] = False
+        write_month(area, month, all_month_cells(frame))
+    monkeypatch.setattr(dataset_assets, "REBUILD_MONTHS", 1)
+    cells, dataset = MonthlyCells(area, MONTHS), spec("flagged")
+    whole = assemble(cells.read("flagged", MONTHS, dataset.key_columns), dataset, MONTHS)
+    chunked = dataset_assets.rebuilt(cells, "flagged", dataset, MONTHS)
+    assert len(whole) == 0 and _bytes(chunked) == _bytes(whole)
+
+
 def test_a_month_without_cells_is_named(stored):
     area, _ = stored
     cells = MonthlyCells(area, [*MONTHS, "2022-05", "2022-06"])

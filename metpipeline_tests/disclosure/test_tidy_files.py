@@ -52,3 +52,20 @@ def test_tidy_files_are_what_pandas_writes(tmp_path, marker):
     written = pd.read_parquet(tmp_path / "ward-tidy.parquet")
     assert written.astype(object).equals(expected.astype(object))
     assert written["suppressed"].sum() == 4 and written["count"].isna().sum() == 4
+
+
+def test_key_columns_in_several_chunks_give_the_same_files(tmp_path):
+    """A counts file of more than 131,072 rows is read with its key columns in several Arrow chunks (and a
+    table nothing is withheld from keeps them so): the tidy files are the same bytes as from one chunk."""
+    import pyarrow as pa
+
+    t = _ward_table()
+    keys = pa.Table.from_pandas(t.frame, preserve_index=False)
+    chunked_frame = pa.concat_tables([keys.slice(0, 1), keys.slice(1, 2), keys.slice(3)]).to_pandas()
+    assert pa.array(chunked_frame["WardName"]).num_chunks == 3  # what a large file's read gives
+    chunked = Table("ward", "24m", chunked_frame, t.status.copy())
+    for name, table in (("one", t), ("chunks", chunked)):
+        (tmp_path / name).mkdir()
+        write_tidy(tmp_path / name / "t.csv", tmp_path / name / "t.parquet", "ward", [table], "[c]")
+    for file in ("t.csv", "t.parquet"):
+        assert (tmp_path / "chunks" / file).read_bytes() == (tmp_path / "one" / file).read_bytes(), file
