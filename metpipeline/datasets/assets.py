@@ -24,7 +24,6 @@ from metpipeline.datasets.build import (
     airports_name,
     all_month_cells,
     assemble,
-    empty_table,
     extend,
     window_months,
 )
@@ -155,8 +154,6 @@ def rebuilt(cells: MonthlyCells, name: str, dataset: DatasetSpec, months: list[s
     for start in range(REBUILD_MONTHS, len(months), REBUILD_MONTHS):
         chunk = months[start : start + REBUILD_MONTHS]
         wide = extend(wide, cells.read(name, chunk, keys), dataset, chunk)
-    if not len(wide):  # no cells in any month: the empty table exactly as `assemble` makes it
-        return empty_table(dataset, [m.replace("-", "") for m in months])
     return wide
 
 

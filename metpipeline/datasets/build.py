@@ -170,6 +170,8 @@ def extend(
     month_columns = [c for c in earlier.columns if c not in keys] + [
         c for c in added.columns if c not in keys
     ]
+    if n == 0:  # no cells in any month: the empty table exactly as `assemble` makes it
+        return empty_table(dataset, month_columns)
     # One block of counts, filled a column at a time (pandas keeps int64 columns as rows of one 2-D block).
     block = np.empty((len(month_columns), n), dtype="int64")
     zeros = np.zeros(len(new), dtype="int64")
