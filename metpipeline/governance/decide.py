@@ -13,6 +13,7 @@ the same rules are checked when a decision is recorded and again, from the ledge
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -277,6 +278,15 @@ def publication_problem(
             f"required approval(s) (approved by {have}); waiting for {missing} more{stale}"
         )
     return None
+
+
+def approvals_completed_at(engine: sa.Engine, dataset: str, month: str, chash: str) -> datetime:
+    """When the candidate's approvals completed: its latest approval, aware UTC (ledger times are naive UTC).
+    The release time is counted from it on every path that publishes."""
+    times = [
+        d.decided_at for d in ledger.decisions_for(engine, dataset, month, chash) if d.decision == "approve"
+    ]
+    return max(times).replace(tzinfo=UTC) if times else datetime.now(UTC)
 
 
 def _broken_ledger(dataset: str, problems: list[str]) -> str:

@@ -1,13 +1,17 @@
 """The publish job: put one approved candidate in the bucket. Launched by the approval sensor."""
 
+from datetime import UTC, datetime
+
 import dagster as dg
 from pydantic import Field
 
+from metpipeline import settings
 from metpipeline.approval.candidates import DATASETS, CandidateError
 from metpipeline.bucket import StoreError, open_store
 from metpipeline.governance import ledger
-from metpipeline.governance.decide import publication_problem
+from metpipeline.governance.decide import approvals_completed_at, publication_problem
 from metpipeline.governance.registry import RegistryError
+from metpipeline.publish.catalog import publication_time
 from metpipeline.publish.publisher import PublishError, publish_candidate
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
 from metpipeline.settings import ConfigError
@@ -67,6 +71,19 @@ def publish_candidate_op(
         raise dg.Failure(description=f"Not published: {exc}") from None
     if problem:
         raise dg.Failure(description=f"Not published: {problem}")
+    # The announced release time holds here, in the step that writes, so no path reaches the public before
+    # it: the sensor, a Launchpad launch with the approved hash, `dagster job execute`, a re-execution of an
+    # earlier publish run (Code of Practice for Statistics, orderly release).
+    try:
+        due = publication_time(approvals_completed_at(engine, dataset, month, chash))
+    except ConfigError as exc:
+        raise dg.Failure(description=f"Not published: {exc}") from None
+    if datetime.now(UTC) < due:
+        raise dg.Failure(
+            description=f"Not published: {dataset} {month} is approved for the release time "
+            f"{due:%A %-d %B %Y %H:%M} London ({settings.RELEASE_TIME.name}); nothing is published "
+            "before it, on any path. The approval sensor publishes it then."
+        )
     store = open_store(bucket.validated_url(), bucket.endpoint_url or None)
     try:
         result = publish_candidate(

@@ -12,7 +12,7 @@ import dagster as dg
 
 from metpipeline import settings
 from metpipeline.governance import ledger
-from metpipeline.governance.decide import publication_problem
+from metpipeline.governance.decide import approvals_completed_at, publication_problem
 from metpipeline.governance.registry import RegistryError
 from metpipeline.notify import Notice, send
 from metpipeline.publish import retry
@@ -53,7 +53,7 @@ def approval_sensor(
             elif ledger.decisions_for(engine, dataset, month, chash):
                 notes.append(problem)  # decided on, but not publishable (yet): say why
             continue
-        due = publication_time(_approved_at(engine, dataset, month, chash))
+        due = publication_time(approvals_completed_at(engine, dataset, month, chash))
         if datetime.now(UTC) < due:
             notes.append(
                 f"{dataset} {month}: approved; published at the release time {due:%Y-%m-%d %H:%M} London"
@@ -100,11 +100,3 @@ def approval_sensor(
     if not requests:
         return dg.SensorResult(skip_reason="; ".join(notes) or "nothing to publish", cursor=cursor)
     return dg.SensorResult(run_requests=requests, cursor=cursor)
-
-
-def _approved_at(engine, dataset: str, month: str, chash: str) -> datetime:
-    """When the candidate's approvals completed: its latest approval (ledger times are naive UTC)."""
-    times = [
-        d.decided_at for d in ledger.decisions_for(engine, dataset, month, chash) if d.decision == "approve"
-    ]
-    return max(times).replace(tzinfo=UTC)

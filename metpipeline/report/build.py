@@ -4,8 +4,11 @@ gathered into a JSON-ready dict and rendered as one self-contained HTML page."""
 import html
 
 import jinja2
+import markupsafe
 
-TEMPLATE = jinja2.Template(
+# Autoescaped: check descriptions carry text people typed (a volume acknowledgement's reason, names), and
+# the report is mailed to owners as a link; nothing typed may become markup.
+TEMPLATE = jinja2.Environment(autoescape=True).from_string(
     """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Release report {{ r.month }}</title>
 <style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}
@@ -149,4 +152,5 @@ def volume_svg(totals: dict[str, int], width: int = 480, height: int = 160) -> s
 
 
 def render_html(report: dict) -> str:
-    return TEMPLATE.render(r=report, chart=volume_svg(report["volume"]))
+    # The chart is built here from numbers and month names, each escaped where it is written.
+    return TEMPLATE.render(r=report, chart=markupsafe.Markup(volume_svg(report["volume"])))

@@ -254,6 +254,7 @@ def test_a_decision_sealed_with_another_key_is_refused(deployment, monkeypatch):
     assert decide(deployment, "borough", chashes["borough"], "alice.owner").success
     other = deployment["tmp"] / "other.key"
     other.write_text("an-entirely-different-ledger-key-0000")
+    other.chmod(0o600)
     monkeypatch.setenv("METPIPELINE_LEDGER_KEY_FILE", str(other))
     assert "seal does not match" in failure(publish(deployment, "borough", chashes["borough"]))
 
