@@ -4,6 +4,8 @@ script typed into a reason.
 
 Built on the deployment of test_governance_attacks (SQLite state, a local bucket, the real jobs)."""
 
+# ruff: noqa: F811 (the tests take the imported `deployment` fixture by name)
+
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,7 +14,7 @@ import pytest
 
 from metpipeline.governance import seal
 from metpipeline.settings import ConfigError
-from metpipeline_tests.approval.test_governance_attacks import (  # noqa: F401 (the fixture)
+from metpipeline_tests.approval.test_governance_attacks import (  # noqa: F401 (deployment: the fixture)
     MONTH,
     decide,
     deployment,
