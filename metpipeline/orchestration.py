@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from metpipeline.identity import FOLLOWS_RUN_TAG
 from metpipeline.jobs import backfill_job, monthly_release_job
 from metpipeline.partitions import monthly_partitions
 
@@ -76,9 +77,11 @@ def release_after_backfill(context: dg.RunStatusSensorContext):
     month = context.dagster_run.tags.get(RELEASE_MONTH_TAG)
     if not month:
         return dg.SkipReason("back-fill was not started for a release")
+    # The release follows the back-fill: whoever launched the back-fill launched the release (four eyes).
     return dg.RunRequest(
         run_key=f"release-after:{context.dagster_run.run_id}",
         partition_key=month,
+        tags={FOLLOWS_RUN_TAG: context.dagster_run.run_id},
     )
 
 

@@ -10,7 +10,7 @@ from metpipeline.approval import candidates, release_notice
 from metpipeline.approval.decision_job import SHORT, decision_link, report_link
 from metpipeline.bucket import INTERNAL_PREFIX, open_store
 from metpipeline.governance import ledger
-from metpipeline.identity import signed_in_user
+from metpipeline.identity import LinkedRunMissing, launchers_of_run
 from metpipeline.notify import send
 from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
@@ -60,13 +60,18 @@ def release_candidates(
     month = context.partition_key
     staged = candidates.stage_candidates(workarea.area, month, code_version=candidates.code_version())
     engine = state.engine()
-    # The release run's launcher, as the sign-in proxy said (none for the schedule): may not approve it.
-    launched_by = signed_in_user(context.run.tags)
+    # Who launched this run and every run it follows or re-executes (the back-fill before it), as the
+    # sign-in proxy said (none for the schedule): none of them may approve what it stages (four eyes).
+    try:
+        launchers = launchers_of_run(context.instance, context.run)
+    except LinkedRunMissing as exc:
+        raise dg.Failure(description=f"Nothing staged: {exc}") from None
+    key = governance.ledger_key(context.log.info)
     rows = ["| dataset | candidate | checks |", "|---|---|---|"]
     metadata: dict[str, dg.RawMetadataValue] = {}
     for c in staged:
         ledger.record_candidate(
-            engine, c.dataset, month, c.content_hash, context.run_id, c.checks_passed, launched_by
+            engine, key, c.dataset, month, c.content_hash, context.run_id, c.checks_passed, launchers
         )
         metadata[f"{c.dataset}_content_hash"] = dg.MetadataValue.text(c.content_hash)
         rows.append(

@@ -5,10 +5,12 @@ the same rules are checked when a decision is recorded and again, from the ledge
 - the approver is registered (owner or deputy) for the dataset in the registry in force, and the decision
   was made under that same registry file (path and sha256);
 - when the sign-in proxy is configured, the approver is the signed-in user who launched the decision;
-- the approver did not launch the release run that built the candidate (four eyes);
-- the candidate is the current one and passed its checks;
+- the approver launched no run that staged the candidate's bytes (four eyes: every launcher, for good);
+- the candidate is the current one (its staging sealed and chained) and passed its checks;
+- figures that were public before and come back are published only on decisions made after the version
+  they replace (a decision records the version public when it was made);
 - the registry's `approvals_required` distinct people approved it, and nobody rejected it;
-- the dataset's decisions are intact (sealed and chained; see seal.py).
+- the dataset's decisions and stagings are intact (sealed and chained; see seal.py).
 """
 
 import re
@@ -65,6 +67,7 @@ class Approvals:
     required: int
     rejection: ledger.Decision | None
     stale: tuple[ledger.Decision, ...]  # decisions made under another registry file
+    replaces: int = 0  # the public version these figures would replace (0: none, or they are public)
 
     @property
     def complete(self) -> bool:
@@ -126,6 +129,9 @@ def _decide(
         )
     check_identity(identity, name)
 
+    broken = ledger.verify_candidates(engine, key, dataset)
+    if broken:
+        raise DecisionRefused(_broken_ledger(dataset, broken))
     current = ledger.current_candidate(engine, dataset, month)
     if current is None:
         raise DecisionRefused(
@@ -146,11 +152,13 @@ def _decide(
             f"the {dataset} {month} candidate did not pass all its checks and cannot be decided on; fix "
             "the data or the checks and rebuild the month"
         )
-    _check_four_eyes(current, name, identity)
+    _check_four_eyes(engine, current, name, identity)
     broken = ledger.verify_chain(engine, key, dataset)
     if broken:
         raise DecisionRefused(_broken_ledger(dataset, broken))
 
+    public = ledger.current_publication(engine, dataset, month)
+    public_version = public.version if public else 0
     status = approvals(engine, registry, current)
     if status.rejection is not None:
         raise DecisionRefused(
@@ -158,7 +166,7 @@ def _decide(
             "candidate stays rejected. Rebuild the month to get a new candidate."
         )
     if name in status.approvers or ledger.decisions_by(
-        engine, dataset, month, candidate_hash, name, registry.sha256
+        engine, dataset, month, candidate_hash, name, registry.sha256, public_version
     ):
         raise DecisionRefused(
             f"{name} has already decided on the {dataset} {month} candidate; decisions are final"
@@ -187,6 +195,7 @@ def _decide(
             registry_version=registry.version,
             run_id=run_id,
             checklist=checklist,
+            public_version=public_version,
         )
     except sa.exc.IntegrityError:
         raise DecisionRefused(
@@ -210,32 +219,44 @@ def check_identity(identity: Identity, name: str) -> None:
         )
 
 
-def _check_four_eyes(current: ledger.Candidate, name: str, identity: Identity) -> None:
-    launcher = normalise_name(current.launched_by) if current.launched_by else None
-    if launcher and launcher in {name, normalise_name(identity.signed_in_user or "")}:
+def _check_four_eyes(engine: sa.Engine, current: ledger.Candidate, name: str, identity: Identity) -> None:
+    launchers = ledger.launchers_of(engine, current.dataset, current.month, current.content_hash)
+    people = {normalise_name(p) for p in launchers}
+    if people & {name, normalise_name(identity.signed_in_user or "")} - {""}:
         raise DecisionRefused(
-            f"{name} launched the release run that built this candidate and cannot also approve it "
+            f"{name} launched a run that staged this candidate and cannot also approve it "
             "(four eyes); ask another registered owner or deputy"
         )
 
 
 def approvals(engine: sa.Engine, registry: Registry, current: ledger.Candidate) -> Approvals:
-    """The candidate's approvals that hold under `registry`, re-checked from the ledger (not trusted)."""
+    """The candidate's approvals that hold under `registry`, re-checked from the ledger (not trusted).
+
+    Not counted: decisions under another registry file, by people it no longer lists, by anyone who
+    launched a run that staged these bytes, and, where another version is public now, decisions made
+    before it was (figures that come back need a decision made after the version they replace)."""
     decisions = ledger.decisions_for(engine, current.dataset, current.month, current.content_hash)
     allowed = set(registry.approvers(current.dataset))
-    launcher = normalise_name(current.launched_by) if current.launched_by else None
+    launchers = {
+        normalise_name(p)
+        for p in ledger.launchers_of(engine, current.dataset, current.month, current.content_hash)
+    }
+    public = ledger.current_publication(engine, current.dataset, current.month)
+    floor = public.version if public is not None and public.content_hash != current.content_hash else 0
     valid, stale, rejection = [], [], None
     for d in decisions:
         if d.registry_sha256 != registry.sha256 or d.registry_path != registry.source:
             stale.append(d)
             continue
-        if d.approver not in allowed or d.approver == launcher:
+        if d.approver not in allowed or d.approver in launchers:
             continue
         if d.decision == "reject":
             rejection = rejection or d
+        elif d.public_version < floor:
+            continue  # made before the version these figures would replace was public
         elif d.approver not in valid:
             valid.append(d.approver)
-    return Approvals(tuple(valid), registry.required(current.dataset), rejection, tuple(stale))
+    return Approvals(tuple(valid), registry.required(current.dataset), rejection, tuple(stale), floor)
 
 
 def publication_problem(
@@ -244,7 +265,7 @@ def publication_problem(
     """Why this candidate may not be published now, or None. Checked by the sensor and again by the publish
     job immediately before anything is written: nothing reaches the public that the registered owners did
     not approve byte for byte, under the registry in force, in an intact ledger."""
-    broken = ledger.verify_chain(engine, key, dataset)
+    broken = ledger.verify_chain(engine, key, dataset) + ledger.verify_candidates(engine, key, dataset)
     if broken:
         return _broken_ledger(dataset, broken)
     rejection = next(
@@ -273,9 +294,15 @@ def publication_problem(
             if status.stale
             else ""
         )
+        again = (
+            f"; these figures were public before v{status.replaces} and come back: only decisions made "
+            f"after v{status.replaces} was published count, so the owners decide again"
+            if status.replaces and ledger.was_published(engine, dataset, month, chash)
+            else ""
+        )
         return (
             f"{dataset} {month} candidate {chash[:12]}… has {len(status.approvers)} of {status.required} "
-            f"required approval(s) (approved by {have}); waiting for {missing} more{stale}"
+            f"required approval(s) (approved by {have}); waiting for {missing} more{stale}{again}"
         )
     return None
 
@@ -291,6 +318,6 @@ def approvals_completed_at(engine: sa.Engine, dataset: str, month: str, chash: s
 
 def _broken_ledger(dataset: str, problems: list[str]) -> str:
     return (
-        f"the {dataset} decisions in the ledger were altered outside the pipeline, so nothing of "
+        f"the {dataset} decisions or stagings in the ledger were altered outside the pipeline, so nothing of "
         f"{dataset} is published until an administrator investigates: " + "; ".join(problems)
     )

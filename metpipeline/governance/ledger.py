@@ -1,13 +1,17 @@
 """The release ledger in the pipeline's state database: staged candidates, owners' decisions, publications.
 
-Decisions are append-only and tamper-evident: the code only ever INSERTs; on SQLite and PostgreSQL triggers
-reject UPDATE and DELETE; and, because a trigger can be dropped by whoever owns the database, every row is
-sealed with an HMAC under a deployment secret and chained to the dataset's previous decision (seal.py).
-`verify_chain` finds a forged, edited or deleted row; the sensor and the publish job call it before
-anything is published.
+Stagings and decisions are append-only and tamper-evident: the code only ever INSERTs; on SQLite and
+PostgreSQL triggers reject UPDATE and DELETE; and, because a trigger can be dropped by whoever owns the
+database, every row is sealed with an HMAC under a deployment secret and chained to the dataset's previous
+row of its table (seal.py). `verify_chain` and `verify_candidates` find a forged, edited or deleted row;
+deciding, the sensor and the publish job call them before anything is recorded or published. The sealed
+stagings say which candidate is current and who launched a run that staged its bytes (every one of them,
+for good: four eyes); a decision records which published version was public when it was made (`round`), so
+figures that come back are published only on a decision made after the version they replace.
 Times are stored as naive UTC (SQLite keeps no time zone) and shown with an explicit "UTC".
 """
 
+import json
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +37,22 @@ release_candidates = sa.Table(
     sa.Column("launched_by", sa.String(100), nullable=True),
     sa.Column("checks_passed", sa.Boolean, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
+    # Every person who launched a run in the chain that staged this row (the release run, the back-fill it
+    # followed, the run it re-executes), as sorted JSON: none of them may approve these bytes.
+    sa.Column("launchers", sa.Text, nullable=True),
+    # The seal: the dataset's stagings numbered 1, 2, 3 … and chained like decisions. Null only in rows
+    # staged before stagings were sealed, which are never taken as current.
+    sa.Column("seq", sa.Integer, nullable=True),
+    sa.Column("prev_mac", sa.String(64), nullable=True),
+    sa.Column("mac", sa.String(64), nullable=True),
     sa.Index("ix_staged_candidates_dataset_month", "dataset", "month"),
+    sa.Index(
+        "uq_staged_candidates_chain",
+        "dataset",
+        "seq",
+        unique=True,
+        mssql_where=sa.text("seq IS NOT NULL"),  # SQL Server's unique index counts NULLs as equal
+    ),
 )
 
 # One row per person's decision on a candidate. `seq` numbers a dataset's decisions 1, 2, 3 …; `prev_mac`
@@ -61,9 +80,18 @@ approval_decisions = sa.Table(
     sa.Column("decided_at", sa.DateTime, nullable=False),
     sa.Column("prev_mac", sa.String(64), nullable=False),
     sa.Column("mac", sa.String(64), nullable=False),
+    # The version of the month that was public when the decision was made (0: none). Figures that were
+    # public once and come back are published only on decisions made after the version they replace.
+    sa.Column("public_version", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.UniqueConstraint("dataset", "seq", name="uq_owner_decisions_chain"),
     sa.UniqueConstraint(
-        "dataset", "month", "content_hash", "approver", "registry_sha256", name="uq_owner_decisions_person"
+        "dataset",
+        "month",
+        "content_hash",
+        "approver",
+        "registry_sha256",
+        "public_version",
+        name="uq_owner_decisions_person_version",
     ),
     sa.CheckConstraint("decision IN ('approve', 'reject')", name="ck_owner_decisions_decision"),
 )
@@ -85,24 +113,31 @@ publications = sa.Table(
 STATUS_AWAITING = "awaiting approval"
 STATUS_CHECKS_FAILED = "checks failed"
 
-_APPEND_ONLY_MESSAGE = "owner_decisions is append-only: decisions cannot be changed or deleted"
+_APPEND_ONLY = {
+    "owner_decisions": "owner_decisions is append-only: decisions cannot be changed or deleted",
+    "staged_candidates": "staged_candidates is append-only: stagings cannot be changed or deleted",
+}
 
 _SQLITE_TRIGGERS = [
-    f"""CREATE TRIGGER IF NOT EXISTS owner_decisions_no_update BEFORE UPDATE ON owner_decisions
-        BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY_MESSAGE}'); END""",
-    f"""CREATE TRIGGER IF NOT EXISTS owner_decisions_no_delete BEFORE DELETE ON owner_decisions
-        BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY_MESSAGE}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table}
+        BEGIN SELECT RAISE(ABORT, '{message}'); END"""
+    for table, message in _APPEND_ONLY.items()
+    for verb in ("update", "delete")
 ]
 
-# PostgreSQL: one function, a row trigger for UPDATE/DELETE and a statement trigger for TRUNCATE (which
-# row triggers do not see). CREATE OR REPLACE TRIGGER needs PostgreSQL 14+.
+# PostgreSQL: one function per table, a row trigger for UPDATE/DELETE and a statement trigger for TRUNCATE
+# (which row triggers do not see). CREATE OR REPLACE TRIGGER needs PostgreSQL 14+.
 _POSTGRES_TRIGGERS = [
-    f"""CREATE OR REPLACE FUNCTION owner_decisions_append_only() RETURNS trigger AS $$
-        BEGIN RAISE EXCEPTION '{_APPEND_ONLY_MESSAGE}'; END; $$ LANGUAGE plpgsql""",
-    """CREATE OR REPLACE TRIGGER owner_decisions_no_change BEFORE UPDATE OR DELETE ON owner_decisions
-        FOR EACH ROW EXECUTE FUNCTION owner_decisions_append_only()""",
-    """CREATE OR REPLACE TRIGGER owner_decisions_no_truncate BEFORE TRUNCATE ON owner_decisions
-        FOR EACH STATEMENT EXECUTE FUNCTION owner_decisions_append_only()""",
+    statement
+    for table, message in _APPEND_ONLY.items()
+    for statement in (
+        f"""CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION '{message}'; END; $$ LANGUAGE plpgsql""",
+        f"""CREATE OR REPLACE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION {table}_append_only()""",
+        f"""CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()""",
+    )
 ]
 
 _ready: "weakref.WeakSet[sa.Engine]" = weakref.WeakSet()
@@ -112,12 +147,73 @@ def ensure_schema(engine: sa.Engine) -> None:
     """Create the ledger tables and append-only triggers if absent (once per engine per process)."""
     if engine in _ready:
         return
+    _migrate(engine)
     metadata.create_all(engine, checkfirst=True)
     statements = {"sqlite": _SQLITE_TRIGGERS, "postgresql": _POSTGRES_TRIGGERS}.get(engine.dialect.name, [])
     with engine.begin() as conn:
         for stmt in statements:
             conn.exec_driver_sql(stmt)
     _ready.add(engine)
+
+
+def _migrate(engine: sa.Engine) -> None:
+    """Bring a state database written by an earlier version up to this schema, keeping every row and seal:
+    stagings gain their seal columns (earlier rows stay unsealed and are never taken as current: the month
+    is staged again), decisions gain `public_version` (0 for earlier rows, outside their seal) and with it
+    a uniqueness that allows one decision per person per public version."""
+    inspector = sa.inspect(engine)
+    tables = set(inspector.get_table_names())
+    if "staged_candidates" in tables:
+        have = {c["name"] for c in inspector.get_columns("staged_candidates")}
+        added = [c for c in ("launchers", "seq", "prev_mac", "mac") if c not in have]
+        if added:
+            with engine.begin() as conn:
+                for name in added:
+                    column = release_candidates.c[name]
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE staged_candidates ADD {name} {kind}")
+                next(i for i in release_candidates.indexes if i.name == "uq_staged_candidates_chain").create(
+                    conn, checkfirst=True
+                )
+    if "owner_decisions" in tables:
+        have = {c["name"] for c in inspector.get_columns("owner_decisions")}
+        if "public_version" not in have:
+            if engine.dialect.name == "sqlite":
+                _rebuild_sqlite_decisions(engine)
+            else:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(
+                        "ALTER TABLE owner_decisions ADD public_version INTEGER NOT NULL DEFAULT 0"
+                    )
+                    conn.exec_driver_sql(
+                        "ALTER TABLE owner_decisions DROP CONSTRAINT uq_owner_decisions_person"
+                    )
+                    conn.execute(
+                        sa.schema.AddConstraint(
+                            next(
+                                c
+                                for c in approval_decisions.constraints
+                                if c.name == "uq_owner_decisions_person_version"
+                            )
+                        )
+                    )
+
+
+def _rebuild_sqlite_decisions(engine: sa.Engine) -> None:
+    """SQLite cannot drop a constraint: the table is rebuilt in one transaction, rows copied unchanged."""
+    with engine.begin() as conn:
+        for trigger in ("owner_decisions_no_update", "owner_decisions_no_delete"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        conn.exec_driver_sql("ALTER TABLE owner_decisions RENAME TO owner_decisions_before_versions")
+        old = sa.Table("owner_decisions_before_versions", sa.MetaData(), autoload_with=conn)
+        approval_decisions.create(conn)
+        names = [c.name for c in approval_decisions.columns if c.name != "public_version"]
+        conn.execute(
+            approval_decisions.insert().from_select(
+                [*names, "public_version"], sa.select(*(old.c[n] for n in names), sa.literal(0))
+            )
+        )
+        old.drop(conn)
 
 
 def _insert(engine: sa.Engine, table: sa.Table, row: dict[str, Any]) -> int:
@@ -132,6 +228,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
+# The fields a staging's seal covers: every column but the database's id and the seal itself.
+CANDIDATE_SEALED_FIELDS = (
+    "dataset",
+    "seq",
+    "month",
+    "content_hash",
+    "staged_at",
+    "run_id",
+    "launched_by",
+    "launchers",
+    "checks_passed",
+    "status",
+    "prev_mac",
+)
+
+
 @dataclass(frozen=True)
 class Candidate:
     id: int
@@ -143,6 +255,21 @@ class Candidate:
     launched_by: str | None
     checks_passed: bool
     status: str
+    launchers: str | None = None
+    seq: int | None = None
+    prev_mac: str | None = None
+    mac: str | None = None
+
+    def sealed_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in CANDIDATE_SEALED_FIELDS}
+
+    def people(self) -> tuple[str, ...]:
+        """Everyone this staging names as a launcher."""
+        named = json.loads(self.launchers) if self.launchers else []
+        return tuple(sorted({*named, *([self.launched_by] if self.launched_by else [])}))
+
+    def row_name(self) -> str:
+        return f"staged_candidates row id={self.id} ({self.dataset} staging #{self.seq}, {self.month})"
 
 
 # The fields a decision's seal covers: every column but the database's id and the seal itself.
@@ -189,9 +316,15 @@ class Decision:
     decided_at: datetime
     prev_mac: str
     mac: str
+    public_version: int = 0
 
     def sealed_fields(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in SEALED_FIELDS}
+        fields = {name: getattr(self, name) for name in SEALED_FIELDS}
+        # Rows made before `public_version` existed were sealed without it (and hold 0): their seals stay
+        # valid. Any other value is inside the seal.
+        if self.public_version:
+            fields["public_version"] = self.public_version
+        return fields
 
     def describe(self) -> str:
         who = (
@@ -216,42 +349,115 @@ class Publication:
 
 def record_candidate(
     engine: sa.Engine,
+    key: bytes,
     dataset: str,
     month: str,
     content_hash: str,
     run_id: str,
     checks_passed: bool,
-    launched_by: str | None = None,
+    launchers: tuple[str, ...] = (),
 ) -> Candidate:
-    """Append a staging of a candidate. Re-staging identical bytes appends a row too: it becomes current."""
+    """Append a sealed staging of a candidate at the end of the dataset's chain. Re-staging identical bytes
+    appends a row too: it becomes current, and its launchers join the earlier ones (none is ever lost)."""
     ensure_schema(engine)
-    row: dict[str, Any] = {
-        "dataset": dataset,
-        "month": month,
-        "content_hash": content_hash,
-        "staged_at": utcnow(),
-        "run_id": run_id,
-        "launched_by": launched_by,
-        "checks_passed": bool(checks_passed),
-        "status": STATUS_AWAITING if checks_passed else STATUS_CHECKS_FAILED,
-    }
-    new_id = _insert(engine, release_candidates, row)
-    return Candidate(id=new_id, **row)
+    people = sorted(set(launchers))
+    for _attempt in range(20):
+        last = _last_sealed_candidate(engine, dataset)
+        fields: dict[str, Any] = {
+            "dataset": dataset,
+            "seq": (last.seq or 0) + 1 if last else 1,
+            "month": month,
+            "content_hash": content_hash,
+            "staged_at": utcnow(),
+            "run_id": run_id,
+            "launched_by": people[0] if people else None,
+            "launchers": json.dumps(people),
+            "checks_passed": bool(checks_passed),
+            "status": STATUS_AWAITING if checks_passed else STATUS_CHECKS_FAILED,
+            "prev_mac": last.mac if last else "",
+        }
+        row = {**fields, "mac": seal.seal(key, fields)}
+        try:
+            new_id = _insert(engine, release_candidates, row)
+        except sa.exc.IntegrityError:
+            continue  # another staging took this place in the chain: take the next one
+        return Candidate(id=new_id, **row)
+    raise RuntimeError(f"could not stage a candidate for {dataset}: the chain kept moving")
+
+
+def _candidates(engine: sa.Engine, stmt) -> list[Candidate]:
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        return [Candidate(**row) for row in conn.execute(stmt).mappings()]
+
+
+def _last_sealed_candidate(engine: sa.Engine, dataset: str) -> Candidate | None:
+    t = release_candidates
+    rows = _candidates(
+        engine,
+        sa.select(t).where(t.c.dataset == dataset, t.c.seq.is_not(None)).order_by(t.c.seq.desc()).limit(1),
+    )
+    return rows[0] if rows else None
 
 
 def current_candidate(engine: sa.Engine, dataset: str, month: str) -> Candidate | None:
-    """The most recently staged candidate for (dataset, month); the id breaks ties within one second."""
-    ensure_schema(engine)
+    """The most recent sealed staging of (dataset, month). Rows staged before stagings were sealed are never
+    current (the month is staged again); whether the chain is intact is `verify_candidates`' to say."""
     t = release_candidates
-    stmt = (
+    rows = _candidates(
+        engine,
         sa.select(t)
-        .where(t.c.dataset == dataset, t.c.month == month)
-        .order_by(t.c.staged_at.desc(), t.c.id.desc())
-        .limit(1)
+        .where(t.c.dataset == dataset, t.c.month == month, t.c.seq.is_not(None))
+        .order_by(t.c.seq.desc())
+        .limit(1),
     )
+    return rows[0] if rows else None
+
+
+def launchers_of(engine: sa.Engine, dataset: str, month: str, content_hash: str) -> dict[str, datetime]:
+    """Every person who launched a run that staged these bytes, with when they first did: none of them may
+    approve them (four eyes), whatever ran since."""
+    t = release_candidates
+    out: dict[str, datetime] = {}
+    rows = _candidates(
+        engine,
+        sa.select(t)
+        .where(t.c.dataset == dataset, t.c.month == month, t.c.content_hash == content_hash)
+        .order_by(t.c.id),
+    )
+    for row in rows:
+        for person in row.people():
+            out.setdefault(person, row.staged_at)
+    return out
+
+
+def first_staged_at(engine: sa.Engine, dataset: str, month: str, content_hash: str):
+    """When these bytes were first staged (None: never)."""
+    t = release_candidates
+    stmt = sa.select(sa.func.min(t.c.staged_at)).where(
+        t.c.dataset == dataset, t.c.month == month, t.c.content_hash == content_hash
+    )
+    ensure_schema(engine)
     with engine.connect() as conn:
-        row = conn.execute(stmt).mappings().first()
-    return Candidate(**row) if row else None
+        return conn.execute(stmt).scalar()
+
+
+def verify_candidates(engine: sa.Engine, key: bytes, dataset: str) -> list[str]:
+    """Every way the dataset's stagings differ from what the pipeline wrote; empty when intact. A row
+    inserted by hand (to make old figures current again) or edited (to drop a launcher) fails its seal; a
+    deleted row leaves a gap; an unsealed row after the first sealed one was not written by the pipeline."""
+    t = release_candidates
+    rows = _candidates(engine, sa.select(t).where(t.c.dataset == dataset).order_by(t.c.id))
+    first_sealed = next((r.id for r in rows if r.seq is not None), None)
+    problems = [
+        f"{r.row_name()}: has no seal (inserted by hand)"
+        for r in rows
+        if r.seq is None and first_sealed is not None and r.id > first_sealed
+    ]
+    problems += _chain_problems(
+        sorted((r for r in rows if r.seq is not None), key=lambda r: (r.seq, r.id)), key
+    )
+    return problems
 
 
 def latest_staged_month(engine: sa.Engine) -> str | None:
@@ -277,6 +483,7 @@ def append_decision(
     registry_version: str,
     run_id: str,
     checklist: str = "",
+    public_version: int = 0,
 ) -> Decision:
     """INSERT a sealed decision at the end of the dataset's chain.
 
@@ -305,11 +512,13 @@ def append_decision(
             "decided_at": utcnow(),
             "prev_mac": last.mac if last else "",
         }
+        if public_version:
+            fields["public_version"] = public_version
         row = {**fields, "mac": seal.seal(key, fields)}
         try:
             new_id = _insert(engine, approval_decisions, row)
         except sa.exc.IntegrityError:
-            if decisions_by(engine, dataset, month, content_hash, approver, registry_sha256):
+            if decisions_by(engine, dataset, month, content_hash, approver, registry_sha256, public_version):
                 raise
             continue  # lost the race for this place in the chain: take the next one
         return Decision(id=new_id, **row)
@@ -329,7 +538,13 @@ def _last_decision(engine: sa.Engine, dataset: str) -> Decision | None:
 
 
 def decisions_by(
-    engine: sa.Engine, dataset: str, month: str, content_hash: str, approver: str, registry_sha256: str
+    engine: sa.Engine,
+    dataset: str,
+    month: str,
+    content_hash: str,
+    approver: str,
+    registry_sha256: str,
+    public_version: int = 0,
 ) -> list[Decision]:
     t = approval_decisions
     return _rows(
@@ -340,6 +555,7 @@ def decisions_by(
             t.c.content_hash == content_hash,
             t.c.approver == approver,
             t.c.registry_sha256 == registry_sha256,
+            t.c.public_version == public_version,
         ),
     )
 
@@ -368,20 +584,27 @@ def verify_chain(engine: sa.Engine, key: bytes, dataset: str) -> list[str]:
     numbering or a row whose `prev_mac` no longer names its predecessor.
     """
     t = approval_decisions
-    rows = _rows(engine, sa.select(t).where(t.c.dataset == dataset).order_by(t.c.seq, t.c.id))
+    return _chain_problems(
+        _rows(engine, sa.select(t).where(t.c.dataset == dataset).order_by(t.c.seq, t.c.id)), key
+    )
+
+
+def _chain_problems(rows, key: bytes) -> list[str]:
+    """The problems of one dataset's chain of sealed rows (decisions or stagings), in order."""
     problems = []
     expected_seq, expected_prev = 1, ""
     for row in rows:
+        what = "decision" if isinstance(row, Decision) else "staging"
         if row.seq != expected_seq:
             problems.append(
-                f"{row.row_name()}: decision #{expected_seq}"
+                f"{row.row_name()}: {what} #{expected_seq}"
                 + (f"..#{row.seq - 1}" if row.seq - 1 > expected_seq else "")
                 + " is missing before it (deleted or never written by the pipeline)"
                 if row.seq > expected_seq
                 else f"{row.row_name()}: a second row numbered #{row.seq} (inserted by hand)"
             )
         elif row.prev_mac != expected_prev:
-            problems.append(f"{row.row_name()}: does not follow the decision before it (chain broken)")
+            problems.append(f"{row.row_name()}: does not follow the {what} before it (chain broken)")
         if not seal.seal_matches(key, row.sealed_fields(), row.mac):
             problems.append(
                 f"{row.row_name()}: its seal does not match its contents (forged or edited outside the "
@@ -421,6 +644,17 @@ def current_publication(engine: sa.Engine, dataset: str, month: str) -> Publicat
     with engine.connect() as conn:
         row = conn.execute(stmt).mappings().first()
     return Publication(**row) if row else None
+
+
+def was_published(engine: sa.Engine, dataset: str, month: str, content_hash: str) -> bool:
+    """These bytes were public for the month at some time (a version of them exists)."""
+    ensure_schema(engine)
+    t = publications
+    stmt = sa.select(t.c.id).where(
+        t.c.dataset == dataset, t.c.month == month, t.c.content_hash == content_hash
+    )
+    with engine.connect() as conn:
+        return conn.execute(stmt.limit(1)).first() is not None
 
 
 def publication_for(engine: sa.Engine, dataset: str, month: str, content_hash: str) -> Publication | None:

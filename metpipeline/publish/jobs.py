@@ -26,16 +26,20 @@ class PublishConfig(dg.Config):
 
 
 def pre_release_access(engine, dataset: str, month: str, chash: str) -> list[dict]:
-    """Who saw the figures before publication, and since when (Code of Practice for Statistics): whoever
-    launched the release run (or the schedule), and each person who decided on the candidate."""
-    current = ledger.current_candidate(engine, dataset, month)
-    access = []
-    if current is not None:
+    """Who saw the figures before publication, and since when (Code of Practice for Statistics): everyone
+    who launched a run that staged these bytes (or the schedule), and each person who decided on them."""
+    launchers = ledger.launchers_of(engine, dataset, month, chash)
+    first = ledger.first_staged_at(engine, dataset, month, chash)
+    access = [
+        {"who": who, "role": "launched a release run", "since": f"{since:%Y-%m-%dT%H:%M:%S}Z"}
+        for who, since in sorted(launchers.items(), key=lambda item: (item[1], item[0]))
+    ]
+    if not access and first is not None:
         access.append(
             {
-                "who": current.launched_by or "scheduled release run (no person)",
+                "who": "scheduled release run (no person)",
                 "role": "launched the release run",
-                "since": f"{current.staged_at:%Y-%m-%dT%H:%M:%S}Z",
+                "since": f"{first:%Y-%m-%dT%H:%M:%S}Z",
             }
         )
     for d in ledger.decisions_for(engine, dataset, month, chash):

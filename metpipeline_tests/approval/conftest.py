@@ -7,6 +7,8 @@ from metpipeline.settings import OWNERS_FILE
 from metpipeline.workarea import WorkArea
 from metpipeline_tests.fixtures.s3 import s3_server  # noqa: F401  (session fixture: moto on loopback)
 
+TEST_KEY = b"test-ledger-key-0123456789abcdef"  # the ledger's sealing key in tests (see seal.py)
+
 OWNERS_YAML = """
 version: 7
 people:
@@ -51,4 +53,4 @@ def area(tmp_path) -> WorkArea:
 @pytest.fixture
 def key() -> bytes:
     """The ledger's sealing key in tests (production mounts a secret file; see seal.py)."""
-    return b"test-ledger-key-0123456789abcdef"
+    return TEST_KEY

@@ -5,6 +5,7 @@ import pytest
 from metpipeline.approval import candidates
 from metpipeline.approval.cli import register
 from metpipeline.governance import decide, ledger
+from metpipeline_tests.approval.conftest import TEST_KEY as KEY
 from metpipeline_tests.approval.synthetic import write_release
 
 CODE = {"package": "0.1.0", "git_commit": None}
@@ -13,7 +14,7 @@ CODE = {"package": "0.1.0", "git_commit": None}
 def _stage(area, engine, month="2024-03", run_id="run-1", **kw):
     staged = candidates.stage_candidates(area, month, CODE, **kw)
     for c in staged:
-        ledger.record_candidate(engine, c.dataset, month, c.content_hash, run_id, c.checks_passed)
+        ledger.record_candidate(engine, KEY, c.dataset, month, c.content_hash, run_id, c.checks_passed)
     return {c.dataset: c for c in staged}
 
 
@@ -122,7 +123,9 @@ def test_cli_decides_on_the_current_candidate_and_prints_its_hash(
     chash = _stage(area, engine)["flagged"].content_hash
     monkeypatch.setenv("METPIPELINE_STATE_URL", str(engine.url))
     monkeypatch.setenv("METPIPELINE_OWNERS_FILE", str(owners_file))
-    monkeypatch.setenv("METPIPELINE_VAR_DIR", str(tmp_path))  # the embedded ledger key is created there
+    monkeypatch.setenv("METPIPELINE_VAR_DIR", str(tmp_path))
+    (tmp_path / "ledger.key").write_bytes(KEY)  # the key the stagings were sealed with
+    (tmp_path / "ledger.key").chmod(0o600)
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     args = parser.parse_args(["approve", "flagged", "2024-03", "--as", "carol.other"])

@@ -6,21 +6,27 @@ Built on the deployment of test_governance_attacks (SQLite state, a local bucket
 
 # ruff: noqa: F811 (the tests take the imported `deployment` fixture by name)
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
-from metpipeline.governance import seal
+from metpipeline.governance import ledger, seal
 from metpipeline.settings import ConfigError
 from metpipeline_tests.approval.test_governance_attacks import (  # noqa: F401 (deployment: the fixture)
+    BOROUGH_DIR,
     MONTH,
     decide,
     deployment,
     failure,
     publish,
     published,
+    requests_of,
+    sense,
+    skip_message,
     stage,
 )
 
@@ -163,3 +169,188 @@ def test_a_reason_with_script_is_shown_as_text_in_the_owners_report():
     page = render_html(build_report(MONTH, [check], {}, None, {"202403": 10}))
     assert "<script>" not in page and "&lt;script&gt;alert(document.domain)&lt;/script&gt;" in page
     assert "<svg" in page  # the chart the report builds itself is still markup
+
+
+# --- four eyes: every launcher of the bytes, for good -----------------------------------------------------
+
+
+def _run_as(instance, tags: dict) -> dg.DagsterRun:
+    """A finished run in `instance` with these tags, as a back-fill launched in the UI leaves one."""
+
+    @dg.op
+    def extract():
+        return None
+
+    @dg.job(name="backfill_job")
+    def backfill():
+        extract()
+
+    result = backfill.execute_in_process(instance=instance, tags=tags)
+    return instance.get_run_by_id(result.run_id)
+
+
+def _stage_in(d, instance, tags, revise=False):
+    from metpipeline.approval.assets import release_candidates
+    from metpipeline_tests.approval.synthetic import write_release
+
+    write_release(d["resources"]["workarea"].area, MONTH, revise=revise)
+    result = dg.materialize(
+        [release_candidates], partition_key=MONTH, resources=d["resources"], tags=tags, instance=instance
+    )
+    meta = result.asset_materializations_for_node("release_candidates")[0].metadata
+    return {ds: meta[f"{ds}_content_hash"].value for ds in ("borough", "ward", "lsoa", "flagged")}
+
+
+def test_the_launcher_of_a_back_fill_cannot_approve_the_release_it_led_to(deployment):
+    """(a) A person launches the back-fill; the sensor launches the release after it."""
+    from metpipeline.identity import SIGNED_IN_USER_TAG
+    from metpipeline.orchestration import RELEASE_MONTH_TAG, release_after_backfill
+
+    with dg.instance_for_test() as instance:
+        backfill = _run_as(instance, {SIGNED_IN_USER_TAG: "alice.owner", RELEASE_MONTH_TAG: MONTH})
+        success = next(
+            e.dagster_event
+            for e in instance.all_logs(backfill.run_id)
+            if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_SUCCESS"
+        )
+        request = release_after_backfill(
+            dg.build_run_status_sensor_context(
+                sensor_name="release_after_backfill",
+                dagster_instance=instance,
+                dagster_run=backfill,
+                dagster_event=success,
+            )
+        )
+        assert SIGNED_IN_USER_TAG not in request.tags  # the release run itself names nobody …
+        chashes = _stage_in(deployment, instance, request.tags)
+    refusal = failure(decide(deployment, "borough", chashes["borough"], "alice.owner"))
+    assert "launched a run that staged this candidate" in refusal  # … but it follows alice's back-fill
+    assert decide(deployment, "borough", chashes["borough"], "bob.deputy").success
+
+
+def test_a_release_following_a_run_the_instance_no_longer_holds_stages_nothing(deployment):
+    from metpipeline.identity import FOLLOWS_RUN_TAG
+
+    with dg.instance_for_test() as instance:
+        with pytest.raises(dg.Failure, match="who launched it cannot be known"):
+            _stage_in(deployment, instance, {FOLLOWS_RUN_TAG: "0f" * 16})
+    assert ledger.current_candidate(_engine(deployment), "borough", MONTH) is None
+
+
+def test_re_running_the_month_with_identical_bytes_keeps_the_first_launcher_out(deployment):
+    """(b) Alice launches the release; the schedule (or the CLI, or a sensor) re-runs it, same bytes."""
+    first = stage(deployment, launched_by="alice.owner")
+    again = stage(deployment)  # no person: the schedule
+    assert again == first
+    refusal = failure(decide(deployment, "borough", first["borough"], "alice.owner"))
+    assert "launched a run that staged this candidate" in refusal
+    assert decide(deployment, "borough", first["borough"], "bob.deputy").success
+    assert publish(deployment, "borough", first["borough"]).success
+    manifest = next((deployment["bucket"] / "datasets/mps-borough-level-crime").rglob("manifest.json"))
+    access = json.loads(manifest.read_text())["pre_release_access"]
+    assert [a["who"] for a in access] == ["alice.owner", "bob.deputy"]
+
+
+def _engine(d):
+    return d["resources"]["state"].engine()
+
+
+def test_a_launcher_erased_from_the_staging_table_stops_the_dataset(deployment):
+    """(c) Someone with write access to the state database removes the launcher from the staging row."""
+    chashes = stage(deployment, launched_by="alice.owner")
+    with _engine(deployment).begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER staged_candidates_no_update")
+        conn.execute(sa.update(ledger.release_candidates).values(launched_by=None, launchers="[]"))
+    refusal = failure(decide(deployment, "borough", chashes["borough"], "alice.owner"))
+    assert "altered outside the pipeline" in refusal and "staged_candidates row" in refusal
+    assert "seal does not match" in refusal
+    assert requests_of(sense(deployment)) == []
+    assert "altered outside the pipeline" in failure(publish(deployment, "borough", chashes["borough"]))
+    assert not published(deployment)
+
+
+def test_the_update_of_a_staging_is_refused_by_the_database(deployment):
+    stage(deployment, launched_by="alice.owner")
+    for statement in (
+        sa.update(ledger.release_candidates).values(launched_by=None),
+        sa.delete(ledger.release_candidates),
+    ):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            with _engine(deployment).begin() as conn:
+                conn.execute(statement)
+
+
+def _publish_a_then_b(d):
+    """A approved and published as v1, then B (revised figures) approved and published as v2."""
+    a = stage(d)
+    assert decide(d, "borough", a["borough"], "alice.owner").success
+    assert publish(d, "borough", a["borough"]).success
+    b = stage(d, revise=True)
+    assert b["borough"] != a["borough"]
+    assert decide(d, "borough", b["borough"], "alice.owner").success
+    assert publish(d, "borough", b["borough"]).success
+    return a["borough"], b["borough"]
+
+
+def _latest(d) -> dict:
+    return json.loads((d["bucket"] / BOROUGH_DIR / "latest.json").read_text())
+
+
+def test_a_hand_inserted_staging_of_old_figures_does_not_roll_the_public_back(deployment):
+    a, b = _publish_a_then_b(deployment)
+    engine = _engine(deployment)
+    current = ledger.current_candidate(engine, "borough", MONTH)
+    with engine.begin() as conn:  # one row, as a database superuser would type it
+        conn.execute(
+            ledger.release_candidates.insert().values(
+                dataset="borough",
+                month=MONTH,
+                content_hash=a,
+                staged_at=ledger.utcnow(),
+                run_id="forged",
+                launched_by=None,
+                checks_passed=True,
+                status=ledger.STATUS_AWAITING,
+                launchers="[]",
+                seq=current.seq + 1,
+                prev_mac=current.mac,
+                mac="0" * 64,
+            )
+        )
+    assert requests_of(sense(deployment)) == []
+    assert "altered outside the pipeline" in failure(publish(deployment, "borough", a))
+    assert _latest(deployment)["latest"]["version"] == 2
+
+
+def test_deleting_the_newest_staging_does_not_roll_the_public_back(deployment):
+    a, b = _publish_a_then_b(deployment)
+    engine = _engine(deployment)
+    with engine.begin() as conn:  # the newest rows leave no gap in the chain
+        conn.exec_driver_sql("DROP TRIGGER staged_candidates_no_delete")
+        conn.execute(
+            sa.delete(ledger.release_candidates).where(ledger.release_candidates.c.content_hash == b)
+        )
+    assert ledger.current_candidate(engine, "borough", MONTH).content_hash == a
+    result = sense(deployment)
+    assert requests_of(result) == [] and "only decisions made after v2 was published count" in skip_message(
+        result
+    )
+    assert "decide again" in failure(publish(deployment, "borough", a))
+    assert _latest(deployment)["latest"]["version"] == 2
+
+
+def test_figures_that_come_back_are_published_only_on_a_decision_made_after_the_version_they_replace(
+    deployment,
+):
+    a, b = _publish_a_then_b(deployment)
+    again = stage(deployment)  # the source goes back to A's figures: the pipeline stages A's bytes again
+    assert again["borough"] == a
+    refusal = failure(publish(deployment, "borough", a))
+    assert "0 of 1" in refusal and "only decisions made after v2 was published count" in refusal
+    assert requests_of(sense(deployment)) == []
+    # The owner decides again, now that v2 is public: the same person, the same bytes, a new decision.
+    assert decide(deployment, "borough", a, "alice.owner").success
+    assert "already decided" in failure(decide(deployment, "borough", a, "alice.owner"))
+    assert publish(deployment, "borough", a).success
+    latest = _latest(deployment)["latest"]
+    assert latest["version"] == 3 and latest.get("reverts_to_version") == 1

@@ -301,7 +301,7 @@ def test_an_approver_removed_from_the_registry_no_longer_counts(deployment):
 def test_the_launcher_of_the_release_cannot_approve_it(deployment):
     chashes = stage(deployment, launched_by="Alice.Owner")
     refusal = failure(decide(deployment, "borough", chashes["borough"], "alice.owner"))
-    assert "launched the release run" in refusal and "four eyes" in refusal
+    assert "launched a run that staged this candidate" in refusal and "four eyes" in refusal
     assert decide(deployment, "borough", chashes["borough"], "bob.deputy").success
     assert len(requests_of(sense(deployment))) == 1
 

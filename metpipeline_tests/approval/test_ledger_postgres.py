@@ -71,3 +71,38 @@ def test_postgres_rejects_update_delete_and_truncate_of_decisions(pg_engine):
         conn.exec_driver_sql("ALTER TABLE owner_decisions ENABLE TRIGGER USER")
     problems = ledger.verify_chain(pg_engine, KEY, "ward")
     assert len(problems) == 1 and "seal does not match" in problems[0] and "ward decision #1" in problems[0]
+
+
+def test_a_ledger_written_by_the_earlier_version_is_migrated_on_postgres(pg_engine):
+    from metpipeline_tests.approval.test_registry_and_ledger import check_migration_of_an_earlier_ledger
+
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA earlier")
+    engine = sa.create_engine(pg_engine.url, connect_args={"options": "-c search_path=earlier"})
+    try:
+        check_migration_of_an_earlier_ledger(engine)
+    finally:
+        engine.dispose()
+
+
+def test_postgres_refuses_changes_to_stagings_and_a_forged_one_is_found(pg_engine):
+    ledger.ensure_schema(pg_engine)
+    ledger.record_candidate(pg_engine, KEY, "lsoa", "2024-03", "d" * 64, "run-1", True, ("alice.owner",))
+    for stmt in (
+        sa.update(ledger.release_candidates).values(launched_by=None),
+        sa.delete(ledger.release_candidates),
+        sa.text("TRUNCATE staged_candidates"),
+    ):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            with pg_engine.begin() as conn:
+                conn.execute(stmt)
+    with pg_engine.begin() as conn:  # a superuser, around the triggers
+        conn.exec_driver_sql("ALTER TABLE staged_candidates DISABLE TRIGGER USER")
+        conn.execute(
+            sa.update(ledger.release_candidates)
+            .where(ledger.release_candidates.c.dataset == "lsoa")
+            .values(launched_by=None, launchers="[]")
+        )
+        conn.exec_driver_sql("ALTER TABLE staged_candidates ENABLE TRIGGER USER")
+    problems = ledger.verify_candidates(pg_engine, KEY, "lsoa")
+    assert len(problems) == 1 and "seal does not match" in problems[0] and "lsoa staging #1" in problems[0]

@@ -237,11 +237,19 @@ def test_the_release_time_holds_publication_until_it_comes(deployment, monkeypat
     assert access[1]["role"] == "data owner (approve, unauthenticated)"
 
 
-def test_owners_are_reminded_after_the_configured_days_and_a_missed_date_is_public(deployment, monkeypatch):
-    import sqlalchemy as sa
+def _three_days_later():
+    from datetime import datetime, timedelta
 
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return datetime.now(tz) + timedelta(days=3)
+
+    return Later
+
+
+def test_owners_are_reminded_after_the_configured_days_and_a_missed_date_is_public(deployment, monkeypatch):
     stage(deployment)
-    engine = deployment["state"].engine()
     with Mailbox() as mailbox:
         monkeypatch.setenv("METPIPELINE_SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("METPIPELINE_SMTP_PORT", str(mailbox.port))
@@ -249,8 +257,8 @@ def test_owners_are_reminded_after_the_configured_days_and_a_missed_date_is_publ
         resources = {k: deployment[k] for k in ("state", "governance", "bucket")}
         first = approval_reminder(dg.build_sensor_context(resources=resources))
         assert "no release waiting" in first.skip_message and not mailbox.messages  # staged just now
-        with engine.begin() as conn:  # three days pass
-            conn.execute(sa.text("UPDATE staged_candidates SET staged_at = datetime(staged_at, '-3 days')"))
+        # Three days pass (the ledger is append-only: the clock moves, not the staging time).
+        monkeypatch.setattr("metpipeline.approval.reminders.datetime", _three_days_later())
         context = dg.build_sensor_context(resources=resources)
         reminded = approval_reminder(context)
         assert "reminded the owners of 2024-03" in reminded.skip_message

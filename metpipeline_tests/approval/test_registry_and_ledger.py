@@ -76,8 +76,8 @@ def test_decisions_are_append_only_at_the_database_level(engine):
 
 
 def test_current_candidate_is_the_most_recently_staged(engine):
-    ledger.record_candidate(engine, "ward", "2024-03", "1" * 64, "run-a", True, "eve.engineer")
-    ledger.record_candidate(engine, "ward", "2024-03", "2" * 64, "run-b", False)
+    ledger.record_candidate(engine, KEY, "ward", "2024-03", "1" * 64, "run-a", True, ("eve.engineer",))
+    ledger.record_candidate(engine, KEY, "ward", "2024-03", "2" * 64, "run-b", False)
     current = ledger.current_candidate(engine, "ward", "2024-03")
     assert (current.content_hash, current.checks_passed, current.status) == ("2" * 64, False, "checks failed")
     assert current.launched_by is None
@@ -90,3 +90,49 @@ def test_publications_are_recorded_once(engine):
     ledger.record_publication(engine, "borough", "2024-03", "a" * 64, 1)
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(ledger.publications)).scalar() == 1
+
+
+def check_migration_of_an_earlier_ledger(engine) -> None:
+    """Rows and seals survive; earlier stagings are never current but their launchers still count; the
+    decision uniqueness now allows one decision per person per public version."""
+    from metpipeline_tests.approval.ledger_before import write_earlier_ledger
+
+    write_earlier_ledger(engine, KEY)
+    ledger.ensure_schema(engine)
+    assert ledger.verify_chain(engine, KEY, "borough") == []
+    (kept,) = ledger.decisions_for(engine, "borough", "2024-03", "a" * 64)
+    assert (kept.approver, kept.public_version) == ("alice.owner", 0)
+    assert ledger.current_candidate(engine, "borough", "2024-03") is None  # unsealed: stage the month again
+    assert set(ledger.launchers_of(engine, "borough", "2024-03", "a" * 64)) == {"eve.engineer"}
+    assert ledger.verify_candidates(engine, KEY, "borough") == []
+    staged = ledger.record_candidate(engine, KEY, "borough", "2024-03", "a" * 64, "run-2", True)
+    assert ledger.current_candidate(engine, "borough", "2024-03") == staged
+    assert ledger.verify_candidates(engine, KEY, "borough") == []
+    common = dict(
+        dataset="borough",
+        month="2024-03",
+        content_hash="a" * 64,
+        decision="approve",
+        approver="alice.owner",
+        authentication=ledger.UNAUTHENTICATED,
+        signed_in_user=None,
+        comment="",
+        registry_path="/etc/owners.yaml",
+        registry_sha256="c" * 64,
+        registry_version="7",
+        run_id="run-3",
+    )
+    with pytest.raises(sa.exc.IntegrityError):
+        ledger.append_decision(engine, KEY, **common)  # the same decision twice: still refused
+    ledger.append_decision(engine, KEY, **common, public_version=2)  # after v2 was public: a new one
+    assert ledger.verify_chain(engine, KEY, "borough") == []
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        with engine.begin() as conn:
+            conn.execute(sa.update(ledger.approval_decisions).values(comment="x"))
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        with engine.begin() as conn:
+            conn.execute(sa.delete(ledger.release_candidates))
+
+
+def test_a_ledger_written_by_the_earlier_version_is_migrated_on_sqlite(engine):
+    check_migration_of_an_earlier_ledger(engine)

@@ -8,6 +8,7 @@ from metpipeline_tests.approval.synthetic import write_release
 from metpipeline_tests.fixtures.s3 import s3_server  # noqa: F401  (session fixture: moto on loopback)
 
 CODE = {"package": "0.1.0", "git_commit": "abc123"}
+TEST_KEY = b"test-ledger-key-0123456789abcdef"
 
 
 class Staging:
@@ -21,7 +22,9 @@ class Staging:
         write_release(self.area, month, **kw)
         staged = candidates.stage_candidates(self.area, month, CODE)
         for c in staged:
-            ledger.record_candidate(self.engine, c.dataset, month, c.content_hash, "run-x", c.checks_passed)
+            ledger.record_candidate(
+                self.engine, TEST_KEY, c.dataset, month, c.content_hash, "run-x", c.checks_passed
+            )
         return {c.dataset: c.content_hash for c in staged}
 
 
