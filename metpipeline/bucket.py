@@ -11,12 +11,14 @@ Credentials for S3 come from boto3's usual chain (environment, profile, instance
 """
 
 import base64
+import errno
 import fcntl
 import hashlib
 import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,16 +87,18 @@ class S3Store:
         )
 
     def get(self, key: str) -> StoredObject | None:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return StoredObject(resp["Body"].read(), resp["ETag"])
         except ClientError as exc:
             code, status = self._code(exc)
             if code in ("NoSuchKey", "404") or status == 404:
                 return None
             raise StoreError(f"cannot read {self.describe()}/{key}: {code or status}") from None
-        return StoredObject(resp["Body"].read(), resp["ETag"])
+        except (BotoCoreError, OSError) as exc:  # connection refused/dropped/timed out, body cut short
+            raise StoreError(f"cannot read {self.describe()}/{key}: {exc}") from None
 
     def _put(self, key: str, data: bytes, **condition: Any) -> Any:
         """One conditional PUT carrying the sha256 of exactly these bytes (S3 verifies it and keeps it)."""
@@ -110,12 +114,14 @@ class S3Store:
 
     def put_create_only(self, key: str, data: bytes) -> bool:
         """Write `key` if absent. True if written, False if it already held identical bytes."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         for _attempt in range(3):
             try:
                 self._put(key, data, IfNoneMatch="*")
                 return True
+            except (BotoCoreError, OSError) as exc:
+                raise StoreError(f"cannot write {self.describe()}/{key}: {exc}") from None
             except ClientError as exc:
                 code, status = self._code(exc)
                 if code == "ConditionalRequestConflict" or status == 409:
@@ -149,11 +155,13 @@ class S3Store:
 
     def put_if_match(self, key: str, data: bytes, etag: str | None) -> str:
         """Replace `key` only if its ETag is still `etag` (None: only if the key does not exist yet)."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         condition: dict[str, Any] = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             resp = self._put(key, data, **condition)
+        except (BotoCoreError, OSError) as exc:
+            raise StoreError(f"cannot write {self.describe()}/{key}: {exc}") from None
         except ClientError as exc:
             code, status = self._code(exc)
             if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
@@ -165,18 +173,27 @@ class S3Store:
 class LocalStore:
     """The same layout in a directory (the embedded default and tests). Safe between processes on one host.
 
-    Nothing but complete files and complete versions ever appears under the directory: temporary files, a
-    version being assembled, claims and locks live in a sibling directory `.<name>.internal/` (keys under
-    `_internal/` map there), which is never served. A version appears by one atomic rename of its folder.
-    Locks are `flock`s, which the kernel releases when their holder dies, so none can outlive a killed
-    process.
+    Nothing but complete files and complete versions ever appears among the public files: temporary files, a
+    version being assembled, claims and locks live in an internal directory (keys under `_internal/` map
+    there), which is never served. A version appears by one atomic rename of its folder, so the internal
+    directory must be on the bucket's file system: it is the sibling `.<name>.internal/`, or, where the
+    bucket directory is a mount point (a rename out of its parent would cross file systems), the hidden
+    `.metpipeline-internal/` inside it. Either way it is 0700 and its files 0600, so a web server running as
+    another user can read nothing in it. Public files are 0644 and public folders 0755 whatever the
+    publisher's umask. Locks are `flock`s, which the kernel releases when their holder dies, so none can
+    outlive a killed process.
     """
 
     LOCK_TIMEOUT_S = 30.0
+    PUBLIC_FILE, PUBLIC_DIR, PRIVATE_DIR = 0o644, 0o755, 0o700
+
+    INSIDE_MOUNT = ".metpipeline-internal"
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.internal = self.root.parent / f".{self.root.name}.internal"
+        if self.root.is_dir() and os.path.ismount(self.root.resolve()):
+            self.internal = self.root / self.INSIDE_MOUNT
 
     def describe(self) -> str:
         return str(self.root)
@@ -190,46 +207,119 @@ class LocalStore:
             raise StoreError(f"key {key!r} escapes the bucket directory {base}")
         return path
 
+    @contextmanager
+    def _failing_as(self, action: str, key: str):
+        """An OSError (disk full, read-only, permission, another file system) as one clear StoreError."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                raise StoreError(self._cross_device_message()) from None
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise StoreError(
+                f"cannot {action} {self.describe()}/{key}: {exc.strerror or exc}{where}"
+            ) from None
+
+    def _cross_device_message(self) -> str:
+        return (
+            f"the bucket directory {self.root} is on another file system than its internal directory "
+            f"{self.internal}, so a version cannot appear there by one rename (was a file system mounted "
+            f"inside the bucket directory?); mount the bucket's file system at {self.root} itself, or "
+            "publish to a folder on one file system"
+        )
+
+    def _check_same_file_system(self) -> None:
+        """Before writing a public key: the internal directory and the bucket must share a file system."""
+
+        def device(path: Path) -> int:  # of the nearest folder that exists (the rest would be made on it)
+            while not path.exists():
+                path = path.parent
+            return os.stat(path).st_dev
+
+        if device(self.root) != device(self.internal):
+            raise StoreError(self._cross_device_message())
+
+    def _public_dirs(self, folder: Path) -> None:
+        """`folder` and its missing parents up to the bucket directory, each 0755 whatever the umask."""
+        missing = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for d in reversed(missing):
+            try:
+                d.mkdir()
+            except FileExistsError:
+                continue  # a concurrent publisher made it (and set its mode)
+            os.chmod(d, self.PUBLIC_DIR)
+
+    def _private_dir(self, *parts: str) -> Path:
+        """A folder of the internal directory, which itself is 0700: nothing in it is anyone else's."""
+        self.internal.mkdir(mode=self.PRIVATE_DIR, parents=True, exist_ok=True)
+        if self.internal.stat().st_mode & 0o777 != self.PRIVATE_DIR:  # made by an earlier version: 0755
+            os.chmod(self.internal, self.PRIVATE_DIR)
+        folder = self.internal.joinpath(*parts)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _prepare(self, key: str) -> Path:
+        path = self._path(key)
+        if key.startswith(INTERNAL_PREFIX):
+            self._private_dir(*Path(key[len(INTERNAL_PREFIX) :]).parent.parts)
+        else:
+            self._check_same_file_system()
+            self._public_dirs(path.parent)
+        return path
+
     @staticmethod
     def _etag(data: bytes) -> str:
         return '"' + hashlib.sha256(data).hexdigest() + '"'
 
     def get(self, key: str) -> StoredObject | None:
         path = self._path(key)
-        try:
-            data = path.read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
-            return None
+        with self._failing_as("read", key):
+            try:
+                data = path.read_bytes()
+            except (FileNotFoundError, IsADirectoryError):
+                return None
         return StoredObject(data, self._etag(data))
 
-    def _temp(self, data: bytes) -> Path:
-        """A complete, synced file in the internal directory (same file system, so it can be linked in)."""
-        folder = self.internal / "tmp"
-        folder.mkdir(parents=True, exist_ok=True)
+    def _temp(self, data: bytes, mode: int) -> Path:
+        """A complete, synced file in the internal directory (same file system, so it can be linked in),
+        with its final `mode`; removed again if it cannot be written whole (a full disk)."""
         # mkstemp opens with O_CREAT|O_EXCL: the temporary name is ours alone.
-        fd, tmp = tempfile.mkstemp(dir=folder)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        fd, tmp = tempfile.mkstemp(dir=self._private_dir("tmp"))
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fchmod(fh.fileno(), mode)
+                os.fsync(fh.fileno())
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return Path(tmp)
 
+    def _mode(self, key: str) -> int:
+        return 0o600 if key.startswith(INTERNAL_PREFIX) else self.PUBLIC_FILE
+
     def put_create_only(self, key: str, data: bytes) -> bool:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._temp(data)
-        try:
-            # link() fails if the name exists, and readers see either nothing or the complete file.
-            os.link(tmp, path)
-            return True
-        except FileExistsError:
-            if path.read_bytes() == data:
-                return False
-            raise ObjectExists(
-                f"{path} already exists with different bytes; published files are immutable"
-            ) from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        with self._failing_as("write", key):
+            path = self._prepare(key)
+            tmp = self._temp(data, self._mode(key))
+            try:
+                # link() fails if the name exists, and readers see either nothing or the complete file.
+                os.link(tmp, path)
+                return True
+            except FileExistsError:
+                if path.read_bytes() == data:
+                    return False
+                raise ObjectExists(
+                    f"{path} already exists with different bytes; published files are immutable"
+                ) from None
+            finally:
+                tmp.unlink(missing_ok=True)
 
     def presigned_url(self, key: str, seconds: int) -> str | None:
         return None  # a local directory has no web address of its own
@@ -237,48 +327,79 @@ class LocalStore:
     def put_version(self, prefix: str, files: dict[str, bytes], last: str) -> bool:
         """Make the folder `prefix` appear with exactly `files`, all at once (one rename). True if written,
         False if it was already there with identical bytes (a retry after a crash)."""
-        target = self._path(prefix.rstrip("/"))
-        staging = Path(tempfile.mkdtemp(prefix="version-", dir=self._staging_dir()))
-        try:
-            for name, payload in files.items():
-                with open(staging / name, "wb") as fh:
-                    fh.write(payload)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            target.parent.mkdir(parents=True, exist_ok=True)
+        with self._failing_as("write", prefix):
+            target = self._prepare(prefix.rstrip("/"))
+            staging_dir = self._private_dir("staging")
+            self._remove_abandoned_staging(staging_dir)
+            staging = Path(tempfile.mkdtemp(prefix="version-", dir=staging_dir))
+            # Held until this call ends: a later publish removes only folders whose holder is gone.
+            held = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+            fcntl.flock(held, fcntl.LOCK_EX)
             try:
-                os.rename(staging, target)  # atomic; refuses a non-empty existing folder
-                return True
-            except OSError:
-                if not target.is_dir():
-                    raise
-            existing = {p.name: p.read_bytes() for p in target.iterdir()}
-            if existing == files:
-                return False
-            raise ObjectExists(f"{target} already exists with other files; published versions are immutable")
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+                for name, payload in files.items():
+                    with open(staging / name, "wb") as fh:
+                        fh.write(payload)
+                        fh.flush()
+                        os.fchmod(fh.fileno(), self.PUBLIC_FILE)
+                        os.fsync(fh.fileno())
+                os.chmod(staging, self.PUBLIC_DIR)  # still private: the internal directory is 0700
+                try:
+                    os.rename(staging, target)  # atomic; refuses a non-empty existing folder
+                    return True
+                except OSError as exc:
+                    if exc.errno == errno.EXDEV or not target.is_dir():
+                        raise
+                existing = {p.name: p.read_bytes() for p in target.iterdir()}
+                if existing == files:
+                    return False
+                raise ObjectExists(
+                    f"{target} already exists with other files; published versions are immutable"
+                )
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+                os.close(held)
 
-    def _staging_dir(self) -> Path:
-        folder = self.internal / "staging"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+    MIN_ABANDONED_AGE_S = 60.0
+
+    def _remove_abandoned_staging(self, staging_dir: Path) -> None:
+        """Remove version folders left by killed publishes: each is flocked by its writer while it lives
+        (the kernel drops the lock when the writer dies), so one we can lock has no writer. The age test
+        covers the instant between a writer's mkdtemp and its flock."""
+        now = time.time()
+        for folder in staging_dir.glob("version-*"):
+            try:
+                if now - folder.lstat().st_mtime < self.MIN_ABANDONED_AGE_S:
+                    continue
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                continue  # gone meanwhile
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live publish is writing it
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+            finally:
+                os.close(fd)
 
     def put_if_match(self, key: str, data: bytes, etag: str | None) -> str:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self._path(f"{INTERNAL_PREFIX}locks/{key}.lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a+b") as lock:
-            self._acquire(lock, lock_path)
-            current = self.get(key)
-            current_etag = current.etag if current else None
-            if current_etag != etag:
-                raise PreconditionFailed(f"{path} changed since it was read")
-            tmp = self._temp(data)
-            os.replace(tmp, path)
-            return self._etag(data)
-        # closing the file releases the flock (and so does the holder's death)
+        with self._failing_as("write", key):
+            path = self._prepare(key)
+            lock_path = self._path(f"{INTERNAL_PREFIX}locks/{key}.lock")
+            self._private_dir("locks", *Path(key).parent.parts)
+            with open(lock_path, "a+b") as lock:
+                self._acquire(lock, lock_path)
+                current = self.get(key)
+                current_etag = current.etag if current else None
+                if current_etag != etag:
+                    raise PreconditionFailed(f"{path} changed since it was read")
+                tmp = self._temp(data, self._mode(key))
+                try:
+                    os.replace(tmp, path)
+                finally:
+                    tmp.unlink(missing_ok=True)
+                return self._etag(data)
+            # closing the file releases the flock (and so does the holder's death)
 
     def _acquire(self, lock, lock_path: Path) -> None:
         deadline = time.monotonic() + self.LOCK_TIMEOUT_S

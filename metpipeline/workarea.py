@@ -16,6 +16,7 @@ Layout under METPIPELINE_WORK_DIR (default var/work):
 Writes go to a temporary name and are renamed into place, so a reader never sees a half-written file.
 """
 
+import errno
 import json
 import os
 import tempfile
@@ -106,13 +107,48 @@ class WorkArea:
         return json.loads(path.read_text(encoding="utf-8"))
 
 
+class WorkAreaFull(OSError):
+    """The work area's file system is full: one line naming the folder, for the run's failure."""
+
+
+TEMP_SUFFIX = ".tmp"  # `.<name>.<random>.tmp`: what remove_stale_temporaries recognises
+
+
 def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        raise _clear(exc, path) from None
     os.close(fd)
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, WorkAreaFull):
+            raise _clear(exc, path) from None
         raise
+
+
+def _clear(exc: OSError, path: Path) -> OSError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = Path(exc.filename) if exc.filename else path
+        return WorkAreaFull(
+            exc.errno,
+            f"no space left on the device holding {where.parent} (METPIPELINE_WORK_DIR) "
+            f"while writing {where.name}: free space there, then run again",
+        )
+    return exc
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete temporary files a killed run left in `folder` (and below): every hidden file (`_atomic`'s
+    `.<name>.*.tmp`, GzipWhileWriting's `.<name>.partial`, and earlier versions' names), for no file the
+    pipeline publishes is hidden. Only for a folder no other run writes (the month's lock held)."""
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.rglob(".*") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale

@@ -165,6 +165,7 @@ class GzipWhileWriting:
         self._thread.start()
 
     def _run(self) -> None:
+        data = b""
         try:
             with open(self._tmp, "wb") as raw:
                 with gzip.GzipFile(
@@ -172,12 +173,18 @@ class GzipWhileWriting:
                 ) as z:
                     while (data := self._queue.get()) is not None:
                         z.write(data)
-        except BaseException as exc:  # noqa: BLE001 - reported to the writer by close()
+        except BaseException as exc:  # noqa: BLE001 - reported to the writer by write() and close()
+            if isinstance(exc, OSError) and exc.filename is None:
+                exc.filename = str(self.target)  # a full disk is reported where it is
             self._error = exc
-            while self._queue.get() is not None:  # let the writer finish; its bytes are dropped
-                pass
+            # Let the writer finish; its bytes are dropped. Not when the end (None) was already taken: the
+            # error came from closing the file (a full disk shows there), and no second None ever comes.
+            while data is not None:
+                data = self._queue.get()
 
     def write(self, data) -> None:
+        if self._error is not None:
+            raise self._error  # stop at once: no point writing the rest of the CSV
         if len(data):
             self._queue.put(data)
 

@@ -19,6 +19,7 @@ from metpipeline.memory import release_pools
 from metpipeline.partitions import EARLIER_MONTHS, monthly_partitions
 from metpipeline.reference import category_sensitivity
 from metpipeline.resources import GovernanceResource, WorkAreaResource
+from metpipeline.workarea import WorkAreaFull, remove_stale_temporaries
 
 DATASET_ASSETS = tuple(spec.asset_name for spec in CATALOGUE.values())
 
@@ -57,6 +58,17 @@ def disclosed_datasets(
 ) -> dg.MaterializeResult:
     """The month's datasets after disclosure control: suppressed, withheld, ready for the data owner."""
     month, area = context.partition_key, workarea.area
+    # The run holds the month's lock (month_locks.py): a temporary file in its folders is a killed run's.
+    for folder in (area.publishable_dir(month), area.compressed_dir(month)):
+        for stale in remove_stale_temporaries(folder):
+            context.log.warning(f"removed {stale}, left by an earlier run of {month} that was stopped")
+    try:
+        return _disclose(context, area, month, governance)
+    except WorkAreaFull as exc:
+        raise dg.Failure(description=exc.strerror) from None
+
+
+def _disclose(context, area, month, governance) -> dg.MaterializeResult:
     policy = load_policy(governance.policy_file)
     release = read_counts(area.counts_dir(month))
     if not release:
