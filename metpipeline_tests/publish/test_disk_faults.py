@@ -205,8 +205,9 @@ def test_an_s3_connection_dropped_mid_publish_is_one_line_and_the_retry_complete
             publish_candidate(store, staging.area, "borough", MONTH, chash)
         message = str(dropped.value)
         assert message.startswith("cannot write s3://") and "\n" not in message
-        proxy.drop = False
-        assert store.get(f"{SLUG}/latest.json") is None  # no pointer names the unfinished version  # the network is back: the retry completes the same version
+        proxy.drop = False  # the network is back
+        assert store.get(f"{SLUG}/latest.json") is None  # no pointer names the unfinished version
+        # The retry completes the same version.
         result = publish_candidate(store, staging.area, "borough", MONTH, chash)
         assert result.version == 1
         latest = store.get(f"{SLUG}/latest.json")
@@ -250,3 +251,24 @@ def test_a_full_work_area_fails_the_step_in_one_line_and_leaves_no_temporary_fil
     with deployment(WORK_DIR=work, DISCLOSURE_POLICY=POLICY_FILE.default()):
         again = dg.materialize([disclosed_datasets], partition_key=SYNTH_MONTH, resources=resources)
     assert again.success and not leftover.exists()
+
+
+def test_a_killed_publishers_staging_folder_is_removed_by_a_later_publish(staging, tmp_path):
+    import signal
+
+    from metpipeline_tests.publish.test_publish_faults import _child
+
+    chash = staging.stage(MONTH)["borough"]
+    root = tmp_path / "bucket"
+    child = _child("local", str(root), staging.area.root, chash, "rename", 0)  # killed with its folder staged
+    assert child.returncode == -signal.SIGKILL, child.stdout + child.stderr
+    left = list((tmp_path / ".bucket.internal" / "staging").iterdir())
+    assert len(left) == 1 and left[0].name.startswith("version-")
+    # A publish in the same minute leaves it (it might be one being written); a later one removes it.
+    assert publish_candidate(LocalStore(root), staging.area, "borough", MONTH, chash).version == 1
+    assert left[0].exists()
+    old = left[0].stat().st_mtime - 2 * LocalStore.MIN_ABANDONED_AGE_S
+    os.utime(left[0], (old, old))
+    revised = staging.stage(MONTH, revise=True)["borough"]
+    assert publish_candidate(LocalStore(root), staging.area, "borough", MONTH, revised).version == 2
+    assert not left[0].exists()
