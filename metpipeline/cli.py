@@ -6,7 +6,9 @@ Runs started here are recorded in the configured Dagster instance (DAGSTER_HOME)
 import argparse
 import sys
 
-from metpipeline.db import DataMartUnreachable
+from metpipeline.db import DataMartUnreachable, StateBusy
+from metpipeline.disclosure.policy import PolicyError
+from metpipeline.governance.registry import RegistryError
 from metpipeline.settings import ConfigError, redact_secrets
 
 
@@ -29,18 +31,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # A malformed setting is one line naming the variable, never a traceback: settings are read both while
-    # the command line is built (the partitions need METPIPELINE_FIRST_MONTH) and while it runs.
+    # Every setting is checked before any work (one line per malformed one, naming the variable and the
+    # expected form), so nothing fails twenty seconds into a run; `config` shows them all with their flags.
+    # A malformed setting is never a traceback: settings are read both while the command line is built (the
+    # partitions need METPIPELINE_FIRST_MONTH) and while it runs.
+    from metpipeline import settings
+
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv[:1] != ["config"]:
+            settings.check_all(files=True)
         parser = build_parser()
         args = parser.parse_args(argv)
         result = args.func(args)
     except ConfigError as exc:
-        print(f"configuration error: {redact_secrets(str(exc))}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"configuration error: {redact_secrets(line)}", file=sys.stderr)
         return 2
     except DataMartUnreachable as exc:
         print(f"error: {redact_secrets(str(exc))}", file=sys.stderr)
         return 1
+    except StateBusy as exc:
+        print(f"error: {redact_secrets(str(exc))}", file=sys.stderr)
+        return 1
+    except (RegistryError, PolicyError) as exc:
+        print(f"configuration error: {redact_secrets(str(exc))}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

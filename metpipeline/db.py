@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from metpipeline.settings import redact_url
+from metpipeline.settings import redact_secrets, redact_url
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 DATAMART_SCHEMA = "dm"
@@ -70,6 +70,46 @@ def make_engine(url: str, variable: str = "the database URL") -> sa.Engine:
         ) from None
 
 
+class StateBusy(RuntimeError):
+    """The state database stayed locked by another process longer than the configured wait."""
+
+
+def make_state_engine(url: str) -> sa.Engine:
+    """The pipeline's state database, waiting a bounded time for a lock another process holds
+    (METPIPELINE_STATE_LOCK_TIMEOUT_SECONDS), then failing with a sentence that says what was waited for;
+    never waiting without limit or word."""
+    from metpipeline import settings
+
+    seconds = settings.whole_number(settings.STATE_LOCK_TIMEOUT, 1)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": seconds, "check_same_thread": False})
+    elif url.startswith("postgresql"):
+        engine = sa.create_engine(
+            url,
+            connect_args={"options": f"-c lock_timeout={seconds * 1000}", "connect_timeout": seconds},
+        )
+    else:
+        engine = make_engine(url, settings.STATE_URL.name)
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _locked(context) -> None:
+        original = context.original_exception
+        text = str(original).lower()
+        if (
+            "database is locked" in text
+            or getattr(original, "pgcode", None) == "55P03"
+            or (getattr(getattr(original, "diag", None), "sqlstate", None) == "55P03")
+        ):
+            raise StateBusy(
+                f"the state database {redact_url(url)} ({settings.STATE_URL.name}) stayed locked by another "
+                f"process for {seconds} s ({settings.STATE_LOCK_TIMEOUT.name}): another metpipeline command "
+                "or run is writing to it, or a session left a transaction open; nothing was recorded. Try "
+                "again when it has finished, or allow a longer wait"
+            ) from None
+
+    return engine
+
+
 def check_reachable(engine: sa.Engine, variable: str) -> None:
     """Open and close one connection, turning driver errors into a message that names the (redacted) URL."""
     try:
@@ -77,9 +117,9 @@ def check_reachable(engine: sa.Engine, variable: str) -> None:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        where = redact_url(engine.url.render_as_string(hide_password=False))
         raise DataMartUnreachable(
-            f"cannot reach the database at {redact_url(engine.url.render_as_string(hide_password=False))} "
-            f"({variable}): {reason}"
+            redact_secrets(f"cannot reach the database at {where} ({variable}): {reason}")
         ) from None
 
 

@@ -8,16 +8,22 @@ DataMart ─► extract ─► harmonise ─► datasets ─► disclosure ─�
 
 import dagster as dg
 
-from metpipeline import jobs, orchestration, schedule
-from metpipeline.approval import defs as approval
-from metpipeline.datasets import defs as datasets
-from metpipeline.disclosure import defs as disclosure
-from metpipeline.extract import defs as extract
-from metpipeline.harmonise import defs as harmonise
-from metpipeline.publish import defs as publish
-from metpipeline.quality import defs as quality
-from metpipeline.report import defs as report
-from metpipeline.resources import default_resources
+from metpipeline import settings
+
+# Every setting checked when the code location loads, before any run: a malformed one is one line naming
+# the variable, shown where the code location's error is shown, not a stack trace twenty seconds into a run.
+settings.check_all(files=False)
+
+from metpipeline import jobs, orchestration, schedule  # noqa: E402
+from metpipeline.approval import defs as approval  # noqa: E402
+from metpipeline.datasets import defs as datasets  # noqa: E402
+from metpipeline.disclosure import defs as disclosure  # noqa: E402
+from metpipeline.extract import defs as extract  # noqa: E402
+from metpipeline.harmonise import defs as harmonise  # noqa: E402
+from metpipeline.publish import defs as publish  # noqa: E402
+from metpipeline.quality import defs as quality  # noqa: E402
+from metpipeline.report import defs as report  # noqa: E402
+from metpipeline.resources import default_resources  # noqa: E402
 
 defs = dg.Definitions.merge(
     extract.defs,

@@ -7,6 +7,7 @@ recorded there and shows in the UI exactly like a run launched from the Launchpa
 import argparse
 import logging
 import os
+import sys
 
 from metpipeline import settings
 from metpipeline.instance import REPO_ROOT, ensure_dagster_home, say
@@ -143,13 +144,24 @@ def latest_complete_month() -> str:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    """Every setting, where its value comes from, the value (secrets redacted) and what is wrong with it;
+    exit 2 when any is malformed."""
+    width = max(len(s.name) for s in settings.ALL_SETTINGS)
+    bad = 0
     for s in settings.ALL_SETTINGS:
         value = s.value()
-        shown = settings.redact_url(value) if value and "URL" in s.name and "://" in value else value
+        shown = settings.redact_secrets(value) if value else value
         source = "env" if os.environ.get(s.name) else "default"
-        print(f"{s.name:32} {source:8} {shown}")
+        print(f"{s.name:{width}} {source:8} {shown}")
+        problem = settings.problem_of(s)
+        if problem:
+            bad += 1
+            print(f"{'':{width}} {'MALFORMED':8} {problem}")
     source = "env" if os.environ.get("DAGSTER_HOME") else "default"
-    print(f"{'DAGSTER_HOME':32} {source:8} {ensure_dagster_home()}")
+    print(f"{'DAGSTER_HOME':{width}} {source:8} {ensure_dagster_home()}")
+    if bad:
+        print(f"{bad} malformed setting(s): fix them before running anything", file=sys.stderr)
+        return 2
     return 0
 
 

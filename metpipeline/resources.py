@@ -18,7 +18,7 @@ from pydantic import PrivateAttr
 
 from metpipeline import month_locks, settings
 from metpipeline.cellstore import CellsInputManager
-from metpipeline.db import check_reachable, make_engine
+from metpipeline.db import check_reachable, make_engine, make_state_engine
 from metpipeline.months import month_range
 from metpipeline.workarea import WorkArea
 
@@ -64,7 +64,9 @@ class StateResource(dg.ConfigurableResource):
                 from pathlib import Path
 
                 Path(self.url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-            self._engine = make_engine(self.url, settings.STATE_URL.name)
+            engine = make_state_engine(self.url)
+            check_reachable(engine, settings.STATE_URL.name)  # a driver's error, redacted, in one line
+            self._engine = engine
         return self._engine
 
 

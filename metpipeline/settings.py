@@ -7,11 +7,14 @@ config can never change them and the Dagster UI never shows a value (see resourc
 
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from metpipeline import keyfile
 
 
 class ConfigError(ValueError):
@@ -105,6 +108,14 @@ BACKFILL_PROCESSES = Setting(
     "METPIPELINE_BACKFILL_PROCESSES",
     "processes that share a back-fill's extraction, month by month (1: the run's own process alone)",
 )
+RELEASE_CRON = Setting(
+    "METPIPELINE_RELEASE_CRON",
+    "when the monthly release run starts: a monthly cron 'MIN HOUR DAY * *' (London time)",
+)
+STATE_LOCK_TIMEOUT = Setting(
+    "METPIPELINE_STATE_LOCK_TIMEOUT_SECONDS",
+    "how long to wait for the state database when another process holds a lock on it, then fail saying so",
+)
 
 _DEFAULTS = {
     DATAMART_URL.name: lambda: f"sqlite:///{var_dir() / 'datamart.sqlite'}",
@@ -136,6 +147,8 @@ _DEFAULTS = {
     CONTACT.name: lambda: "data.office@met.police.example",
     WORKBOOK_MAX_CELLS.name: lambda: "1000000",
     BACKFILL_PROCESSES.name: lambda: "2",
+    RELEASE_CRON.name: lambda: "0 6 5 * *",
+    STATE_LOCK_TIMEOUT.name: lambda: "30",
 }
 
 ALL_SETTINGS = (
@@ -168,6 +181,8 @@ ALL_SETTINGS = (
     CONTACT,
     WORKBOOK_MAX_CELLS,
     BACKFILL_PROCESSES,
+    RELEASE_CRON,
+    STATE_LOCK_TIMEOUT,
 )
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -239,22 +254,308 @@ def check_bucket_url(variable: str, url: str) -> str:
     return url
 
 
-# Secrets in the forms a database or bucket URL can carry them: the user part (`user:secret@`), a query
-# string (`?password=`, `&pwd=`, tokens), and an ODBC connection string (`odbc_connect=…;PWD=…;`), plain or
-# percent-encoded. Applied to any text that may contain a URL, so an error message quoting one is safe too.
-_USER_PART = re.compile(r"(?i)([a-z][a-z0-9+.\-]*://[^:/@\s?#]*:)([^@\s/]*)(@)")
-_SECRET_KEYS = r"password|passwd|pwd|secret|token|api_?key|access_?key|secret_?key|sig|signature|credential"
-_KEY_VALUE = re.compile(
-    rf"(?i)(?:(?<![a-z0-9_])|(?<=%3B)|(?<=%26)|(?<=%3F))((?:{_SECRET_KEYS})\s*(?:=|%3D))((?:(?!%3B|%26)[^&;\s\"'}}])*)"
+# Secrets in the forms a URL setting can carry them, found by parsing, not by pattern over the whole text:
+# the user part (`user:secret@`, split at the LAST `@` before the query), every query parameter whose
+# decoded name contains one of these words (`?password=`, `?sslpassword=`, `&api_key=`, `?sig=`), and the
+# connection strings a query can hold: libpq's `dsn=k=v k=v` and ODBC's `odbc_connect=K=V;K=V`, plain or
+# percent-encoded. Applied to every URL setting wherever it is shown, and to any text that may quote one.
+SECRET_WORDS = ("pass", "pwd", "secret", "token", "key", "sig", "credential")
+MASK = "***"
+_SECRET_NAME = re.compile("(?i)" + "|".join(SECRET_WORDS))
+_ODBC_PAIR = re.compile(r"([^;=]+)=(\{(?:[^}]|\}\})*\}|[^;]*)")
+_LIBPQ_PAIR = re.compile(r"([A-Za-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s'\"<>]+")
+_PAIR_IN_TEXT = re.compile(
+    r"(?i)(?<![a-z0-9_])([a-z0-9_\-]*(?:" + "|".join(SECRET_WORDS) + r")[a-z0-9_\-]*)(\s*=\s*)"
+    r"('(?:[^'\\]|\\.)*'|\{(?:[^}]|\}\})*\}|[^\s;&\"',)]+)"
 )
 
 
-def redact_secrets(text: str) -> str:
-    """`text` with every password, token or key in a URL or connection string replaced by ***."""
-    text = _USER_PART.sub(lambda m: f"{m.group(1)}***{m.group(3)}", text)
-    return _KEY_VALUE.sub(lambda m: f"{m.group(1)}***", text)
+def _is_secret(name: str) -> bool:
+    # The pipeline's own variables name files and places (METPIPELINE_LEDGER_KEY_FILE is a path), not secrets.
+    if name.upper().startswith("METPIPELINE_") or name.lower().endswith("_file"):
+        return False
+    return bool(_SECRET_NAME.search(name))
+
+
+def _redact_pairs(text: str, pattern: re.Pattern) -> str:
+    return pattern.sub(lambda m: f"{m.group(1)}={MASK}" if _is_secret(m.group(1)) else m.group(0), text)
+
+
+def _redact_query(query: str) -> str:
+    out = []
+    for part in query.split("&"):
+        name, eq, raw = part.partition("=")
+        if not eq:
+            out.append(part)
+            continue
+        key = urllib.parse.unquote_plus(name)
+        value = urllib.parse.unquote_plus(raw)
+        if _is_secret(key):
+            shown = MASK
+        elif key.lower() == "odbc_connect":
+            shown = _redact_pairs(value, _ODBC_PAIR)
+        elif key.lower() == "dsn":
+            shown = _redact_pairs(value, _LIBPQ_PAIR)
+        else:
+            out.append(part)
+            continue
+        out.append(f"{name}={shown}")
+    return "&".join(out)
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password, in any of its forms, replaced by ***, for messages and logs."""
-    return redact_secrets(url)
+    """The URL with every password, token or key in it replaced by ***, for messages and logs."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        return _redact_pairs(url, _PAIR_IN_TEXT)  # not a URL: perhaps a libpq or ODBC string
+    rest, hash_, fragment = rest.partition("#")
+    before, question, query = rest.partition("?")
+    if "@" in before:
+        userinfo, _, host_and_path = before.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        before = f"{user}:{MASK}@{host_and_path}" if colon else before
+    return f"{head}://{before}{question}{_redact_query(query)}{hash_}{fragment}"
+
+
+def _known_secrets() -> set[str]:
+    """The secret values the URL settings hold now (each as written, decoded and encoded), so that a driver's
+    message quoting one on its own is redacted too."""
+    values: set[str] = set()
+    for setting in ALL_SETTINGS:
+        url = setting.value() or ""
+        head, sep, rest = url.partition("://")
+        if not sep:
+            continue
+        before, _, query = rest.partition("#")[0].partition("?")
+        if "@" in before:
+            _, colon, password = before.rpartition("@")[0].partition(":")
+            if colon:
+                values.add(password)
+        for part in query.split("&"):
+            name, _, raw = part.partition("=")
+            value = urllib.parse.unquote_plus(raw)
+            if _is_secret(urllib.parse.unquote_plus(name)):
+                values.add(value)
+            for pattern in (_ODBC_PAIR, _LIBPQ_PAIR):
+                values |= {m.group(2).strip("'{}") for m in pattern.finditer(value) if _is_secret(m.group(1))}
+    out: set[str] = set()
+    for v in values:
+        if len(v) >= 4:
+            out |= {v, urllib.parse.unquote(v), urllib.parse.quote(v, safe=""), urllib.parse.quote_plus(v)}
+    return out
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with every password, token or key in it replaced by ***: in each URL it quotes (parsed as
+    above), in `name=value` pairs, and wherever a secret value of a URL setting appears on its own."""
+    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    text = _redact_pairs(text, _PAIR_IN_TEXT)
+    for secret in sorted(_known_secrets(), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+# --- every setting checked before any work ----------------------------------------------------------------
+# One check per setting: the problem in one line naming the variable and the expected form, or None. A
+# command checks them all when it starts (cli.py), the code location when it loads (definitions.py), and
+# `metpipeline config` flags each malformed value. `files`: also read the files settings name (the owners
+# registry, the policy, the checklist, the ledger key), which only the processes that use them can see.
+
+LAYOUT_NAMES = ("datastore-2026", "datastore-2024")  # datasets/layouts.py's LAYOUTS (a test keeps them equal)
+
+
+def _problem(check, *args) -> str | None:
+    try:
+        check(*args)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _url(setting: Setting) -> str | None:
+    raw = (setting.value() or "").strip()
+    problem = _problem(check_sqlalchemy_url, setting.name, raw)
+    if problem:
+        return problem
+    before = raw.partition("://")[2].partition("?")[0].partition("#")[0]
+    if before.count("@") > 1:
+        return (
+            f"{setting.name}={redact_url(raw)!r}: the password holds an '@' that is not percent-encoded, "
+            "so the host would be read from the password; write it as %40"
+        )
+    return None
+
+
+def _http(setting: Setting, optional: bool = True) -> str | None:
+    raw = (setting.value() or "").strip()
+    if not raw and optional:
+        return None
+    parsed = urllib.parse.urlsplit(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return f"{setting.name}={redact_url(raw)!r}: expected an http:// or https:// address"
+    return None
+
+
+def _whole(setting: Setting, minimum: int, maximum: int | None = None) -> str | None:
+    problem = _problem(whole_number, setting, minimum)
+    if problem is None and maximum is not None and whole_number(setting, minimum) > maximum:
+        return f"{setting.name}={setting.value()!r}: expected a whole number from {minimum} to {maximum}"
+    return problem
+
+
+def _month(setting: Setting) -> str | None:
+    raw = (setting.value() or "").strip()
+    return None if is_month(raw) else f"{setting.name}={raw!r} is not a month: expected YYYY-MM, e.g. 2022-01"
+
+
+def _release_time() -> str | None:
+    raw = (RELEASE_TIME.value() or "").strip().lower()
+    if raw == "immediate" or re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw):
+        return None
+    return f"{RELEASE_TIME.name}={raw!r}: expected HH:MM (London time), e.g. 09:30, or immediate"
+
+
+def _release_cron() -> str | None:
+    raw = (RELEASE_CRON.value() or "").strip()
+    parts = raw.split()
+    ok = len(parts) == 5 and parts[3:] == ["*", "*"] and all(p.isdigit() for p in parts[:3])
+    if ok and int(parts[0]) < 60 and int(parts[1]) < 24 and 1 <= int(parts[2]) <= 28:
+        return None
+    return (
+        f"{RELEASE_CRON.name}={raw!r}: expected a monthly cron 'MIN HOUR DAY * *' with a day from 1 to 28 "
+        "(every month has it), e.g. '0 6 5 * *'"
+    )
+
+
+def _proxies() -> str | None:
+    import ipaddress
+
+    raw = TRUSTED_PROXIES.value() or ""
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            ipaddress.ip_address(part)
+        except ValueError:
+            return (
+                f"{TRUSTED_PROXIES.name}={raw!r}: {part!r} is not an IP address; list the sign-in proxy's "
+                "addresses, comma-separated, e.g. 127.0.0.1,::1"
+            )
+    return None
+
+
+def _header() -> str | None:
+    raw = IDENTITY_HEADER.value()
+    if raw is None or re.fullmatch(r"[A-Za-z0-9-]+", raw.strip()):
+        return None
+    return f"{IDENTITY_HEADER.name}={raw!r}: expected a header name such as X-Forwarded-User, or unset"
+
+
+def _layout(setting: Setting, none_allowed: bool) -> str | None:
+    raw = (setting.value() or "").strip().lower()
+    if raw in LAYOUT_NAMES or (none_allowed and raw in ("", "none")):
+        return None
+    allowed = ", ".join(LAYOUT_NAMES) + (" or none" if none_allowed else "")
+    return f"{setting.name}={raw!r}: expected one of {allowed}"
+
+
+def _contact() -> str | None:
+    raw = (CONTACT.value() or "").strip()
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", raw) or _http(CONTACT, optional=False) is None:
+        return None
+    return f"{CONTACT.name}={raw!r}: expected an e-mail address or an http(s) address"
+
+
+def _sender() -> str | None:
+    raw = (NOTIFY_FROM.value() or "").strip()
+    return (
+        None
+        if re.fullmatch(r"[^@\s]+@[^@\s]+", raw)
+        else f"{NOTIFY_FROM.name}={raw!r}: expected an e-mail address"
+    )
+
+
+def _utf8_file(setting: Setting) -> str | None:
+    path = Path(setting.value() or "")
+    try:
+        path.read_bytes().decode("utf-8")
+    except IsADirectoryError:
+        return f"{setting.name}={path}: is a folder; expected a file"
+    except FileNotFoundError:
+        return f"{setting.name}={path}: the file does not exist"
+    except OSError as exc:
+        return f"{setting.name}={path}: cannot be read ({exc.strerror})"
+    except UnicodeDecodeError as exc:
+        return f"{setting.name}={path}: is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+    return None
+
+
+def _ledger_key() -> str | None:
+    path = Path(LEDGER_KEY_FILE.value() or "")
+    if not LEDGER_KEY_FILE.is_set() and not path.exists():
+        return None  # the embedded default, created (0600) on first use
+    if not path.exists():
+        return (
+            f"{LEDGER_KEY_FILE.name}={path}: the file does not exist; mount the ledger key there: "
+            f"`{keyfile.KEY_FIX.format(path=path)}`"
+        )
+    return keyfile.read_problem(path, LEDGER_KEY_FILE.name)
+
+
+CHECKS = {
+    DATAMART_URL.name: lambda: _url(DATAMART_URL),
+    STATE_URL.name: lambda: _url(STATE_URL),
+    BUCKET_URL.name: lambda: _problem(check_bucket_url, BUCKET_URL.name, (BUCKET_URL.value() or "").strip()),
+    S3_ENDPOINT_URL.name: lambda: _http(S3_ENDPOINT_URL),
+    WORK_DIR.name: lambda: (
+        None if (WORK_DIR.value() or "").strip() else f"{WORK_DIR.name} is empty: name a folder"
+    ),
+    IDENTITY_HEADER.name: _header,
+    TRUSTED_PROXIES.name: _proxies,
+    FIRST_MONTH.name: lambda: _month(FIRST_MONTH),
+    UI_BASE_URL.name: lambda: _http(UI_BASE_URL),
+    PUBLIC_BASE_URL.name: lambda: _http(PUBLIC_BASE_URL),
+    SMTP_HOST.name: lambda: None,
+    SMTP_PORT.name: lambda: _whole(SMTP_PORT, 1, 65535),
+    NOTIFY_FROM.name: _sender,
+    WEBHOOK_URL.name: lambda: _http(WEBHOOK_URL),
+    REMINDER_DAYS.name: lambda: _whole(REMINDER_DAYS, 1),
+    RELEASE_TIME.name: _release_time,
+    MIN_VOLUME_RATIO.name: lambda: _problem(share, MIN_VOLUME_RATIO),
+    PUBLISH_MAX_ATTEMPTS.name: lambda: _whole(PUBLISH_MAX_ATTEMPTS, 1),
+    PUBLISH_BACKOFF_SECONDS.name: lambda: _whole(PUBLISH_BACKOFF_SECONDS, 0),
+    LAYOUT.name: lambda: _layout(LAYOUT, none_allowed=False),
+    PREVIOUS_LAYOUT.name: lambda: _layout(PREVIOUS_LAYOUT, none_allowed=True),
+    PREVIOUS_LAYOUT_UNTIL.name: lambda: _month(PREVIOUS_LAYOUT_UNTIL),
+    CONTACT.name: _contact,
+    WORKBOOK_MAX_CELLS.name: lambda: _whole(WORKBOOK_MAX_CELLS, 0),
+    BACKFILL_PROCESSES.name: lambda: _whole(BACKFILL_PROCESSES, 1),
+    RELEASE_CRON.name: _release_cron,
+    STATE_LOCK_TIMEOUT.name: lambda: _whole(STATE_LOCK_TIMEOUT, 1),
+}
+FILE_CHECKS = {
+    OWNERS_FILE.name: lambda: _utf8_file(OWNERS_FILE),
+    POLICY_FILE.name: lambda: _utf8_file(POLICY_FILE),
+    CHECKLIST_FILE.name: lambda: _utf8_file(CHECKLIST_FILE),
+    LEDGER_KEY_FILE.name: _ledger_key,
+}
+
+
+def problem_of(setting: Setting, files: bool = True) -> str | None:
+    """What is wrong with one setting's value, in one line, or None."""
+    check = CHECKS.get(setting.name) or (FILE_CHECKS.get(setting.name) if files else None)
+    found = check() if check else None
+    return redact_secrets(found) if found else None
+
+
+def problems(files: bool = True) -> list[str]:
+    """Every malformed setting, one line each, in the order of ALL_SETTINGS."""
+    return [p for s in ALL_SETTINGS if (p := problem_of(s, files))]
+
+
+def check_all(files: bool = True) -> None:
+    """Raise one ConfigError naming every malformed setting (one per line), before any work starts."""
+    found = problems(files)
+    if found:
+        raise ConfigError("\n".join(found))

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "metpipeline"
 
 # Lower layers first. A module may import its own unit and any unit of a lower layer.
 LAYERS: list[set[str]] = [
+    {"keyfile"},
     {"settings", "months", "reference", "memory"},
     {"catalogue", "db", "identity", "workarea", "month_locks", "notify", "instance", "bucket", "partitions"},
     {"monthwork"},

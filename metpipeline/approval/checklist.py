@@ -29,7 +29,7 @@ def load() -> Checklist:
 def _load(path: str) -> Checklist:
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise settings.ConfigError(
             f"{settings.CHECKLIST_FILE.name}={path}: cannot read the checklist ({exc})"
         ) from None

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from metpipeline import settings
-from metpipeline.db import make_engine
+from metpipeline.db import make_state_engine
 from metpipeline.governance import decide, ledger
 from metpipeline.governance.registry import DATASETS, RegistryError, load_registry
 from metpipeline.governance.seal import load_key
@@ -54,7 +54,7 @@ def run_acknowledge(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    engine = make_engine(
+    engine = make_state_engine(
         settings.check_sqlalchemy_url(settings.STATE_URL.name, settings.STATE_URL.value() or "")
     )
     try:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     url = settings.check_sqlalchemy_url(settings.STATE_URL.name, settings.STATE_URL.value() or "")
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(url)
+    engine = make_state_engine(url)
     try:
         registry = load_registry(settings.OWNERS_FILE.value() or "")
     except RegistryError as exc:

@@ -19,7 +19,7 @@ from pydantic import Field
 from metpipeline import settings
 from metpipeline.approval import checklist as checklist_mod
 from metpipeline.approval.candidates import DATASETS
-from metpipeline.db import make_engine
+from metpipeline.db import make_state_engine
 from metpipeline.governance import decide, ledger
 from metpipeline.governance.registry import RegistryError, normalise_name
 from metpipeline.partitions import monthly_partitions
@@ -120,7 +120,7 @@ def report_link(month: str) -> str:
 def _config_for_partition(partition_key: str) -> dict:
     # Built when the owner picks the month on the Launchpad: the candidates current at that moment.
     url = settings.check_sqlalchemy_url(settings.STATE_URL.name, settings.STATE_URL.value() or "")
-    engine = make_engine(url, settings.STATE_URL.name)
+    engine = make_state_engine(url)
     try:
         return decision_config(partition_key, current_short_hashes(engine, partition_key))
     finally:

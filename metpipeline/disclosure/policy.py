@@ -46,6 +46,10 @@ def load_policy(path: str | Path) -> Policy:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PolicyError(f"disclosure policy file {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"disclosure policy file {path} is not UTF-8 text (byte {exc.start})") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise PolicyError(f"disclosure policy file {path} cannot be read ({exc})") from None
     return parse_policy(raw, source=str(path))
 
 

@@ -90,9 +90,15 @@ def load_registry(path: str | Path) -> Registry:
             f"owners file {where} does not exist: set METPIPELINE_OWNERS_FILE to the registry"
         )
     # Read once: the bytes hashed are the bytes parsed.
-    data = path.read_bytes()
     try:
+        data = path.read_bytes()
         raw = yaml.safe_load(data.decode("utf-8"))
+    except OSError as exc:
+        raise RegistryError(f"owners file {where} cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise RegistryError(
+            f"owners file {where} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     except yaml.YAMLError as exc:
         raise RegistryError(f"owners file {where} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

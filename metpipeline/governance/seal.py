@@ -9,22 +9,15 @@ and says so; production mounts a secret there.
 import hashlib
 import hmac
 import json
-import math
 import os
 import secrets
-import stat
-from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from metpipeline import settings
-
-_MIN_KEY_BYTES = 32
-# Shannon's estimate over the key's own bytes, times its length: 32 random bytes give about 150 bits, a hex
-# or base64 key of that length more; a word, a repeated pattern or a run of one character far less.
-_MIN_KEY_BITS = 128
-KEY_FIX = "head -c 32 /dev/urandom | base64 > {path} && chmod 600 {path}"
+from metpipeline import keyfile, settings
+from metpipeline.keyfile import KEY_FIX
+from metpipeline.keyfile import MIN_KEY_BYTES as _MIN_KEY_BYTES
 
 
 def load_key(say=print) -> bytes:
@@ -60,54 +53,15 @@ def load_key(say=print) -> bytes:
 
 
 def check_key_file(path: Path, name: str) -> None:
-    """Refuse a key file that anyone but its owner could read or replace, as ssh refuses a private key:
-    readable or writable by group or others, or in a folder that others may write to (where the file could
-    be swapped) unless the folder is sticky (/tmp)."""
-    try:
-        mode = path.stat().st_mode
-        folder = path.resolve().parent.stat().st_mode
-    except OSError as exc:
-        raise settings.ConfigError(f"{name}={path}: cannot read the ledger key ({exc.strerror})") from None
-    if mode & 0o077:
-        raise settings.ConfigError(
-            f"{name}={path}: the key is readable or writable by others (mode {stat.S_IMODE(mode):04o}); "
-            f"make it private with `chmod 600 {path}` (and replace the key if others may have read it)"
-        )
-    if folder & (stat.S_IWGRP | stat.S_IWOTH) and not folder & stat.S_ISVTX:
-        raise settings.ConfigError(
-            f"{name}={path}: the key's folder {path.resolve().parent} is writable by others (mode "
-            f"{stat.S_IMODE(folder):04o}), so the key could be replaced; `chmod go-w "
-            f"{path.resolve().parent}` or move the key to a private folder"
-        )
-
-
-def key_bits(key: bytes) -> float:
-    """An estimate of a key's entropy in bits: the Shannon entropy of its bytes' frequencies times its
-    length."""
-    if not key:
-        return 0.0
-    counts = Counter(key).values()
-    return -sum(c * math.log2(c / len(key)) for c in counts)
-
-
-def _repeats(key: bytes) -> bool:
-    """The key is a short unit written again and again (abcabcabc…)."""
-    return any(
-        key == (key[:unit] * (len(key) // unit + 1))[: len(key)] for unit in range(1, len(key) // 2 + 1)
-    )
+    problem = keyfile.file_problem(path, name)
+    if problem:
+        raise settings.ConfigError(problem)
 
 
 def check_key_strength(key: bytes, where: str, fix: str) -> None:
-    """Refuse a key shorter than 32 bytes or evidently not random, in one line naming where and the fix."""
-    if len(key) < _MIN_KEY_BYTES:
-        raise settings.ConfigError(
-            f"{where}: the key is {len(key)} bytes, fewer than {_MIN_KEY_BYTES}; make a random one: `{fix}`"
-        )
-    if _repeats(key) or key_bits(key) < _MIN_KEY_BITS:
-        raise settings.ConfigError(
-            f"{where}: the key is evidently not random (a repeated pattern or too few distinct bytes); "
-            f"make a random one: `{fix}`"
-        )
+    problem = keyfile.strength_problem(key, where, fix)
+    if problem:
+        raise settings.ConfigError(problem)
 
 
 def canonical(fields: dict[str, Any]) -> bytes:

@@ -1,18 +1,18 @@
 """`catalog.json` at the bucket root: every dataset, its latest version, and when the next release is due."""
 
-import os
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from metpipeline import settings
 from metpipeline.publish.datapackage import BUCKET_SLUGS, TITLES
 
 LONDON = ZoneInfo("Europe/London")
-RELEASE_CRON_VARIABLE = "METPIPELINE_RELEASE_CRON"
-DEFAULT_RELEASE_CRON = "0 6 5 * *"
+RELEASE_CRON_VARIABLE = settings.RELEASE_CRON.name
+DEFAULT_RELEASE_CRON = settings.RELEASE_CRON.default() or "0 6 5 * *"
 
 
 def release_cron() -> str:
-    return os.environ.get(RELEASE_CRON_VARIABLE) or DEFAULT_RELEASE_CRON
+    return (settings.RELEASE_CRON.value() or DEFAULT_RELEASE_CRON).strip()
 
 
 def next_release(after: datetime, cron: str = DEFAULT_RELEASE_CRON) -> datetime:
@@ -42,8 +42,6 @@ def next_release(after: datetime, cron: str = DEFAULT_RELEASE_CRON) -> datetime:
 def publication_time(approved_at: datetime) -> datetime:
     """When an approval completed at `approved_at` (aware) is published: at the next announced release time
     of day, London time (METPIPELINE_RELEASE_TIME, default 09:30), or at once when it is `immediate`."""
-    from metpipeline import settings
-
     raw = (settings.RELEASE_TIME.value() or "").strip().lower()
     if raw == "immediate":
         return approved_at
