@@ -9,7 +9,7 @@ import pytest
 
 from metpipeline.settings import redact_secrets
 
-SECRETS = ("pw-user-part", "pw-query", "pw-odbc", "pw-encoded")
+SECRETS = ("pw-user-part", "pw-query", "pw-odbc", "pw-encoded", "pw-sslpass", "pw-dsn")
 # Every form a production URL carries a password in. Port 1 on loopback: nothing listens, fails fast.
 URLS = {
     "user part + query": "postgresql+psycopg://reader:pw-user-part@127.0.0.1:1/dm?password=pw-query",
@@ -17,6 +17,10 @@ URLS = {
     "odbc_connect, percent-encoded": (
         "mssql+pyodbc:///?odbc_connect=DRIVER%3DFreeTDS%3BSERVER%3D127.0.0.1%3BPORT%3D1%3BUID%3Dr%3BPWD%3Dpw-encoded"
     ),
+    # A parameter whose name only contains the word (the pattern once needed it to start the name).
+    "sslpassword": "postgresql+psycopg://reader@127.0.0.1:1/dm?sslpassword=pw-sslpass",
+    # A libpq connection string, percent-encoded (%20 before `password` once hid it from the pattern).
+    "libpq dsn, percent-encoded": "postgresql+psycopg:///?dsn=host%3D127.0.0.1%20port%3D1%20user%3Dr%20password%3Dpw-dsn",
 }
 
 
@@ -110,3 +114,104 @@ def test_a_malformed_setting_is_one_line_naming_the_variable(tmp_path, variable,
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert expected in lines[0] and lines[0].startswith("configuration error: ")
     assert "pw-user-part" not in result.stderr
+
+
+def test_a_password_with_an_unencoded_at_sign_is_refused_and_never_shown(tmp_path):
+    """`p@ss` would be read as password `p` and host `ss@127.0.0.1`, which the driver then quotes."""
+    env = {
+        "METPIPELINE_VAR_DIR": tmp_path,
+        "DAGSTER_HOME": tmp_path / "dagster",
+        "METPIPELINE_STATE_URL": "postgresql+psycopg://u:p@ss-tail@127.0.0.1:1/db",
+    }
+    shown = _cli("config", **env)
+    assert shown.returncode == 2 and "MALFORMED" in shown.stdout and "write it as %40" in shown.stdout
+    failed = _cli("approve", "borough", "2024-03", "--as", "demo.owner", **env)
+    assert failed.returncode == 2 and "write it as %40" in failed.stderr
+    for output in (shown.stdout, shown.stderr, failed.stdout, failed.stderr):
+        assert "ss-tail" not in output, output
+
+
+@pytest.mark.parametrize(
+    "variable, value, expected",
+    [
+        ("METPIPELINE_MIN_VOLUME_RATIO", "abc", "expected a number from 0 to 1"),
+        ("METPIPELINE_STATE_URL", "notaurl", "is not a valid SQLAlchemy URL"),
+        ("METPIPELINE_RELEASE_TIME", "25:99", "expected HH:MM (London time)"),
+        ("METPIPELINE_RELEASE_CRON", "0 6 31 * *", "a day from 1 to 28"),
+        ("METPIPELINE_SMTP_PORT", "x", "METPIPELINE_SMTP_PORT='x'"),
+        ("METPIPELINE_LAYOUT", "nope", "expected one of datastore-2026, datastore-2024"),
+        ("METPIPELINE_TRUSTED_PROXIES", "proxy.local", "is not an IP address"),
+        ("METPIPELINE_WEBHOOK_URL", "ftp://hooks.example/x", "expected an http:// or https:// address"),
+    ],
+)
+def test_a_malformed_setting_stops_a_release_before_any_work_and_config_flags_it(
+    tmp_path, variable, value, expected
+):
+    env = {"METPIPELINE_VAR_DIR": tmp_path, "DAGSTER_HOME": tmp_path / "dagster", variable: value}
+    result = _cli("release", "2024-03", **env)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert (
+        len(lines) == 1 and lines[0].startswith(f"configuration error: {variable}=") and expected in lines[0]
+    )
+    assert "Traceback" not in result.stderr and not result.stdout.strip()  # no run was started
+    assert not (tmp_path / "datamart.sqlite").exists()  # nothing seeded, nothing extracted
+    shown = _cli("config", **env)
+    assert shown.returncode == 2
+    flagged = [line for line in shown.stdout.splitlines() if "MALFORMED" in line]
+    assert len(flagged) == 1 and expected in flagged[0]
+
+
+def test_settings_of_the_code_location_are_checked_when_it_loads(tmp_path):
+    env = {**os.environ, "METPIPELINE_VAR_DIR": str(tmp_path), "METPIPELINE_MIN_VOLUME_RATIO": "abc"}
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import metpipeline.definitions"], capture_output=True, text=True, env=env
+    )
+    assert loaded.returncode != 0
+    assert "ConfigError: METPIPELINE_MIN_VOLUME_RATIO='abc': expected a number from 0 to 1" in loaded.stderr
+
+
+def test_an_owners_file_that_is_not_utf8_is_one_line(tmp_path):
+    owners = tmp_path / "owners.yaml"
+    owners.write_bytes("version: 1\npeople:\n  ren\u00e9e.owner: {}\n".encode("latin-1"))
+    env = {
+        "METPIPELINE_VAR_DIR": tmp_path,
+        "DAGSTER_HOME": tmp_path / "dagster",
+        "METPIPELINE_OWNERS_FILE": owners,
+    }
+    for command in (("approve", "borough", "2024-03", "--as", "x"), ("config",)):
+        result = _cli(*command, **env)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert f"METPIPELINE_OWNERS_FILE={owners}: is not UTF-8 text" in result.stderr + result.stdout
+
+
+def test_a_locked_state_database_is_waited_on_for_the_configured_time_then_named(tmp_path):
+    import sqlite3
+    import time
+
+    state = tmp_path / "state.sqlite"
+    holder = sqlite3.connect(state, isolation_level=None)
+    holder.execute("CREATE TABLE held (x INTEGER)")
+    holder.execute("BEGIN EXCLUSIVE")  # another process's long write
+    try:
+        started = time.monotonic()
+        result = _cli(
+            "approve",
+            "borough",
+            "2024-03",
+            "--as",
+            "demo.owner",
+            METPIPELINE_VAR_DIR=tmp_path,
+            DAGSTER_HOME=tmp_path / "dagster",
+            METPIPELINE_STATE_URL=f"sqlite:///{state}",
+            METPIPELINE_STATE_LOCK_TIMEOUT_SECONDS="2",
+        )
+        waited = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert (
+        "stayed locked by another process for 2 s (METPIPELINE_STATE_LOCK_TIMEOUT_SECONDS)" in result.stderr
+    )
+    assert waited >= 2  # it did wait; the upper bound is the subprocess timeout
