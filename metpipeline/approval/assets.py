@@ -8,7 +8,7 @@ import dagster as dg
 
 from metpipeline.approval import candidates, release_notice
 from metpipeline.approval.decision_job import SHORT, decision_link, report_link
-from metpipeline.bucket import INTERNAL_PREFIX, open_store
+from metpipeline.bucket import INTERNAL_PREFIX, StoreError, open_store
 from metpipeline.governance import ledger
 from metpipeline.identity import LinkedRunMissing, launchers_of_run
 from metpipeline.notify import send
@@ -38,7 +38,7 @@ def report_html_link(bucket: BucketResource, month: str, html: bytes) -> str | N
     key = f"{INTERNAL_PREFIX}reports/{month}/{hashlib.sha256(html).hexdigest()}.html"
     if store.presigned_url(key, 1) is None:
         return None
-    store.put_create_only(key, html)
+    store.put_create_only(key, html)  # a StoreError here is one line; the caller says the report is in the UI
     return store.presigned_url(key, REPORT_LINK_SECONDS)
 
 
@@ -86,7 +86,12 @@ def release_candidates(
         release_notice.report_markdown(report, check_plain_words())
     )
     metadata["decide"] = dg.MetadataValue.url(link)
-    html_link = report_html_link(bucket, month, staged[0].report_path.read_bytes())
+    try:
+        html_link = report_html_link(bucket, month, staged[0].report_path.read_bytes())
+    except StoreError as exc:
+        # The candidates are staged either way; the owners read the report in the UI until the store is back.
+        context.log.warning(f"the HTML report could not be stored for a link ({exc}); it is in the UI")
+        html_link = None
     if html_link:
         metadata["report_html"] = dg.MetadataValue.url(html_link)
     if shown:

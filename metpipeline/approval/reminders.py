@@ -11,7 +11,7 @@ from metpipeline import settings
 from metpipeline.approval import release_notice
 from metpipeline.approval.candidates import DATASETS
 from metpipeline.approval.decision_job import SHORT, decision_link
-from metpipeline.bucket import PreconditionFailed, open_store
+from metpipeline.bucket import PreconditionFailed, StoreError, open_store
 from metpipeline.governance import ledger
 from metpipeline.governance.decide import approvals
 from metpipeline.notify import send
@@ -89,7 +89,10 @@ def approval_reminder(
         outcome = send(notice, context.log)
         reminded[month] = now.date().isoformat()
         notes.append(f"reminded the owners of {month} ({', '.join(sorted(shown))}): {outcome}")
-    overdue = mark_overdue(open_store(bucket.validated_url(), bucket.endpoint_url or None), now)
+    try:
+        overdue = mark_overdue(open_store(bucket.validated_url(), bucket.endpoint_url or None), now)
+    except StoreError as exc:
+        overdue, notes = [], [*notes, f"could not check the release dates in catalog.json: {exc}"]
     if overdue:
         notes.append(f"release date missed: {', '.join(overdue)} (marked in catalog.json)")
     context.update_cursor(json.dumps(reminded))

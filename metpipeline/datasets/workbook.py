@@ -124,7 +124,8 @@ def write_workbook(
             contentsheet_label="Contents" if sheets else None,
             contentsheet_options={"title": "Contents"},
             auto_width=False,
-            workbook_options={"constant_memory": True},
+            # Text is written as text: a cell beginning with = is never a formula.
+            workbook_options={"constant_memory": True, "strings_to_formulas": False},
         )
         workbook.set_properties({"title": title, "created": datetime(year, mon, 1)})
         workbook.close()

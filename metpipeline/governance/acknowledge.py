@@ -101,13 +101,28 @@ def record(
 
 
 def find(engine: sa.Engine, key: bytes, registry: Registry, month: str, total: int) -> Acknowledgement | None:
-    """A valid acknowledgement of exactly this total: sealed, by a person the registry in force lists."""
+    """A valid acknowledgement of exactly this total: sealed, made under the registry in force (the same
+    file content, as decisions are) by a person it lists."""
+    return next((a for a in _sealed(engine, key, month, total) if _counts(a, registry)), None)
+
+
+def stale(engine: sa.Engine, key: bytes, registry: Registry, month: str, total: int) -> list[Acknowledgement]:
+    """Sealed acknowledgements of this total that no longer count: made under another owners registry, or by
+    someone it no longer lists. The owner acknowledges again under the registry in force."""
+    return [a for a in _sealed(engine, key, month, total) if not _counts(a, registry)]
+
+
+def _counts(ack: Acknowledgement, registry: Registry) -> bool:
+    return ack.registry_sha256 == registry.sha256 and ack.approver in registry.approvers(DATASET)
+
+
+def _sealed(engine: sa.Engine, key: bytes, month: str, total: int) -> list[Acknowledgement]:
     ledger.ensure_schema(engine)
     t = volume_acknowledgements
     with engine.connect() as conn:
         rows = conn.execute(sa.select(t).where(t.c.month == month, t.c.total == total).order_by(t.c.id))
-        for row in rows.mappings():
-            fields = {k: row[k] for k in _SEALED}
-            if seal.seal_matches(key, fields, row["mac"]) and row["approver"] in registry.approvers(DATASET):
-                return Acknowledgement(**fields)
-    return None
+        return [
+            Acknowledgement(**fields)
+            for row in rows.mappings()
+            if seal.seal_matches(key, (fields := {k: row[k] for k in _SEALED}), row["mac"])
+        ]

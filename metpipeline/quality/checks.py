@@ -375,9 +375,9 @@ def month_volume_plausible(
     }
     if found.plausible:
         return dg.AssetCheckResult(passed=True, description=found.describe(), metadata=metadata)
-    ack = acknowledge.find(
-        state.engine(), governance.ledger_key(context.log.info), governance.registry(), month, found.total
-    )
+    engine, key, registry = state.engine(), governance.ledger_key(context.log.info), governance.registry()
+    ack = acknowledge.find(engine, key, registry, month, found.total)
+    earlier = acknowledge.stale(engine, key, registry, month, found.total) if ack is None else []
     if ack is not None:
         metadata["acknowledged"] = ack.describe()
         return dg.AssetCheckResult(
@@ -387,7 +387,13 @@ def month_volume_plausible(
         passed=False,
         description=f"{found.describe()}. Check the DataMart feed for {month}; if the figure is real, a "
         f"data owner records it with the `acknowledge_volume` job (total {found.total}) and the month is "
-        "released again",
+        "released again"
+        + (
+            f" (an acknowledgement of this total by {', '.join(a.approver for a in earlier)} was made under "
+            "an earlier owners registry or by someone it no longer lists, and no longer counts)"
+            if earlier
+            else ""
+        ),
         metadata=metadata,
     )
 

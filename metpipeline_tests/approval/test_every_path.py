@@ -354,3 +354,56 @@ def test_figures_that_come_back_are_published_only_on_a_decision_made_after_the_
     assert publish(deployment, "borough", a).success
     latest = _latest(deployment)["latest"]
     assert latest["version"] == 3 and latest.get("reverts_to_version") == 1
+
+
+# --- volume acknowledgements under the registry in force --------------------------------------------------
+
+
+def test_a_volume_acknowledgement_counts_only_under_the_registry_it_was_made_under(engine, key, owners_file):
+    from metpipeline.governance import acknowledge
+    from metpipeline.governance.registry import load_registry
+
+    before = load_registry(owners_file)
+    acknowledge.record(engine, key, before, MONTH, 0, "alice.owner", "feed outage confirmed")
+    assert acknowledge.find(engine, key, before, MONTH, 0) is not None
+    owners_file.write_text(owners_file.read_text().replace("version: 7", "version: 8"))
+    after = load_registry(owners_file)
+    assert acknowledge.find(engine, key, after, MONTH, 0) is None  # the owners decide again under it
+    assert [a.approver for a in acknowledge.stale(engine, key, after, MONTH, 0)] == ["alice.owner"]
+    acknowledge.record(engine, key, after, MONTH, 0, "alice.owner", "confirmed again under version 8")
+    assert acknowledge.find(engine, key, after, MONTH, 0).reason == "confirmed again under version 8"
+
+
+def test_typed_text_is_never_markup_in_html_nor_a_formula_in_a_csv_or_workbook(deployment):
+    """A comment, typed by an owner, that is both script and a spreadsheet formula, decided and published:
+    it reaches no CSV or workbook, and any HTML the project writes shows it as text."""
+    import zipfile
+
+    typed = '=HYPERLINK("http://evil.example","x")<script>alert(document.domain)</script>'
+    chashes = stage(deployment)
+    config = {
+        "dataset": "borough",
+        "month": MONTH,
+        "decision": "approve",
+        "approver": "alice.owner",
+        "comment": typed,
+        "candidate_hash": chashes["borough"],
+    }
+    from metpipeline.approval.jobs import record_approval
+
+    assert record_approval.execute_in_process(
+        run_config={"ops": {"record_decision_op": {"config": config}}}, resources=deployment["resources"]
+    ).success
+    assert publish(deployment, "borough", chashes["borough"]).success
+    written = [p for p in deployment["bucket"].rglob("*") if p.is_file()]
+    written += [p for p in (deployment["tmp"] / "work").rglob("*") if p.is_file()]
+    for path in written:
+        data = path.read_bytes()
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as book:
+                data = b"".join(book.read(n) for n in book.namelist())
+                assert b"<f>" not in data, f"{path.name} holds a formula"
+        if path.suffix in (".csv", ".gz", ".xlsx", ".parquet"):
+            assert b"HYPERLINK" not in data and b"evil.example" not in data, path
+        if path.suffix == ".html":
+            assert b"<script>alert" not in data, path
