@@ -1,11 +1,12 @@
-"""Who launched a run, as the sign-in proxy said: the one run tag the pipeline trusts for identity.
+"""Who launched a run: the links between runs, and the signed-in user's tag shown in the UI.
 
-`metpipeline ui` (webserver.py) sets the tag on every run launched through it, from the proxy's header, and
-removes any value a user typed. Nothing else sets it. The approval job compares it with the typed approver;
-the launchers of a release run (its own, and those of the runs it follows or re-executes) are the people
-four-eyes excludes from approving what it stages.
+The tag `metpipeline/signed_in_user` is set by `metpipeline ui` for people to read; nothing trusts it. Who
+launched a run is what its identity seal attests (governance/runseal.py). The launchers of a release run
+(its own, and those of the runs it follows or re-executes) are the people four-eyes excludes from approving
+what it stages.
 """
 
+import contextvars
 from collections.abc import Mapping
 
 SIGNED_IN_USER_TAG = "metpipeline/signed_in_user"
@@ -14,6 +15,19 @@ FOLLOWS_RUN_TAG = "metpipeline/follows_run"
 # Dagster's own links from a re-execution to the run it repeats.
 _LINKS = (FOLLOWS_RUN_TAG, "dagster/parent_run_id", "dagster/root_run_id")
 _MAX_LINKED_RUNS = 100
+
+
+# The signed-in user of the web request being served, and whether the sign-in proxy vouched for one: set
+# by `metpipeline ui`'s middleware for the request (webserver.py), read by the run seals and the page.
+REQUEST_USER: contextvars.ContextVar[str | None] = contextvars.ContextVar("metpipeline_user", default=None)
+REQUEST_SIGNED_IN: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "metpipeline_signed_in", default=False
+)
+
+
+def current_user() -> str | None:
+    """The signed-in user of the request this code runs for (None: nobody, or no proxy)."""
+    return REQUEST_USER.get()
 
 
 class LinkedRunMissing(LookupError):
@@ -25,10 +39,11 @@ def signed_in_user(tags: Mapping[str, str]) -> str | None:
     return value or None
 
 
-def launchers_of_run(instance, run) -> tuple[str, ...]:
+def launchers_of_run(instance, run, verify) -> tuple[str, ...]:
     """Everyone who launched this run or a run it follows or re-executes (the back-fill before a release,
-    the original of a re-execution): all of them launched what the run stages. Raises LinkedRunMissing
-    when a linked run is gone, so nobody can shed a launcher by deleting a run (fail closed)."""
+    the original of a re-execution): all of them launched what the run stages. `verify(run)` gives who
+    launched one run as its identity seal attests (and raises when it cannot). Raises LinkedRunMissing when
+    a linked run is gone, so nobody can shed a launcher by deleting a run (fail closed)."""
     people: set[str] = set()
     seen: set[str] = set()
     queue = [run]
@@ -37,7 +52,7 @@ def launchers_of_run(instance, run) -> tuple[str, ...]:
         if current.run_id in seen:
             continue
         seen.add(current.run_id)
-        person = signed_in_user(current.tags)
+        person = verify(current).user
         if person:
             people.add(person)
         for tag in _LINKS:

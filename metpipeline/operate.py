@@ -69,10 +69,17 @@ def _run(job_name: str, *, partition_key: str | None = None, tags: dict | None =
     config = dict(run_config or {})
     config.setdefault("loggers", {"console": {"config": {"log_level": "INFO"}}})
     instance = _instance()
+    # The command line is the deployment's own shell, holding the identity key: its runs are sealed as
+    # launched from it (nobody signed in), so jobs that act on identity accept them (governance/runseal.py).
+    from metpipeline.governance import runseal
+
+    seal = runseal.seal_tags(
+        runseal.load_key(say), user=None, via="cli", job=job_name, partition=partition_key, bind_config=False
+    )
     result = job.execute_in_process(
         instance=instance,
         partition_key=partition_key,
-        tags=tags or {},
+        tags={**(tags or {}), **seal},
         run_config=config,
         raise_on_error=False,
     )

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from metpipeline.governance import runseal
 from metpipeline.identity import FOLLOWS_RUN_TAG
 from metpipeline.jobs import backfill_job, monthly_release_job
 from metpipeline.partitions import monthly_partitions
+from metpipeline.resources import GovernanceResource
 
 # Dagster's run_status_sensor passes its beta `owners` parameter internally: not ours to act on.
 warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
@@ -73,15 +75,24 @@ def backfill_run_request(plan: ReleasePlan) -> dg.RunRequest:
     minimum_interval_seconds=15,
     description="When a back-fill started for a release succeeds, launch that month's release.",
 )
-def release_after_backfill(context: dg.RunStatusSensorContext):
+def release_after_backfill(context: dg.RunStatusSensorContext, governance: GovernanceResource):
     month = context.dagster_run.tags.get(RELEASE_MONTH_TAG)
     if not month:
         return dg.SkipReason("back-fill was not started for a release")
     # The release follows the back-fill: whoever launched the back-fill launched the release (four eyes).
+    # The sensor runs in the code location, which holds the identity key: the request is sealed as its own.
+    seal = runseal.seal_tags(
+        governance.identity_key(context.log.info),
+        user=None,
+        via="sensor",
+        job=monthly_release_job.name,
+        partition=month,
+        bind_config=False,
+    )
     return dg.RunRequest(
         run_key=f"release-after:{context.dagster_run.run_id}",
         partition_key=month,
-        tags={FOLLOWS_RUN_TAG: context.dagster_run.run_id},
+        tags={FOLLOWS_RUN_TAG: context.dagster_run.run_id, **seal},
     )
 
 

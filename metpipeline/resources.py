@@ -139,6 +139,7 @@ class GovernanceResource(dg.ConfigurableResource):
         settings.POLICY_FILE.name,
         settings.OWNERS_FILE.name,
         settings.LEDGER_KEY_FILE.name,
+        settings.IDENTITY_KEY_FILE.name,
         settings.IDENTITY_HEADER.name,
     )
 
@@ -158,6 +159,12 @@ class GovernanceResource(dg.ConfigurableResource):
 
     def ledger_key(self, say=print) -> bytes:
         from metpipeline.governance.seal import load_key
+
+        return load_key(say)
+
+    def identity_key(self, say=print) -> bytes:
+        """The key of the runs' identity seals, held by the webserver and the code location only."""
+        from metpipeline.governance.runseal import load_key
 
         return load_key(say)
 

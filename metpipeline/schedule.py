@@ -10,9 +10,10 @@ import dagster as dg
 
 from metpipeline.cellstore import months_ready
 from metpipeline.extract.changes import months_changed_since_extraction
+from metpipeline.governance import runseal
 from metpipeline.orchestration import ReleasePlan, backfill_run_request, plan_release
 from metpipeline.publish.catalog import release_cron
-from metpipeline.resources import DataMartResource, WorkAreaResource
+from metpipeline.resources import DataMartResource, GovernanceResource, WorkAreaResource
 
 
 def previous_month(year: int, month: int) -> str:
@@ -37,10 +38,24 @@ def release_request(plan: ReleasePlan) -> dg.RunRequest:
     "publication waits for the data owner's approval.",
 )
 def monthly_release_schedule(
-    context: dg.ScheduleEvaluationContext, datamart: DataMartResource, workarea: WorkAreaResource
+    context: dg.ScheduleEvaluationContext,
+    datamart: DataMartResource,
+    workarea: WorkAreaResource,
+    governance: GovernanceResource,
 ) -> dg.RunRequest:
     when = context.scheduled_execution_time
     month = previous_month(when.year, when.month)
     area = workarea.area
     plan = plan_release(month, months_ready(area), months_changed_since_extraction(datamart.engine(), area))
-    return release_request(plan)
+    request = release_request(plan)
+    # The schedule runs in the code location, which holds the identity key: its run is sealed as the
+    # schedule's (nobody launched it), so the release that follows knows no person launched the back-fill.
+    seal = runseal.seal_tags(
+        governance.identity_key(context.log.info),
+        user=None,
+        via="schedule",
+        job=request.job_name,
+        partition=None,
+        bind_config=False,
+    )
+    return request.with_replaced_attrs(tags={**request.tags, **seal})

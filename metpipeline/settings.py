@@ -56,6 +56,11 @@ LEDGER_KEY_FILE = Setting(
     "METPIPELINE_LEDGER_KEY_FILE",
     "secret key (file) that seals the approval ledger; the embedded default is created under var/, mode 0600",
 )
+IDENTITY_KEY_FILE = Setting(
+    "METPIPELINE_IDENTITY_KEY_FILE",
+    "secret key (file) with which the webserver and the code location seal who launched each run; the "
+    "embedded default is created under var/, mode 0600",
+)
 IDENTITY_HEADER = Setting(
     "METPIPELINE_IDENTITY_HEADER",
     "header in which the sign-in proxy passes the signed-in user (e.g. X-Forwarded-User); empty: no proxy",
@@ -126,6 +131,7 @@ _DEFAULTS = {
     OWNERS_FILE.name: lambda: str(Path(__file__).parent / "approval" / "owners.embedded.yaml"),
     POLICY_FILE.name: lambda: str(Path(__file__).parent / "disclosure" / "policy.yaml"),
     LEDGER_KEY_FILE.name: lambda: str(var_dir() / "ledger.key"),
+    IDENTITY_KEY_FILE.name: lambda: str(var_dir() / "identity.key"),
     IDENTITY_HEADER.name: lambda: None,
     TRUSTED_PROXIES.name: lambda: "127.0.0.1,::1",
     FIRST_MONTH.name: lambda: "2022-01",
@@ -160,6 +166,7 @@ ALL_SETTINGS = (
     OWNERS_FILE,
     POLICY_FILE,
     LEDGER_KEY_FILE,
+    IDENTITY_KEY_FILE,
     IDENTITY_HEADER,
     TRUSTED_PROXIES,
     FIRST_MONTH,
@@ -446,10 +453,13 @@ def _proxies() -> str | None:
 
 
 def _header() -> str | None:
-    raw = IDENTITY_HEADER.value()
+    raw = os.environ.get(IDENTITY_HEADER.name)
     if raw is None or re.fullmatch(r"[A-Za-z0-9-]+", raw.strip()):
         return None
-    return f"{IDENTITY_HEADER.name}={raw!r}: expected a header name such as X-Forwarded-User, or unset"
+    return (
+        f"{IDENTITY_HEADER.name}={raw!r}: expected the name of the header in which the sign-in proxy passes "
+        "the user, such as X-Forwarded-User, or unset it (no proxy)"
+    )
 
 
 def _layout(setting: Setting, none_allowed: bool) -> str | None:
@@ -491,16 +501,16 @@ def _utf8_file(setting: Setting) -> str | None:
     return None
 
 
-def _ledger_key() -> str | None:
-    path = Path(LEDGER_KEY_FILE.value() or "")
-    if not LEDGER_KEY_FILE.is_set() and not path.exists():
+def _key_file(setting: Setting) -> str | None:
+    path = Path(setting.value() or "")
+    if not setting.is_set() and not path.exists():
         return None  # the embedded default, created (0600) on first use
     if not path.exists():
         return (
-            f"{LEDGER_KEY_FILE.name}={path}: the file does not exist; mount the ledger key there: "
+            f"{setting.name}={path}: the file does not exist; mount the key there: "
             f"`{keyfile.KEY_FIX.format(path=path)}`"
         )
-    return keyfile.read_problem(path, LEDGER_KEY_FILE.name)
+    return keyfile.read_problem(path, setting.name)
 
 
 CHECKS = {
@@ -538,7 +548,8 @@ FILE_CHECKS = {
     OWNERS_FILE.name: lambda: _utf8_file(OWNERS_FILE),
     POLICY_FILE.name: lambda: _utf8_file(POLICY_FILE),
     CHECKLIST_FILE.name: lambda: _utf8_file(CHECKLIST_FILE),
-    LEDGER_KEY_FILE.name: _ledger_key,
+    LEDGER_KEY_FILE.name: lambda: _key_file(LEDGER_KEY_FILE),
+    IDENTITY_KEY_FILE.name: lambda: _key_file(IDENTITY_KEY_FILE),
 }
 
 

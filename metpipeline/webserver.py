@@ -1,29 +1,32 @@
-"""`metpipeline ui`: the Dagster webserver as production runs it, behind the sign-in proxy.
+"""`metpipeline ui`: the Dagster webserver as production runs it, behind the sign-in proxy, and the owners'
+decision page on the same host and port.
 
 With METPIPELINE_IDENTITY_HEADER set (e.g. X-Forwarded-User), every request must come from one of
-METPIPELINE_TRUSTED_PROXIES and carry that header; every run launched through the webserver is tagged with
-the signed-in user (`metpipeline/signed_in_user`), replacing whatever a user typed into the tags. That tag
-is how the approval job knows who is deciding and how four-eyes knows who launched a release. Without the
-setting (the embedded default) the webserver is served as `dagster-webserver` serves it and decisions are
-recorded as unauthenticated.
+METPIPELINE_TRUSTED_PROXIES and carry that header; the signed-in user is held for the request (a context
+variable), never written into or read from the request's own bytes. Who launched a run is then attested by
+the server itself: every run this process stores (a launch, a re-execution, whatever shape of GraphQL
+request made it) and every back-fill it stores gets an identity seal made here, at the run storage, the one
+place all of them pass (governance/runseal.py), and any seal or identity tag a client typed is dropped.
+A request without a signed-in user stores runs without a seal, which every job that acts on identity
+refuses. Without the setting (the embedded default) runs are sealed as launched in the UI with nobody
+signed in, and decisions are recorded as unauthenticated.
 """
 
 import argparse
 import asyncio
 import json
-import re
 import subprocess
 import sys
-import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from metpipeline import settings
-from metpipeline.identity import SIGNED_IN_USER_TAG
+from metpipeline.governance import runseal
+from metpipeline.identity import REQUEST_SIGNED_IN as _SIGNED_IN
+from metpipeline.identity import REQUEST_USER as _USER
+from metpipeline.identity import SIGNED_IN_USER_TAG, current_user
 
-# GraphQL inputs that carry a run's tags, and the field that holds them: launches, re-executions, back-fills.
-_TAG_FIELDS = {"executionMetadata": "tags", "reexecutionParams": "extraTags", "backfillParams": "tags"}
+_CLIENT_TAGS = (runseal.SEAL_TAG, SIGNED_IN_USER_TAG)  # never taken from a client
 
 
 class Refused(Exception):
@@ -32,41 +35,56 @@ class Refused(Exception):
         self.status = status
 
 
-def stamp_variables(value: Any, user: str) -> Any:
-    """Put the signed-in user's tag on every tag list the mutation's variables carry, replacing any other."""
-    if isinstance(value, list):
-        return [stamp_variables(v, user) for v in value]
-    if not isinstance(value, dict):
-        return value
-    out = {k: stamp_variables(v, user) for k, v in value.items()}
-    for holder, field in _TAG_FIELDS.items():
-        if isinstance(out.get(holder), dict):
-            tags = [t for t in out[holder].get(field) or [] if t.get("key") != SIGNED_IN_USER_TAG]
-            out[holder] = {**out[holder], field: [*tags, {"key": SIGNED_IN_USER_TAG, "value": user}]}
-    return out
+def install_seals(instance, key: bytes, proxy: bool) -> None:
+    """Seal every run and back-fill this webserver stores with the request's signed-in user.
 
+    Wraps the instance's run storage, which every path that creates a run in this process ends in: launches
+    and re-executions (`create_run`, `create_reexecuted_run`) and back-fills (`add_backfill`, whose runs
+    the daemon creates later with the back-fill's tags). With a proxy, a request without a signed-in user
+    stores its run unsealed: jobs that act on identity refuse it (fail closed)."""
+    storage = instance.run_storage
+    add_run, add_backfill = storage.add_run, storage.add_backfill
 
-def stamp_graphql_body(body: bytes, user: str) -> bytes:
-    """The request body with the user's tag on every run it launches. A tag written into the query text
-    itself (not its variables) cannot be replaced, so such a request is refused.
+    def who() -> tuple[bool, str | None]:
+        if proxy and not _SIGNED_IN.get():
+            return False, None
+        return True, (_USER.get() if proxy else None)
 
-    Every JSON body is decoded and stamped, whatever its query looks like: deciding from the raw bytes
-    whether it is a mutation would miss one whose text starts after an escaped newline (`\nmutation`)."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        if b"mutation" in body.lower():
-            raise Refused(400, "a GraphQL mutation must be a JSON body") from None
-        return body
-    operations = payload if isinstance(payload, list) else [payload]
-    for op in operations:
-        if not isinstance(op, dict):
-            raise Refused(400, "a GraphQL request must be a JSON object")
-        if SIGNED_IN_USER_TAG in str(op.get("query", "")):
-            raise Refused(403, f"the {SIGNED_IN_USER_TAG} tag is set by the sign-in proxy only")
-        if op.get("variables"):
-            op["variables"] = stamp_variables(op["variables"], user)
-    return json.dumps(payload).encode("utf-8")
+    def sealed_add_run(dagster_run):
+        tags = {k: v for k, v in dagster_run.tags.items() if k not in _CLIENT_TAGS}
+        ok, user = who()
+        if ok:
+            tags[runseal.SEAL_TAG] = runseal.make(
+                key,
+                user=user,
+                via="ui",
+                job=dagster_run.job_name,
+                partition=tags.get(runseal.PARTITION_TAG),
+                run_config=dagster_run.run_config,
+            )
+            if user:
+                tags[SIGNED_IN_USER_TAG] = user
+        return add_run(dagster_run.with_tags(tags))
+
+    def sealed_add_backfill(backfill):
+        tags = {k: v for k, v in (backfill.tags or {}).items() if k not in _CLIENT_TAGS}
+        ok, user = who()
+        if ok:
+            tags[runseal.SEAL_TAG] = runseal.make(
+                key,
+                user=user,
+                via="backfill",
+                job=None,
+                partition=None,
+                bind_config=False,
+                backfill_id=backfill.backfill_id,
+            )
+            if user:
+                tags[SIGNED_IN_USER_TAG] = user
+        return add_backfill(backfill._replace(tags=tags))
+
+    storage.add_run = sealed_add_run
+    storage.add_backfill = sealed_add_backfill
 
 
 class SignInMiddleware:
@@ -82,19 +100,18 @@ class SignInMiddleware:
             return await self.app(scope, receive, send)
         try:
             user = self._user(scope)
-            if scope["type"] == "websocket":
-                return await self.app(scope, _no_mutations(receive), send)
-            if scope["path"].endswith("/graphql"):
-                if b"mutation" in urllib.parse.unquote_to_bytes(scope.get("query_string", b"")).lower():
-                    raise Refused(405, "mutations are accepted as POST only")
-                if scope["method"] == "POST":
-                    body = stamp_graphql_body(await _read_body(receive), user)
-                    return await self.app(_with_length(scope, len(body)), _replay(body), send)
         except Refused as refused:
             if scope["type"] == "websocket":
                 return await send({"type": "websocket.close", "code": 1008})
             return await _deny(send, refused.status, str(refused))
-        return await self.app(scope, receive, send)
+        user_token, signed_token = _USER.set(user), _SIGNED_IN.set(True)
+        try:
+            if scope["type"] == "websocket":
+                return await self.app(scope, _no_mutations(receive), send)
+            return await self.app(scope, receive, send)
+        finally:
+            _USER.reset(user_token)
+            _SIGNED_IN.reset(signed_token)
 
     def _user(self, scope) -> str:
         client = (scope.get("client") or ("",))[0]
@@ -163,37 +180,73 @@ async def _deny(send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-_LAUNCH = re.compile(r"(?:(\w+)\s*:\s*)?\b(launchPipelineExecution|launchRun)\s*\(")
+_LAUNCH_FIELDS = ("launchPipelineExecution", "launchRun")
 
 
-def launch_refusal(body: bytes) -> bytes | None:
+def _launches(body: bytes) -> list[tuple[str, dict]]:
+    """Every launch in one GraphQL request, parsed as GraphQL (graphql-core): (the answer's key, the
+    executionParams as values). The operation is the one `operationName` selects; variables are applied
+    wherever the document uses them (defaults included), and sent as an object or as a JSON string."""
+    from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse, value_from_ast_untyped
+    from graphql.language import FieldNode
+
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return []
+    found: list[tuple[str, dict]] = []
+    for request in payload if isinstance(payload, list) else [payload]:
+        if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+            continue
+        try:
+            document = parse(request["query"])
+        except GraphQLError:
+            continue  # Dagster answers a document it cannot parse with its own error
+        variables = request.get("variables") or {}
+        if isinstance(variables, str):
+            try:
+                variables = json.loads(variables)
+            except ValueError:
+                variables = {}
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        name = request.get("operationName")
+        chosen = [o for o in operations if (o.name.value if o.name else None) == name] if name else operations
+        for operation in chosen[:1] if len(chosen) == 1 else []:
+            if operation.operation != OperationType.MUTATION:
+                continue
+            defaults = {
+                d.variable.name.value: value_from_ast_untyped(d.default_value)
+                for d in operation.variable_definitions or []
+                if d.default_value is not None
+            }
+            values = {**defaults, **(variables if isinstance(variables, dict) else {})}
+            for field in operation.selection_set.selections:
+                if not isinstance(field, FieldNode) or field.name.value not in _LAUNCH_FIELDS:
+                    continue
+                for argument in field.arguments or []:
+                    if argument.name.value == "executionParams":
+                        params = value_from_ast_untyped(argument.value, values)
+                        if isinstance(params, dict):
+                            found.append(((field.alias or field.name).value, params))
+    return found
+
+
+def launch_refusal(body: bytes, signed_in_user: str | None = None) -> bytes | None:
     """The GraphQL answer that refuses a decision's launch, or None to let the request through.
 
     The refusal is answered the way Dagster answers a run config it cannot accept
     (`RunConfigValidationInvalid`), so the Launchpad shows the sentence in its own dialog and no run is
-    created. Anything that is not one JSON launch of a decision job passes untouched: the run checks again."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
+    created. This is courtesy, not protection: the run checks everything again, under its server-made
+    seal, and a request this does not understand goes through to be checked there."""
+    launches = _launches(body)
+    if len(launches) != 1:
         return None
-    if not isinstance(payload, dict):
-        return None
-    match = _LAUNCH.search(str(payload.get("query", "")))
-    if match is None:
-        return None
-    params = (payload.get("variables") or {}).get("executionParams")
-    if not isinstance(params, dict):
-        return None
+    key, params = launches[0]
     selector = params.get("selector") or {}
     job = selector.get("jobName") or selector.get("pipelineName") or ""
-    tags = {
-        str(t.get("key")): str(t.get("value"))
-        for t in (params.get("executionMetadata") or {}).get("tags") or []
-        if isinstance(t, dict)
-    }
     from metpipeline.approval.launch_review import review
 
-    sentence = review(job, params.get("runConfigData"), tags)
+    sentence = review(job, params.get("runConfigData"), signed_in_user)
     if sentence is None:
         return None
     error = {
@@ -203,7 +256,7 @@ def launch_refusal(body: bytes) -> bytes | None:
         "reason": "RUNTIME_TYPE_MISMATCH",
     }
     answer = {"__typename": "RunConfigValidationInvalid", "pipelineName": job, "errors": [error]}
-    return json.dumps({"data": {match.group(1) or match.group(2): answer}}).encode("utf-8")
+    return json.dumps({"data": {key: answer}}).encode("utf-8")
 
 
 class LaunchReviewMiddleware:
@@ -219,7 +272,7 @@ class LaunchReviewMiddleware:
             body = await _read_body(receive)
         except Refused as refused:
             return await _deny(send, refused.status, str(refused))
-        answer = await asyncio.to_thread(launch_refusal, body) if b"aunch" in body else None
+        answer = await asyncio.to_thread(launch_refusal, body, current_user())
         if answer is None:
             return await self.app(_with_length(scope, len(body)), _replay(body), send)
         await send(
@@ -246,11 +299,18 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     ensure_dagster_home()
     header = (settings.IDENTITY_HEADER.value() or "").strip()
+    # Before any request is served: the seal key (missing, short, readable by others: one line, exit 2).
+    key = runseal.load_key(say)
     create_app = web.create_app_from_workspace_process_context
 
-    def create_reviewed_app(*a, **kw):
-        # The sign-in proxy's tag is stamped first, so the review sees who is launching.
-        app = LaunchReviewMiddleware(create_app(*a, **kw))
+    def create_reviewed_app(workspace_process_context, *a, **kw):
+        install_seals(workspace_process_context.instance, key, proxy=bool(header))
+        from metpipeline.webui.decision_page import with_decision_page
+
+        app = with_decision_page(
+            LaunchReviewMiddleware(create_app(workspace_process_context, *a, **kw)), workspace_process_context
+        )
+        # The sign-in proxy's user is known first, so the review, the page and the seals see who it is.
         return SignInMiddleware(app, header, trusted_proxies()) if header else app
 
     web.create_app_from_workspace_process_context = create_reviewed_app

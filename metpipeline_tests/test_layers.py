@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"schedule", "demo"},
     {"definitions"},
     {"operate"},
+    {"webui"},
     {"webserver"},
     {"cli"},
 ]

@@ -3,6 +3,7 @@
 import dagster as dg
 from pydantic import Field, field_validator
 
+from metpipeline.approval import sealed
 from metpipeline.approval.jobs import LATEST_MONTH
 from metpipeline.governance import acknowledge, decide
 from metpipeline.governance.registry import RegistryError
@@ -29,7 +30,7 @@ def acknowledge_volume_op(
     state: StateResource,
     governance: GovernanceResource,
 ) -> None:
-    identity = decide.identity_of_run(context.run.tags, bool(governance.identity_header))
+    identity = sealed.decider(context, state, governance, "Acknowledgement not recorded")
     try:
         ack = acknowledge.record(
             state.engine(),

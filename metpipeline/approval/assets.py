@@ -6,11 +6,10 @@ import json
 
 import dagster as dg
 
-from metpipeline.approval import candidates, release_notice
-from metpipeline.approval.decision_job import SHORT, decision_link, report_link
+from metpipeline.approval import candidates, release_notice, sealed
+from metpipeline.approval.decision_job import SHORT, decision_link, launchpad_link, report_link
 from metpipeline.bucket import INTERNAL_PREFIX, StoreError, open_store
 from metpipeline.governance import ledger
-from metpipeline.identity import LinkedRunMissing, launchers_of_run
 from metpipeline.notify import send
 from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
@@ -62,13 +61,13 @@ def release_candidates(
     engine = state.engine()
     # Who launched this run and every run it follows or re-executes (the back-fill before it), as the
     # sign-in proxy said (none for the schedule): none of them may approve what it stages (four eyes).
-    try:
-        launchers = launchers_of_run(context.instance, context.run)
-    except LinkedRunMissing as exc:
-        raise dg.Failure(description=f"Nothing staged: {exc}") from None
+    launchers = sealed.launchers(context, state, governance)
     key = governance.ledger_key(context.log.info)
     rows = ["| dataset | candidate | checks |", "|---|---|---|"]
     metadata: dict[str, dg.RawMetadataValue] = {}
+    # A month re-run with the same bytes asks nobody again: only new bytes are "ready for your decision".
+    before = {c.dataset: ledger.current_candidate(engine, c.dataset, month) for c in staged}
+    new = {c.dataset for c in staged if getattr(before[c.dataset], "content_hash", None) != c.content_hash}
     for c in staged:
         ledger.record_candidate(
             engine, key, c.dataset, month, c.content_hash, context.run_id, c.checks_passed, launchers
@@ -86,6 +85,8 @@ def release_candidates(
         release_notice.report_markdown(report, check_plain_words())
     )
     metadata["decide"] = dg.MetadataValue.url(link)
+    if shown:  # the engineers' way to the same decision (the owners use the page)
+        metadata["decide_in_launchpad"] = dg.MetadataValue.url(launchpad_link(month, shown))
     try:
         html_link = report_html_link(bucket, month, staged[0].report_path.read_bytes())
     except StoreError as exc:
@@ -94,7 +95,11 @@ def release_candidates(
         html_link = None
     if html_link:
         metadata["report_html"] = dg.MetadataValue.url(html_link)
-    if shown:
+    if shown and not new & set(shown):
+        metadata["notification"] = dg.MetadataValue.text(
+            "not sent: the candidates are the bytes the owners were already asked to decide on"
+        )
+    elif shown:
         registry = governance.registry()
         notice = release_notice.staged_notice(
             month, shown, report, registry.recipients(shown), link, html_link or report_link(month)

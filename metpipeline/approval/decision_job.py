@@ -18,6 +18,7 @@ from pydantic import Field
 
 from metpipeline import settings
 from metpipeline.approval import checklist as checklist_mod
+from metpipeline.approval import sealed
 from metpipeline.approval.candidates import DATASETS
 from metpipeline.db import make_state_engine
 from metpipeline.governance import decide, ledger
@@ -97,8 +98,14 @@ def decision_yaml(month: str, candidates: dict[str, str]) -> str:
     return text
 
 
-def decision_link(month: str, candidates: dict[str, str]) -> str:
-    """A link that opens the Launchpad of `decide_release` for the month with this config filled in."""
+def decision_link(month: str, candidates: dict[str, str] | None = None) -> str:
+    """The owners' decision page for the month, served by `metpipeline ui` (webui/decision_page.py)."""
+    base = (settings.UI_BASE_URL.value() or "").rstrip("/")
+    return f"{base}/approvals/{urllib.parse.quote(month)}"
+
+
+def launchpad_link(month: str, candidates: dict[str, str]) -> str:
+    """The Launchpad of `decide_release` for the month with its config filled in (engineers' path)."""
     query = urllib.parse.urlencode(
         {
             "config": decision_yaml(month, candidates),
@@ -111,10 +118,8 @@ def decision_link(month: str, candidates: dict[str, str]) -> str:
 
 
 def report_link(month: str) -> str:
-    """The release_candidates asset's page, where the report is shown as the latest materialization's
-    metadata."""
-    base = (settings.UI_BASE_URL.value() or "").rstrip("/")
-    return f"{base}/assets/release_candidates?partition={urllib.parse.quote(month)}"
+    """The decision page, where the release report is shown in full."""
+    return decision_link(month)
 
 
 def _config_for_partition(partition_key: str) -> dict:
@@ -217,7 +222,7 @@ def record_decisions_op(
     # `metpipeline ui` makes the same checks when the owner presses Launch (approval/launch_review.py), so
     # a refusal normally never becomes a run; these re-checks catch a candidate rebuilt in between and
     # launches from elsewhere (GraphQL, CLI).
-    identity = decide.identity_of_run(context.run.tags, bool(governance.identity_header))
+    identity = sealed.decider(context, state, governance, "Not recorded")
     try:
         registry = governance.registry()
         key = governance.ledger_key(context.log.info)

@@ -5,6 +5,7 @@ from enum import Enum
 import dagster as dg
 from pydantic import Field, field_validator
 
+from metpipeline.approval import sealed
 from metpipeline.approval.candidates import DATASETS
 from metpipeline.governance import decide
 from metpipeline.governance.registry import RegistryError
@@ -64,7 +65,7 @@ def record_decision_op(
     state: StateResource,
     governance: GovernanceResource,
 ) -> None:
-    identity = decide.identity_of_run(context.run.tags, bool(governance.identity_header))
+    identity = sealed.decider(context, state, governance, "Decision not recorded")
     try:
         decision, status = decide.record_decision(
             state.engine(),

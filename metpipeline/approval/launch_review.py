@@ -54,16 +54,18 @@ def op_config(job: str, run_config: Any) -> dict | None:
     return config if isinstance(config, dict) else None
 
 
-def review(job: str, run_config: Any, tags: dict[str, str]) -> str | None:
+def review(job: str, run_config: Any, signed_in_user: str | None) -> str | None:
     """The sentence that refuses this launch, or None to let it go ahead (also for anything that is not a
-    decision, or whose config Dagster's own validation will answer)."""
+    decision, or whose config Dagster's own validation will answer). `signed_in_user`: the sign-in proxy's
+    user for this request (the run itself will carry the server's seal of the same person)."""
     if job not in REVIEWED:
         return None
     config = op_config(job, run_config)
     if config is None:
         return None
     governance, state = GovernanceResource(), StateResource()
-    identity = decide.identity_of_run(tags, bool(governance.identity_header))
+    proxy = bool(governance.identity_header)
+    identity = decide.Identity(signed_in_user if proxy else None, proxy)
     try:
         registry = governance.registry()
         key = governance.ledger_key(lambda *_: None)

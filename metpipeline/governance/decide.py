@@ -21,7 +21,6 @@ import sqlalchemy as sa
 
 from metpipeline.governance import ledger
 from metpipeline.governance.registry import Registry, normalise_name
-from metpipeline.identity import signed_in_user
 
 DECISIONS = ("approve", "reject")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -46,10 +45,16 @@ class Identity:
 UNAUTHENTICATED = Identity(signed_in_user=None, required=False)
 
 
-def identity_of_run(tags, proxy_configured: bool) -> Identity:
-    """Who launched a decision run. The signed-in user counts only where the deployment has a sign-in
-    proxy: only `metpipeline ui` sets the tag there, and without a proxy anybody could have typed it."""
-    return Identity(signed_in_user(tags) if proxy_configured else None, proxy_configured)
+def identity_of_sealed(sealed, proxy_configured: bool) -> Identity:
+    """Who launched a decision run, as its identity seal attests (runseal.py). A decision is a person's:
+    a run the schedule or a sensor launched decides nothing. The signed-in user counts where the deployment
+    has a sign-in proxy; without one nobody is signed in and the decision is recorded as unauthenticated."""
+    if sealed.via not in ("ui", "cli"):
+        raise DecisionRefused(
+            f"this run was launched by {sealed.describe()}, not by a person: a decision is taken by its "
+            "owner in the Dagster UI"
+        )
+    return Identity(sealed.user if proxy_configured else None, proxy_configured)
 
 
 def valid_month(value: str) -> str:

@@ -7,10 +7,12 @@ from pydantic import Field
 
 from metpipeline import settings
 from metpipeline.approval.candidates import DATASETS, CandidateError
+from metpipeline.approval.decision_job import decision_link
 from metpipeline.bucket import StoreError, open_store
 from metpipeline.governance import ledger
 from metpipeline.governance.decide import approvals_completed_at, publication_problem
 from metpipeline.governance.registry import RegistryError
+from metpipeline.notify import Notice, send
 from metpipeline.publish.catalog import publication_time
 from metpipeline.publish.publisher import PublishError, publish_candidate
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
@@ -110,6 +112,16 @@ def publish_candidate_op(
         f"{dataset} {month}: v{result.version} at {result.prefix}"
         + (" (already published; nothing changed)" if result.already_published else "")
     )
+    if not result.already_published:
+        # The owners hear that it is public, on the channels that asked them to decide.
+        base = (settings.PUBLIC_BASE_URL.value() or "").rstrip("/")
+        notice = Notice(
+            f"MPS crime data {month}: {dataset} published (version {result.version})",
+            f"The approved {dataset} {month} release is public as version {result.version}.",
+            f"{base}/{result.prefix}" if base else decision_link(month),
+            governance.registry().recipients([dataset]),
+        )
+        send(notice, context.log)
     context.add_output_metadata(
         {
             "version": result.version,

@@ -84,8 +84,6 @@ def publish_candidate(
     candidate = load_verified_candidate(workarea, dataset, month, candidate_hash)
     manifest = candidate.manifest
     data = {name: (payload, sha256_hex(payload)) for name, payload in candidate.role("data").items()}
-    disclosure = json.loads(candidate.files[DISCLOSURE])
-    report = json.loads(candidate.files["report.json"])
 
     latest, _ = _load(store, latest_key)
     current = (latest or {}).get("latest")
@@ -102,49 +100,20 @@ def publish_candidate(
             f"newer than {month}; "
             "its files already carry revised earlier months. Publish a newer month instead."
         )
-    prev_files = {}
-    if previous:
-        for name in previous["files"]:
-            if name.endswith(".csv"):
-                obj = store.get(previous["path"] + name)
-                if obj is None:
-                    raise PublishError(
-                        f"previous version file {previous['path']}{name} is missing from the bucket"
-                    )
-                prev_files[name] = obj.data
-    changes = [c.__dict__ for c in diff_versions(prev_files or None, {n: b for n, (b, _) in data.items()})]
-    # The source went back to figures published before: a new version says so, and the pointer follows
-    # the approved candidate (never a stale newer version).
-    earlier = _published_entry(latest, month, candidate_hash)
-
     version, released_at = _claim_version(store, slug, month, candidate_hash, latest, now)
     prefix = f"datasets/{slug}/{month}/v{version}/"
     files = sorted([*data, COVER, DATAPACKAGE, MANIFEST])
-    entry = {
-        "version": version,
-        "month": month,
-        "content_hash": candidate_hash,
-        "released_at": released_at,
-        "path": prefix,
-        "files": files,
-        "changes": changes,
-    }
-    if earlier is not None:
-        entry["reverts_to_version"] = earlier["version"]
-    history = [entry, *((latest or {}).get("versions", []))]
-    cover = render_cover(
+    entry, cover = _version_entry_and_cover(
+        store,
+        candidate,
         dataset,
         month,
+        candidate_hash,
+        latest,
         version,
         released_at,
-        {n: b for n, (b, _) in data.items()},
-        disclosure,
-        report,
-        history,
-        public_files=[PublicFile(n, len(b), h) for n, (b, h) in sorted(data.items())],
-        layout=manifest.get("layout"),
-        contact=settings.CONTACT.value() or "",
-    ).encode("utf-8")
+        settings.CONTACT.value() or "",
+    )
     datapackage = _dumps(build_datapackage(dataset, month, version, released_at, data, candidate_hash))
     public_manifest = {
         "dataset": slug,
@@ -173,6 +142,87 @@ def _published_entry(latest: dict | None, month: str, chash: str) -> dict | None
         if v["content_hash"] == chash and v["month"] == month:
             return v
     return None
+
+
+def _version_entry_and_cover(
+    store,
+    candidate,
+    dataset: str,
+    month: str,
+    chash: str,
+    latest: dict | None,
+    version: int,
+    released_at: str,
+    contact: str,
+) -> tuple[dict, bytes]:
+    """The version's entry in latest.json (what changed against the version public now, and which version it
+    reverts to) and its cover sheet: made the same way for publication and for the owner's preview."""
+    slug = BUCKET_SLUGS[dataset]
+    data = {name: (payload, sha256_hex(payload)) for name, payload in candidate.role("data").items()}
+    previous = (latest or {}).get("latest")
+    prev_files = {}
+    if previous:
+        for name in previous["files"]:
+            if name.endswith(".csv"):
+                obj = store.get(previous["path"] + name)
+                if obj is None:
+                    raise PublishError(
+                        f"previous version file {previous['path']}{name} is missing from the bucket"
+                    )
+                prev_files[name] = obj.data
+    changes = [c.__dict__ for c in diff_versions(prev_files or None, {n: b for n, (b, _) in data.items()})]
+    prefix = f"datasets/{slug}/{month}/v{version}/"
+    entry = {
+        "version": version,
+        "month": month,
+        "content_hash": chash,
+        "released_at": released_at,
+        "path": prefix,
+        "files": sorted([*data, COVER, DATAPACKAGE, MANIFEST]),
+        "changes": changes,
+    }
+    # The source went back to figures published before: a new version says so, and the pointer follows
+    # the approved candidate (never a stale newer version).
+    earlier = _published_entry(latest, month, chash)
+    if earlier is not None:
+        entry["reverts_to_version"] = earlier["version"]
+    history = [entry, *((latest or {}).get("versions", []))]
+    cover = render_cover(
+        dataset,
+        month,
+        version,
+        released_at,
+        {n: b for n, (b, _) in data.items()},
+        json.loads(candidate.files[DISCLOSURE]),
+        json.loads(candidate.files["report.json"]),
+        history,
+        public_files=[PublicFile(n, len(b), h) for n, (b, h) in sorted(data.items())],
+        layout=candidate.manifest.get("layout"),
+        contact=contact,
+    ).encode("utf-8")
+    return entry, cover
+
+
+def cover_preview(
+    store, workarea: WorkArea, dataset: str, month: str, candidate_hash: str, contact: str
+) -> str:
+    """The cover sheet the candidate would be published with, as the next version, for the data owner's
+    decision page (nothing is claimed or written)."""
+    candidate = load_verified_candidate(workarea, dataset, month, candidate_hash)
+    latest, _ = _load(store, f"datasets/{BUCKET_SLUGS[dataset]}/latest.json")
+    version = max((v["version"] for v in (latest or {}).get("versions", [])), default=0) + 1
+    _, cover = _version_entry_and_cover(
+        store,
+        candidate,
+        dataset,
+        month,
+        candidate_hash,
+        latest,
+        version,
+        "at the release time (preview)",
+        contact,
+    )
+    return cover.decode("utf-8")
 
 
 def _claim_version(store, slug, month, chash, latest, now) -> tuple[int, str]:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from metpipeline import settings
+from metpipeline.approval.decision_job import decision_link
 from metpipeline.governance import ledger
 from metpipeline.governance.decide import approvals_completed_at, publication_problem
 from metpipeline.governance.registry import RegistryError
@@ -20,6 +21,9 @@ from metpipeline.publish.catalog import publication_time
 from metpipeline.publish.jobs import PUBLISH_OP, publish_job
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
+
+
+PUBLISH_RUNS = "/locations/metpipeline/jobs/publish_job/runs"  # the publish runs' page in the UI
 
 
 @dg.sensor(
@@ -69,8 +73,10 @@ def approval_sensor(
             if notified.get(attempt_of) != plan.attempt:
                 notice = Notice(
                     f"MPS crime data {month}: publication of {dataset} needs attention",
-                    f"The approved {dataset} {month} release could not be published: {plan.reason}.",
-                    f"{(settings.UI_BASE_URL.value() or '').rstrip('/')}/jobs/publish_job/runs",
+                    f"The approved {dataset} {month} release could not be published: {plan.reason}. It is "
+                    "retried by itself; the data engineers see the runs at "
+                    f"{(settings.UI_BASE_URL.value() or '').rstrip('/')}{PUBLISH_RUNS}",
+                    decision_link(month),
                     registry.recipients([dataset]),
                 )
                 send(notice, context.log)

@@ -15,6 +15,7 @@ from metpipeline.publish.sensors import approval_sensor
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
 from metpipeline_tests.approval.synthetic import write_release
 from metpipeline_tests.deployment import run_requests, sensor_resources, skip_message
+from metpipeline_tests.sealing import sealed
 
 MONTH = "2024-03"
 
@@ -60,6 +61,7 @@ def _decide(resources, chash, approver="alice.owner", decision="approve"):
         "candidate_hash": chash,
     }
     return record_approval.execute_in_process(
+        tags=sealed("record_approval"),
         run_config={"ops": {"record_decision_op": {"config": config}}},
         resources=resources,
         raise_on_error=False,
@@ -80,7 +82,9 @@ def test_definitions_load(definitions):
 def test_candidate_to_published_files(tmp_path, resources, definitions):
     area = resources["workarea"].area
     write_release(area, MONTH)
-    staged = dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
+    staged = dg.materialize(
+        [release_candidates], partition_key=MONTH, resources=resources, tags=sealed(partition=MONTH)
+    )
     meta = staged.asset_materializations_for_node("release_candidates")[0].metadata
     first_hash = meta["borough_content_hash"].value
     # The owner reads the report in the UI (no server path), and has a link to the decision.
@@ -92,7 +96,9 @@ def test_candidate_to_published_files(tmp_path, resources, definitions):
 
     # A rebuild with revised bytes supersedes the first candidate.
     write_release(area, MONTH, revise=True)
-    staged = dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
+    staged = dg.materialize(
+        [release_candidates], partition_key=MONTH, resources=resources, tags=sealed(partition=MONTH)
+    )
     chash = (
         staged.asset_materializations_for_node("release_candidates")[0].metadata["borough_content_hash"].value
     )
@@ -150,7 +156,9 @@ def test_candidate_to_published_files(tmp_path, resources, definitions):
 def test_rejections_and_stale_approvals_are_skipped_with_a_reason(resources, definitions):
     area = resources["workarea"].area
     write_release(area, MONTH)
-    dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
+    dg.materialize(
+        [release_candidates], partition_key=MONTH, resources=resources, tags=sealed(partition=MONTH)
+    )
     engine = resources["state"].engine()
     old = ledger.current_candidate(engine, "borough", MONTH).content_hash
     ward = ledger.current_candidate(engine, "ward", MONTH).content_hash
@@ -163,10 +171,14 @@ def test_rejections_and_stale_approvals_are_skipped_with_a_reason(resources, def
         "candidate_hash": ward,
     }
     assert record_approval.execute_in_process(
-        run_config={"ops": {"record_decision_op": {"config": cfg}}}, resources=resources
+        tags=sealed("record_approval"),
+        run_config={"ops": {"record_decision_op": {"config": cfg}}},
+        resources=resources,
     ).success
     write_release(area, MONTH, revise=True)  # rebuilt after the approval: the approved bytes are stale
-    dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
+    dg.materialize(
+        [release_candidates], partition_key=MONTH, resources=resources, tags=sealed(partition=MONTH)
+    )
 
     result = approval_sensor(
         dg.build_sensor_context(

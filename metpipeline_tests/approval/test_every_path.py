@@ -29,6 +29,7 @@ from metpipeline_tests.approval.test_governance_attacks import (  # noqa: F401 (
     skip_message,
     stage,
 )
+from metpipeline_tests.sealing import sealed
 
 WARD_DIR = "datasets/mps-ward-level-crime"
 
@@ -203,11 +204,13 @@ def _stage_in(d, instance, tags, revise=False):
 
 def test_the_launcher_of_a_back_fill_cannot_approve_the_release_it_led_to(deployment):
     """(a) A person launches the back-fill; the sensor launches the release after it."""
-    from metpipeline.identity import SIGNED_IN_USER_TAG
+    from metpipeline.governance import runseal
+    from metpipeline.identity import FOLLOWS_RUN_TAG, SIGNED_IN_USER_TAG
     from metpipeline.orchestration import RELEASE_MONTH_TAG, release_after_backfill
+    from metpipeline.resources import GovernanceResource
 
     with dg.instance_for_test() as instance:
-        backfill = _run_as(instance, {SIGNED_IN_USER_TAG: "alice.owner", RELEASE_MONTH_TAG: MONTH})
+        backfill = _run_as(instance, {**sealed("backfill_job", user="alice.owner"), RELEASE_MONTH_TAG: MONTH})
         success = next(
             e.dagster_event
             for e in instance.all_logs(backfill.run_id)
@@ -219,10 +222,15 @@ def test_the_launcher_of_a_back_fill_cannot_approve_the_release_it_led_to(deploy
                 dagster_instance=instance,
                 dagster_run=backfill,
                 dagster_event=success,
+                resources={"governance": GovernanceResource()},
             )
         )
         assert SIGNED_IN_USER_TAG not in request.tags  # the release run itself names nobody …
-        chashes = _stage_in(deployment, instance, request.tags)
+        seal = runseal.read(runseal.load_key(), request.tags[runseal.SEAL_TAG])
+        assert (seal["via"], seal["job"], seal["partition"]) == ("sensor", "monthly_release_job", MONTH)
+        # … the release job stages (here its staging asset alone, sealed as the sensor seals the release)
+        follows = {FOLLOWS_RUN_TAG: request.tags[FOLLOWS_RUN_TAG]}
+        chashes = _stage_in(deployment, instance, {**follows, **sealed(partition=MONTH, via="sensor")})
     refusal = failure(decide(deployment, "borough", chashes["borough"], "alice.owner"))
     assert "launched a run that staged this candidate" in refusal  # … but it follows alice's back-fill
     assert decide(deployment, "borough", chashes["borough"], "bob.deputy").success
@@ -233,7 +241,9 @@ def test_a_release_following_a_run_the_instance_no_longer_holds_stages_nothing(d
 
     with dg.instance_for_test() as instance:
         with pytest.raises(dg.Failure, match="who launched it cannot be known"):
-            _stage_in(deployment, instance, {FOLLOWS_RUN_TAG: "0f" * 16})
+            _stage_in(
+                deployment, instance, {FOLLOWS_RUN_TAG: "0f" * 16, **sealed(partition=MONTH, via="sensor")}
+            )
     assert ledger.current_candidate(_engine(deployment), "borough", MONTH) is None
 
 
@@ -391,8 +401,11 @@ def test_typed_text_is_never_markup_in_html_nor_a_formula_in_a_csv_or_workbook(d
     }
     from metpipeline.approval.jobs import record_approval
 
+    run_config = {"ops": {"record_decision_op": {"config": config}}}
     assert record_approval.execute_in_process(
-        run_config={"ops": {"record_decision_op": {"config": config}}}, resources=deployment["resources"]
+        run_config=run_config,
+        resources=deployment["resources"],
+        tags=sealed("record_approval", run_config=run_config),
     ).success
     assert publish(deployment, "borough", chashes["borough"]).success
     written = [p for p in deployment["bucket"].rglob("*") if p.is_file()]

@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from metpipeline.approval.assets import release_candidates
 from metpipeline.approval.jobs import record_approval
 from metpipeline.governance import ledger
-from metpipeline.identity import SIGNED_IN_USER_TAG
 from metpipeline.publish.jobs import publish_job
 from metpipeline.publish.sensors import approval_sensor
 from metpipeline.resources import default_resources
 from metpipeline_tests.approval.synthetic import write_release
 from metpipeline_tests.deployment import sensor_resources
+from metpipeline_tests.sealing import sealed
 
 MONTH = "2024-03"
 BOROUGH_DIR = "datasets/mps-borough-level-crime"
@@ -60,13 +60,14 @@ def deployment(tmp_path, monkeypatch):
 
 def stage(d, launched_by=None, revise=False):
     write_release(d["resources"]["workarea"].area, MONTH, revise=revise)
-    tags = {SIGNED_IN_USER_TAG: launched_by} if launched_by else {}
+    tags = sealed(partition=MONTH, user=launched_by)  # as `metpipeline ui` seals a launch
     result = dg.materialize([release_candidates], partition_key=MONTH, resources=d["resources"], tags=tags)
     meta = result.asset_materializations_for_node("release_candidates")[0].metadata
     return {ds: meta[f"{ds}_content_hash"].value for ds in ("borough", "ward", "lsoa", "flagged")}
 
 
-def decide(d, dataset, chash, approver, decision="approve", tags=None):
+def decide(d, dataset, chash, approver, decision="approve", signed_in=None):
+    """The decision job run as `metpipeline ui` would launch it for the signed-in user `signed_in`."""
     config = {
         "dataset": dataset,
         "month": MONTH,
@@ -75,10 +76,11 @@ def decide(d, dataset, chash, approver, decision="approve", tags=None):
         "comment": "read the report",
         "candidate_hash": chash,
     }
+    run_config = {"ops": {"record_decision_op": {"config": config}}}
     return record_approval.execute_in_process(
-        run_config={"ops": {"record_decision_op": {"config": config}}},
+        run_config=run_config,
         resources=d["resources"],
-        tags=tags or {},
+        tags=sealed("record_approval", run_config=run_config, user=signed_in),
         raise_on_error=False,
     )
 
@@ -345,14 +347,10 @@ def test_with_a_sign_in_proxy_the_approver_must_be_the_signed_in_user(deployment
     )
     # Signed in as Bob, typing Alice's name: refused.
     refusal = failure(
-        decide(
-            deployment, "borough", chashes["borough"], "alice.owner", tags={SIGNED_IN_USER_TAG: "bob.deputy"}
-        )
+        decide(deployment, "borough", chashes["borough"], "alice.owner", signed_in="bob.deputy")
     )
     assert "signed in as 'bob.deputy' but typed approver 'alice.owner'" in refusal
-    ok = decide(
-        deployment, "borough", chashes["borough"], "alice.owner", tags={SIGNED_IN_USER_TAG: "alice.owner"}
-    )
+    ok = decide(deployment, "borough", chashes["borough"], "alice.owner", signed_in="alice.owner")
     assert ok.success
     (row,) = ledger.decisions_for(_engine(deployment), "borough", MONTH, chashes["borough"])
     assert (row.authentication, row.signed_in_user) == ("sign-in proxy", "alice.owner")
@@ -360,9 +358,7 @@ def test_with_a_sign_in_proxy_the_approver_must_be_the_signed_in_user(deployment
 
 def test_without_a_proxy_a_typed_identity_tag_counts_for_nothing(deployment):
     chashes = stage(deployment)
-    ok = decide(
-        deployment, "borough", chashes["borough"], "alice.owner", tags={SIGNED_IN_USER_TAG: "alice.owner"}
-    )
+    ok = decide(deployment, "borough", chashes["borough"], "alice.owner", signed_in="alice.owner")
     assert ok.success
     (row,) = ledger.decisions_for(_engine(deployment), "borough", MONTH, chashes["borough"])
     assert (row.authentication, row.signed_in_user) == ("unauthenticated", None)

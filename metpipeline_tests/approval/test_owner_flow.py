@@ -19,6 +19,7 @@ from metpipeline_tests.approval.synthetic import write_release
 from metpipeline_tests.deployment import run_requests, sensor_resources, skip_message
 from metpipeline_tests.fixtures.mail import Mailbox
 from metpipeline_tests.fixtures.webhook import Hook
+from metpipeline_tests.sealing import sealed
 
 MONTH = "2024-03"
 REGISTRY = """
@@ -62,7 +63,9 @@ def deployment(tmp_path, monkeypatch):
 
 def stage(resources, revise=False):
     write_release(resources["workarea"].area, MONTH, revise=revise)
-    result = dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
+    result = dg.materialize(
+        [release_candidates], partition_key=MONTH, resources=resources, tags=sealed(partition=MONTH)
+    )
     return result.asset_materializations_for_node("release_candidates")[0].metadata
 
 
@@ -70,6 +73,7 @@ def decide(resources, config_override=None, instance=None):
     config = decision_config(MONTH, _shown(resources))["ops"]["record_decisions_op"]["config"]
     config.update(config_override or {})
     return decide_release.execute_in_process(
+        tags=sealed("decide_release", partition=MONTH),
         run_config={"ops": {"record_decisions_op": {"config": config}}},
         resources=resources,
         partition_key=MONTH,
@@ -313,10 +317,13 @@ def test_record_approval_takes_dataset_names_in_any_case(deployment):
     chash = ledger.current_candidate(deployment["state"].engine(), "borough", MONTH).content_hash
     config = {"dataset": "Borough", "month": MONTH, "approver": "alice.owner", "candidate_hash": chash}
     result = record_approval.execute_in_process(
-        run_config={"ops": {"record_decision_op": {"config": config}}}, resources=deployment
+        tags=sealed("record_approval"),
+        run_config={"ops": {"record_decision_op": {"config": config}}},
+        resources=deployment,
     )
     assert result.success
     wrong = record_approval.execute_in_process(
+        tags=sealed("record_approval"),
         run_config={"ops": {"record_decision_op": {"config": {**config, "dataset": "boroughs"}}}},
         resources=deployment,
         raise_on_error=False,

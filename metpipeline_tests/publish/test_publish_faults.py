@@ -20,6 +20,7 @@ from metpipeline.bucket import LocalStore, S3Store
 from metpipeline.publish.publisher import publish_candidate
 from metpipeline_tests.deployment import run_requests, sensor_resources
 from metpipeline_tests.fixtures.webhook import Hook
+from metpipeline_tests.sealing import sealed
 
 pytestmark = pytest.mark.integration
 SLUG = "datasets/mps-borough-level-crime"
@@ -230,13 +231,17 @@ def test_failed_publish_runs_are_retried_then_flagged_then_complete_once_the_fau
     resources = dict(default_resources())
     instance = dg.DagsterInstance.ephemeral()
     write_release(resources["workarea"].area, MONTH)
-    staged = dg.materialize([release_candidates], partition_key=MONTH, resources=resources)
+    staged = dg.materialize(
+        [release_candidates], partition_key=MONTH, resources=resources, tags=sealed(partition=MONTH)
+    )
     chash = (
         staged.asset_materializations_for_node("release_candidates")[0].metadata["borough_content_hash"].value
     )
     decision = {"dataset": "borough", "month": MONTH, "approver": "alice.owner", "candidate_hash": chash}
     assert record_approval.execute_in_process(
-        run_config={"ops": {"record_decision_op": {"config": decision}}}, resources=resources
+        tags=sealed("record_approval"),
+        run_config={"ops": {"record_decision_op": {"config": decision}}},
+        resources=resources,
     ).success
 
     bucket.write_text("not a directory")  # the fault: the bucket cannot be written

@@ -1,0 +1,1 @@
+"""What `metpipeline ui` serves beside the Dagster UI: the data owners' decision page."""
