@@ -22,7 +22,6 @@ from metpipeline.publish.jobs import PUBLISH_OP, publish_job
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
 
-
 PUBLISH_RUNS = "/locations/metpipeline/jobs/publish_job/runs"  # the publish runs' page in the UI
 
 

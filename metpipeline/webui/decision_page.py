@@ -15,6 +15,7 @@ rule again under the sealed ledger. The page refuses plainly, before any run, wh
 import hmac
 import re
 import secrets
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from metpipeline.webui import owner_view
 
 PREFIX = "/approvals"
 CSRF_COOKIE = "metpipeline_csrf"
+_WORDS = dict(enumerate(("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"), 0))
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _IN_FLIGHT = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "MANAGED")
 
@@ -144,6 +146,7 @@ class DecisionPage:
             views=views,
             pending=pending,
             checklist=owner_view.checklist_items(),
+            count_words=_WORDS.get(len(owner_view.checklist_items()), str(len(owner_view.checklist_items()))),
             report=markupsafe.Markup(report) if report else "The release report is not staged.",
             refusal=refusal,
             outcome=outcome,
@@ -178,7 +181,11 @@ class DecisionPage:
         return ["Your decision was not recorded; open the decision again."], False
 
     async def _decide(self, request, month: str):
-        form = await request.form()
+        # The form is URL-encoded (no file upload): parsed here, without a multipart parser.
+        fields = urllib.parse.parse_qs(
+            (await request.body()).decode("utf-8", "replace"), keep_blank_values=True
+        )
+        form = {name: values[-1] for name, values in fields.items()}
         cookie, sent = request.cookies.get(CSRF_COOKIE, ""), str(form.get("csrf", ""))
         if not cookie or not hmac.compare_digest(cookie, sent):
             return self._plain(
@@ -215,7 +222,10 @@ class DecisionPage:
             "month": month,
             "candidates": {d: str(form.get(f"shown_{d}", "")) for d in chosen},
             "decisions": {d: action for d in chosen},
-            "checklist": {k: form.get(f"check_{k}") == "yes" for k in items},
+            # One confirmation of every statement, or each ticked on its own.
+            "checklist": {
+                k: form.get("check_all") == "yes" or form.get(f"check_{k}") == "yes" for k in items
+            },
             "comment": str(form.get("comment", ""))[:2000],
             "approver": approver,
         }
@@ -247,7 +257,7 @@ class DecisionPage:
                 return (
                     f"{v.title} was rebuilt since you opened this page: read the page again before deciding."
                 )
-        if action == "approve":
+        if action == "approve" and form.get("check_all") != "yes":
             missing = [s for k, s in owner_view.checklist_items().items() if form.get(f"check_{k}") != "yes"]
             if missing:
                 return "Tick every checklist item before approving. Not ticked: " + " | ".join(missing)

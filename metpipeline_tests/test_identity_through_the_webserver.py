@@ -1,0 +1,250 @@
+"""Who launched a run, through the real `metpipeline ui` behind the sign-in header: every shape of GraphQL
+request that once slipped an identity tag past the middleware, sent by `eve` (in no registry) claiming to
+be `demo.owner`; the decision page's form posted with and without its CSRF token. The runs the webserver
+stores carry its seal of the signed-in person, whatever the request said, so no shape can forge a
+decision; the page records nothing without its token.
+
+A real webserver process on a loopback port (no daemon: launched runs stay queued, so each one's seal can
+be read), its SQLite instance and state in a temporary folder."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from metpipeline.governance import runseal
+from metpipeline.identity import SIGNED_IN_USER_TAG
+from metpipeline_tests.browser.harness import (
+    REPO_ROOT,
+    dagster_home,
+    free_port,
+    stop_process_group,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+HEADER = "X-Forwarded-User"
+MONTH = "2024-03"
+CLAIMED = "demo.owner"
+ACK = {"month": MONTH, "total": 0, "approver": CLAIMED, "reason": "outage"}
+SELECTOR = {
+    "repositoryLocationName": "metpipeline",
+    "repositoryName": "__repository__",
+    "jobName": "acknowledge_volume",
+}
+TAG = {"key": SIGNED_IN_USER_TAG, "value": CLAIMED}
+
+
+class Server:
+    def __init__(self, url: str, env: dict, process, home: Path):
+        self.url, self.env, self.process, self.home = url, env, process, home
+
+    def post(self, body: bytes | dict, user: str | None = "eve", path: str = "/graphql", headers=None):
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path,
+            data=raw,
+            headers={
+                "Content-Type": "application/json",
+                **({HEADER: user} if user else {}),
+                **(headers or {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ui")
+    var = root / "var"
+    var.mkdir()
+    home = dagster_home(root / "dagster_home")
+    port = free_port()
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("METPIPELINE_")}
+    env = {
+        **inherited,
+        "DAGSTER_HOME": str(home),
+        "METPIPELINE_VAR_DIR": str(var),
+        "METPIPELINE_STATE_URL": f"sqlite:///{var / 'state.sqlite'}",
+        "METPIPELINE_WORK_DIR": str(var / "work"),
+        "METPIPELINE_BUCKET_URL": str(var / "bucket"),
+        "METPIPELINE_IDENTITY_HEADER": HEADER,
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = open(root / "ui.log", "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "metpipeline.cli", "ui", "--host", "127.0.0.1", "--port", str(port),
+         "-w", str(REPO_ROOT / "workspace.yaml")],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    srv = Server(f"http://127.0.0.1:{port}", env, process, home)
+
+    def loaded():
+        status, body = srv.post(
+            {"query": "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"}
+        )
+        return status == 200 and b'"LOADED"' in body
+
+    try:
+        wait_until(
+            loaded, 240, interval=1, what=f"metpipeline ui to load its code location ({root / 'ui.log'})"
+        )
+        yield srv
+    finally:
+        stop_process_group(process)
+        log.close()
+
+
+def _params(tags=None) -> dict:
+    return {
+        "selector": SELECTOR,
+        "runConfigData": {"ops": {"acknowledge_volume_op": {"config": ACK}}},
+        "mode": "default",
+        "executionMetadata": {"tags": tags or []},
+    }
+
+
+MUTATION = (
+    "mutation Launch($executionParams: ExecutionParams!) { launchPipelineExecution(executionParams: "
+    "$executionParams) { __typename ... on LaunchRunSuccess { run { runId } } } }"
+)
+
+
+def _inline(key: str) -> str:
+    config = json.dumps(json.dumps(ACK))  # the config as a JSON string literal inside GraphQL
+    return (
+        "mutation { launchPipelineExecution(executionParams: {selector: {repositoryLocationName: "
+        '"metpipeline", repositoryName: "__repository__", jobName: "acknowledge_volume"}, mode: "default", '
+        f"runConfigData: {{ops: {{acknowledge_volume_op: {{config: {config}}}}}}}, "
+        f'executionMetadata: {{tags: [{{key: "{key}", value: "{CLAIMED}"}}]}}}}) '
+        "{ __typename ... on LaunchRunSuccess { run { runId } } } }"
+    ).replace(f"config: {config}", "config: " + _graphql_object(ACK))
+
+
+def _graphql_object(value) -> str:
+    """A value written as a GraphQL literal (names bare, strings quoted)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_graphql_object(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_graphql_object(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+SHAPES = {
+    # The seven shapes that got `demo.owner` past the byte-rewriting middleware, and more.
+    "tags in a variable with another name": {
+        "query": MUTATION.replace("$executionParams", "$p"),
+        "variables": {"p": _params([TAG])},
+    },
+    "inline literal, key written with a \\u escape": {"query": _inline("metpipeline\\u002fsigned_in_user")},
+    "a variable's default value": {
+        "query": MUTATION.replace(
+            "$executionParams: ExecutionParams!",
+            "$executionParams: ExecutionParams = "
+            + _graphql_object({**_params(), "executionMetadata": {"tags": [TAG]}}).replace('"mode"', "mode"),
+        ),
+    },  # fmt: skip
+    "\\u006dutation": b'{"query": "\\u006d'
+    + MUTATION[1:].encode()
+    + b'", "variables": '
+    + json.dumps({"executionParams": _params([TAG])}).encode()
+    + b"}",
+    "a comment before mutation": {
+        "query": "# first\n" + MUTATION,
+        "variables": {"executionParams": _params([TAG])},
+    },
+    "operationName selecting a second operation": {
+        "query": "query First { version } " + MUTATION,
+        "operationName": "Launch",
+        "variables": {"executionParams": _params([TAG])},
+    },
+    "variables sent as a JSON string": {
+        "query": MUTATION,
+        "variables": json.dumps({"executionParams": _params([TAG])}),
+    },
+    "an inline launch with no tag at all": {"query": _inline("team")},
+    "a seal tag typed by the client": {
+        "query": MUTATION,
+        "variables": {"executionParams": _params([TAG, {"key": runseal.SEAL_TAG, "value": "forged.0000"}])},
+    },
+    "a batch of two launches": [
+        {"query": MUTATION, "variables": {"executionParams": _params([TAG])}},
+        {"query": MUTATION, "variables": {"executionParams": _params([TAG])}},
+    ],
+}
+
+
+def _runs(server) -> list:
+    with dg.instance_for_test(temp_dir=str(server.home)) as _:
+        pass
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(server.home)
+    try:
+        instance = dg.DagsterInstance.get()
+        return list(instance.get_runs(filters=dg.RunsFilter(job_name="acknowledge_volume")))
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+
+
+def _key(server) -> bytes:
+    return (Path(server.env["METPIPELINE_VAR_DIR"]) / "identity.key").read_bytes().strip()
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_no_request_shape_makes_a_run_of_someone_else(server, shape):
+    before = {r.run_id for r in _runs(server)}
+    status, body = server.post(
+        SHAPES[shape] if not isinstance(SHAPES[shape], list) else json.dumps(SHAPES[shape]).encode()
+    )
+    made = [r for r in _runs(server) if r.run_id not in before]
+    for run in made:
+        seal = runseal.read(_key(server), run.tags.get(runseal.SEAL_TAG))
+        assert (seal["user"], seal["via"]) == ("eve", "ui"), (shape, seal)
+        assert run.tags.get(SIGNED_IN_USER_TAG) == "eve", (shape, run.tags)
+    # Each shape Dagster understands made one run, sealed as eve's; none made one of demo.owner's. (Dagster
+    # answers a batch with an error of its own and makes no run.)
+    expected = 0 if isinstance(SHAPES[shape], list) else 1
+    assert len(made) == expected, (shape, status, body[:300])
+
+
+def test_a_request_without_a_signed_in_user_stores_no_run(server):
+    before = {r.run_id for r in _runs(server)}
+    status, _ = server.post({"query": MUTATION, "variables": {"executionParams": _params([TAG])}}, user=None)
+    assert status == 401
+    assert {r.run_id for r in _runs(server)} == before
+
+
+def test_the_decision_page_is_behind_the_sign_in_and_its_form_needs_its_token(server):
+    request = urllib.request.Request(server.url + f"/approvals/{MONTH}")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 401
+    request = urllib.request.Request(server.url + f"/approvals/{MONTH}", headers={HEADER: "alice.owner"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        page = response.read().decode()
+        cookie = response.headers["set-cookie"]
+    assert "signed in as <strong>alice.owner</strong>" in page and "SameSite=strict" in cookie
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is None or token.group(1)  # a form is shown only when something is staged
+    form = urllib.parse.urlencode({"action": "approve:mine", "csrf": "forged"}).encode()
+    status, body = server.post(
+        form, user="alice.owner", path=f"/approvals/{MONTH}",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie.split(";")[0]},
+    )  # fmt: skip
+    assert status == 403 and b"did not come from this page" in body
