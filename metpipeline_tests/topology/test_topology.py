@@ -192,10 +192,13 @@ def test_the_production_topology_releases_approves_publishes_and_survives_a_kill
             wait_until(lambda: _location_loaded(ui, "metpipeline"), 240, what="the code server's location")
             wait_until(lambda: _daemons_healthy(ui, ("SENSOR", "QUEUED_RUN_COORDINATOR", "MONITORING")), 240,
                        what="the daemon")  # fmt: skip
-            # 1. The schedule's launch: one back-fill of the earlier months, tagged with the release month;
-            #    the release_after_backfill sensor then launches the month's release.
+            # 1. A data engineer launches what the schedule launches: one back-fill of the earlier months,
+            #    tagged with the release month; the release_after_backfill sensor then launches the month's
+            #    release. The engineer is its launcher (four eyes), so the owner may approve it.
+            ui.headers = {IDENTITY_HEADER: "data.engineer"}
             backfill = launch(ui, "backfill_job", {}, {RANGE_START_TAG: "2024-01", RANGE_END_TAG: "2024-02",
                                                        RELEASE_MONTH_TAG: MONTH})  # fmt: skip
+            ui.headers = {IDENTITY_HEADER: OWNER}
             assert wait_for_run(ui, backfill, 600) == "SUCCESS"
             release = wait_until(
                 lambda: next((r for r in ui.runs("monthly_release_job")), None), 180, interval=2,
