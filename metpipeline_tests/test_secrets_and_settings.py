@@ -215,3 +215,38 @@ def test_a_locked_state_database_is_waited_on_for_the_configured_time_then_named
         "stayed locked by another process for 2 s (METPIPELINE_STATE_LOCK_TIMEOUT_SECONDS)" in result.stderr
     )
     assert waited >= 2  # it did wait; the upper bound is the subprocess timeout
+
+
+@pytest.mark.parametrize(
+    ("key", "mode", "header", "expected"),
+    [
+        (None, None, None, "METPIPELINE_IDENTITY_KEY_FILE={path}: the file does not exist"),
+        (b"short-key", 0o600, None, "the key is 9 bytes, fewer than 32"),
+        (
+            b"Zk3q9Vb1XwPz0Lr7Yt2Nc8Hm4Jd6Gs5Fa1Qe3Wr",
+            0o644,
+            None,
+            "readable or writable by others (mode 0644)",
+        ),
+        (b"Zk3q9Vb1XwPz0Lr7Yt2Nc8Hm4Jd6Gs5Fa1Qe3Wr", 0o600, "", "METPIPELINE_IDENTITY_HEADER='': expected"),
+    ],
+)
+def test_the_webserver_refuses_to_start_on_a_bad_seal_key_or_an_empty_proxy_header(
+    tmp_path, key, mode, header, expected
+):
+    path = tmp_path / "secrets" / "identity.key"
+    path.parent.mkdir(mode=0o700)
+    if key is not None:
+        path.write_bytes(key)
+        path.chmod(mode)
+    env = {
+        "METPIPELINE_VAR_DIR": tmp_path,
+        "DAGSTER_HOME": tmp_path / "dagster",
+        "METPIPELINE_IDENTITY_KEY_FILE": path,
+        **({"METPIPELINE_IDENTITY_HEADER": header} if header is not None else {}),
+    }
+    result = _cli("ui", "--port", "1", **env)  # port 1: were it to serve, it could not bind
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error: ") and expected.format(path=path) in lines[0]
+    assert "Traceback" not in result.stderr and "Serving" not in result.stdout + result.stderr

@@ -132,11 +132,19 @@ def _config_for_partition(partition_key: str) -> dict:
         engine.dispose()
 
 
+def _did_you_mean(word: str, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 @dataclass
 class Outcome:
     """What a decision does, dataset by dataset (`recorded` is what would be recorded, in a dry run)."""
 
     approver: str
+    owners: dict[str, tuple[str, ...]] = field(default_factory=dict)  # who decides each dataset
     recorded: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -148,9 +156,11 @@ class Outcome:
         if self.refused:
             return "Not recorded — " + " | ".join(self.refused)
         if not self.recorded:
+            owners = "; ".join(f"{d}: {', '.join(self.owners.get(d, ())) or 'nobody'}" for d in self.skipped)
             return (
-                f"Nothing recorded: {self.approver} is not an owner or deputy of any dataset "
-                "decided on; write your registered name as `approver`"
+                f"Nothing recorded: {self.approver} is not an owner or deputy of "
+                f"{', '.join(self.skipped) or 'any dataset decided on'}"
+                + (f" (who decides — {owners})" if owners else "")
             )
         return None
 
@@ -167,13 +177,33 @@ def evaluate(
     dry_run: bool = False,
 ) -> Outcome:
     """Every check of the decision, dataset by dataset; records the ones that pass unless `dry_run`."""
-    outcome = Outcome(normalise_name(config.approver or identity.signed_in_user or ""))
+    outcome = Outcome(
+        normalise_name(config.approver or identity.signed_in_user or ""),
+        owners={d: registry.approvers(d) for d in registry.datasets},
+    )
     if not outcome.approver:
         return outcome
     shown_hashes = {k.strip().lower(): v.strip().lower() for k, v in config.candidates.items()}
+    known = sorted(registry.datasets)
+    if outcome.approver not in registry.people and not any(
+        outcome.approver in registry.approvers(d) for d in known
+    ):
+        outcome.refused.append(
+            f"{outcome.approver!r} is not a registered name{_did_you_mean(outcome.approver, registry.people)}"
+        )
+        return outcome
     for raw_dataset, raw_decision in sorted(config.decisions.items()):
         dataset, verdict = raw_dataset.strip().lower(), raw_decision.strip().lower()
-        if dataset in registry.datasets and outcome.approver not in registry.approvers(dataset):
+        if dataset not in registry.datasets:
+            outcome.refused.append(
+                f"{dataset}: there is no such dataset{_did_you_mean(dataset, known)}; the datasets are "
+                f"{', '.join(known)}"
+            )
+            continue
+        if verdict not in decide.DECISIONS:
+            outcome.refused.append(f"{dataset}: write approve or reject, not {raw_decision!r}")
+            continue
+        if outcome.approver not in registry.approvers(dataset):
             outcome.skipped.append(dataset)  # not this owner's dataset: nothing to decide
             continue
         shown = shown_hashes.get(dataset, "")

@@ -120,15 +120,19 @@ def _decide(
         raise DecisionRefused(f"month {month!r} is not a release month: use YYYY-MM, e.g. 2024-03")
     if dataset not in registry.datasets:
         raise DecisionRefused(
-            f"dataset {dataset!r} is not in the owners registry; known datasets: "
+            f"dataset {dataset!r} is not in the owners registry; the datasets are: "
             f"{', '.join(sorted(registry.datasets))}"
         )
     name = normalise_name(approver or "")
     allowed = registry.approvers(dataset)
     if name not in allowed:
+        import difflib
+
         who = "; ".join(registry.describe(n) for n in allowed)
+        close = difflib.get_close_matches(name, list(registry.people), n=1, cutoff=0.6)
+        typo = f" (did you mean {close[0]}?)" if close and close[0] != name else ""
         raise DecisionRefused(
-            f"{approver!r} is not registered to decide on the {dataset} dataset "
+            f"{approver!r}{typo} is not registered to decide on the {dataset} dataset "
             f"(owners registry version {registry.version}). Registered: {who}. "
             "Ask a registered owner or deputy, or have the registry updated."
         )

@@ -107,7 +107,7 @@ def test_staging_notifies_the_owners_by_mail_and_webhook_with_figures_and_the_de
     assert sorted(recipients) == ["alice@example.test", "bob@example.test"]  # carol has no address
     body = mail.get_content()
     assert MONTH in mail["Subject"] and "crimes counted" in body and "cells suppressed" in body
-    assert "https://dagster.example.test/locations/metpipeline/jobs/decide_release/playground/setup?" in body
+    assert f"https://dagster.example.test/approvals/{MONTH}" in body  # the decision page
     assert "/work/" not in body and "/tmp/" not in body  # no server path reaches an owner
     (posted,) = hook.bodies
     assert posted["link"] == meta["decide"].value and MONTH in posted["text"]
@@ -398,7 +398,7 @@ def test_a_decision_that_would_be_refused_is_answered_on_the_launchpad_in_one_se
     current = ledger.current_candidate(deployment["state"].engine(), "borough", MONTH).content_hash
     cases = {
         "answer every checklist item with true before approving": opened(deployment, approver="alice.owner"),
-        "is not an owner or deputy of any dataset decided on": opened(
+        "'dave.nobody' is not a registered name": opened(
             deployment, approver="dave.nobody", checklist=CHECKLIST
         ),
         "write your registered name as `approver`": opened(deployment, checklist=CHECKLIST),
@@ -445,3 +445,50 @@ def test_other_launches_pass_the_review_untouched(deployment):
     # A job that is not a decision, and a decision whose YAML Dagster's own validation will answer.
     assert press_launch("monthly_release", "anything", {"x": 1}) == (200, None)
     assert press_launch("decide_release", "another_op", {"month": MONTH}) == (200, None)
+
+
+def test_a_re_run_with_the_same_bytes_asks_nobody_again_and_publication_is_announced(deployment, monkeypatch):
+    with Mailbox() as mailbox:
+        monkeypatch.setenv("METPIPELINE_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("METPIPELINE_SMTP_PORT", str(mailbox.port))
+        stage(deployment)
+        again = stage(deployment)  # the schedule re-runs the month: identical bytes
+        assert "not sent" in again["notification"].value
+        assert len(mailbox.messages) == 1
+        assert decide(deployment, {"checklist": CHECKLIST, "approver": "alice.owner"}).success
+        instance = dg.DagsterInstance.ephemeral()
+        requests = approval_sensor(
+            dg.build_sensor_context(instance=instance, resources=sensor_resources(deployment))
+        ).run_requests
+        borough = next(r for r in requests if r.tags["metpipeline/dataset"] == "borough")
+        assert publish_job.execute_in_process(
+            run_config=borough.run_config, tags=borough.tags, resources=deployment, instance=instance
+        ).success
+        published = [m for _, m in mailbox.messages if "published (version 1)" in m["Subject"]]
+        assert len(published) == 1 and "borough" in published[0]["Subject"]
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        (
+            {"approver": "alice.owner", "decisions": {"borogh": "approve"}},
+            "borogh: there is no such dataset (did you mean borough?)",
+        ),
+        ({"approver": "alice.ownr"}, "'alice.ownr' is not a registered name (did you mean alice.owner?)"),
+        (
+            {"approver": "carol.other", "decisions": {"borough": "approve"}},
+            "carol.other is not an owner or deputy of borough "
+            "(who decides — borough: alice.owner, bob.deputy)",
+        ),
+    ],
+)
+def test_a_wrong_decision_says_what_is_wrong_in_plain_words(deployment, override, words):
+    stage(deployment)
+    refusal = failure(decide(deployment, {"checklist": CHECKLIST, **override}))
+    assert words in refusal, refusal
+    assert (
+        "rebuilt" not in refusal
+        and "Traceback" not in refusal
+        and "write your registered name" not in refusal
+    )
