@@ -187,19 +187,21 @@ SHAPES = {
 }
 
 
-def _runs(server) -> list:
-    with dg.instance_for_test(temp_dir=str(server.home)) as _:
-        pass
+def _instance(server):
+    """The webserver's own Dagster instance (its DAGSTER_HOME, which its dagster.yaml reads), from here."""
     previous = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(server.home)
     try:
-        instance = dg.DagsterInstance.get()
-        return list(instance.get_runs(filters=dg.RunsFilter(job_name="acknowledge_volume")))
+        return dg.DagsterInstance.get()
     finally:
         if previous is None:
             os.environ.pop("DAGSTER_HOME", None)
         else:
             os.environ["DAGSTER_HOME"] = previous
+
+
+def _runs(server) -> list:
+    return list(_instance(server).get_runs(filters=dg.RunsFilter(job_name="acknowledge_volume")))
 
 
 def _key(server) -> bytes:
@@ -248,3 +250,46 @@ def test_the_decision_page_is_behind_the_sign_in_and_its_form_needs_its_token(se
         headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie.split(";")[0]},
     )  # fmt: skip
     assert status == 403 and b"did not come from this page" in body
+
+
+REEXECUTE = (
+    "mutation Again($p: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $p) { __typename "
+    "... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"
+)
+BACKFILL = (
+    "mutation Fill($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) { __typename "
+    "... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"
+)
+
+
+def test_a_re_execution_is_sealed_as_whoever_re_executes_it(server):
+    status, body = server.post(
+        {"query": MUTATION, "variables": {"executionParams": _params()}}, user="alice.owner"
+    )
+    parent = json.loads(body)["data"]["launchPipelineExecution"]["run"]["runId"]
+    before = {r.run_id for r in _runs(server)}
+    status, body = server.post(
+        {"query": REEXECUTE, "variables": {"p": {"parentRunId": parent, "strategy": "ALL_STEPS",
+                                                 "extraTags": [TAG]}}}
+    )  # fmt: skip
+    made = [r for r in _runs(server) if r.run_id not in before]
+    assert len(made) == 1, body[:400]
+    (again,) = made
+    assert again.tags.get("dagster/parent_run_id") == parent
+    seal = runseal.read(_key(server), again.tags[runseal.SEAL_TAG])
+    assert (seal["user"], again.tags[SIGNED_IN_USER_TAG]) == ("eve", "eve")  # not the parent's alice
+
+
+def test_a_back_fill_is_sealed_as_whoever_launches_it(server):
+    params = {
+        "assetSelection": [{"path": ["cris_extract"]}],
+        "partitionNames": ["2024-01"],
+        "tags": [TAG, {"key": runseal.SEAL_TAG, "value": "forged.0000"}],
+    }
+    status, body = server.post({"query": BACKFILL, "variables": {"p": params}})
+    answer = json.loads(body)["data"]["launchPartitionBackfill"]
+    assert answer["__typename"] == "LaunchBackfillSuccess", answer
+    backfill = _instance(server).get_backfill(answer["backfillId"])
+    seal = runseal.read(_key(server), backfill.tags[runseal.SEAL_TAG])
+    assert (seal["user"], seal["via"], seal["backfill"]) == ("eve", "backfill", answer["backfillId"])
+    assert backfill.tags[SIGNED_IN_USER_TAG] == "eve"

@@ -91,7 +91,8 @@ def test_candidate_to_published_files(tmp_path, resources, definitions):
     assert "### Release report 2024-03" in meta["release_report"].value
     assert (
         "/work/" not in meta["release_report"].value
-        and "/decide_release/playground/setup?" in meta["decide"].value
+        and meta["decide"].value.endswith("/approvals/2024-03")  # the owners' decision page
+        and "/decide_release/playground/setup?" in meta["decide_in_launchpad"].value  # the engineers'
     )
 
     # A rebuild with revised bytes supersedes the first candidate.
