@@ -50,12 +50,7 @@ def monthly_release_schedule(
     request = release_request(plan)
     # The schedule runs in the code location, which holds the identity key: its run is sealed as the
     # schedule's (nobody launched it), so the release that follows knows no person launched the back-fill.
-    seal = runseal.seal_tags(
-        governance.identity_key(context.log.info),
-        user=None,
-        via="schedule",
-        job=request.job_name,
-        partition=None,
-        bind_config=False,
+    seal = runseal.automation_tags(
+        governance.identity_key(context.log.info), "schedule", request.job_name, None
     )
     return request.with_replaced_attrs(tags={**request.tags, **seal})

@@ -50,37 +50,30 @@ def install_seals(instance, key: bytes, proxy: bool) -> None:
             return False, None
         return True, (_USER.get() if proxy else None)
 
-    def sealed_add_run(dagster_run):
-        tags = {k: v for k, v in dagster_run.tags.items() if k not in _CLIENT_TAGS}
+    def sealed(tags, **seal) -> dict[str, str]:
+        """The tags without any a client typed for identity, with the server's seal of the request's user."""
+        out = {k: v for k, v in (tags or {}).items() if k not in _CLIENT_TAGS}
         ok, user = who()
         if ok:
-            tags[runseal.SEAL_TAG] = runseal.make(
-                key,
-                user=user,
-                via="ui",
-                job=dagster_run.job_name,
-                partition=tags.get(runseal.PARTITION_TAG),
-                run_config=dagster_run.run_config,
-            )
+            out[runseal.SEAL_TAG] = runseal.make(key, user=user, **seal)
             if user:
-                tags[SIGNED_IN_USER_TAG] = user
-        return add_run(dagster_run.with_tags(tags))
+                out[SIGNED_IN_USER_TAG] = user
+        return out
+
+    def sealed_add_run(run):
+        partition = run.tags.get(runseal.PARTITION_TAG)
+        tags = sealed(run.tags, via="ui", job=run.job_name, partition=partition, run_config=run.run_config)
+        return add_run(run.with_tags(tags))
 
     def sealed_add_backfill(backfill):
-        tags = {k: v for k, v in (backfill.tags or {}).items() if k not in _CLIENT_TAGS}
-        ok, user = who()
-        if ok:
-            tags[runseal.SEAL_TAG] = runseal.make(
-                key,
-                user=user,
-                via="backfill",
-                job=None,
-                partition=None,
-                bind_config=False,
-                backfill_id=backfill.backfill_id,
-            )
-            if user:
-                tags[SIGNED_IN_USER_TAG] = user
+        tags = sealed(
+            backfill.tags,
+            via="backfill",
+            job=None,
+            partition=None,
+            bind_config=False,
+            backfill_id=backfill.backfill_id,
+        )
         return add_backfill(backfill._replace(tags=tags))
 
     storage.add_run = sealed_add_run

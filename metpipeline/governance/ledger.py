@@ -188,14 +188,11 @@ def _migrate(engine: sa.Engine) -> None:
                     conn.exec_driver_sql(
                         "ALTER TABLE owner_decisions DROP CONSTRAINT uq_owner_decisions_person"
                     )
-                    conn.execute(
-                        sa.schema.AddConstraint(
-                            next(
-                                c
-                                for c in approval_decisions.constraints
-                                if c.name == "uq_owner_decisions_person_version"
-                            )
-                        )
+                    # Written out, not sa.schema.AddConstraint: that would mark the table's constraint as
+                    # added separately, and every later CREATE TABLE in this process would leave it out.
+                    conn.exec_driver_sql(
+                        "ALTER TABLE owner_decisions ADD CONSTRAINT uq_owner_decisions_person_version "
+                        "UNIQUE (dataset, month, content_hash, approver, registry_sha256, public_version)"
                     )
 
 

@@ -21,19 +21,17 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from metpipeline import keyfile, settings
-from metpipeline.governance import ledger
+from metpipeline import settings
+from metpipeline.governance import ledger, seal
 
 SEAL_TAG = "metpipeline/identity_seal"
 MAX_AGE_S = 600  # a seal is used within minutes of being made: at the creation of its run
@@ -73,29 +71,16 @@ class Sealed:
 
 
 def load_key(say=print) -> bytes:
-    """The identity key, creating the embedded default (0600) on first use; refused when others could read
-    or replace it, or when it is short or evidently not random."""
-    setting = settings.IDENTITY_KEY_FILE
-    path = Path(setting.value() or "")
-    if not path.exists():
-        if setting.is_set():
-            raise settings.ConfigError(
-                f"{setting.name}={path}: the file does not exist; mount the identity key there (the same "
-                f"file for the webserver and the code location): `{keyfile.KEY_FIX.format(path=path)}`"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError:
-            pass  # another process created it first
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32) + "\n")
-            say(f"created the embedded identity key {path} (mode 0600); production sets {setting.name}")
-    problem = keyfile.read_problem(path, setting.name)
-    if problem:
-        raise settings.ConfigError(problem)
-    return path.read_bytes().strip()
+    """The identity key (the same file for the webserver and the code location), creating the embedded
+    default (0600) on first use; refused when others could read or replace it, or when it is short or
+    evidently not random."""
+    return seal.load_secret(settings.IDENTITY_KEY_FILE, "identity key", say)
+
+
+def automation_tags(key: bytes, via: str, job: str | None, partition: str | None) -> dict[str, str]:
+    """The seal of a run the schedule or a sensor requests (they run in the code location, which holds the
+    key): nobody launched it. The run config is not bound: the daemon completes it."""
+    return seal_tags(key, user=None, via=via, job=job, partition=partition, bind_config=False)
 
 
 def config_digest(run_config: Any) -> str:

@@ -22,12 +22,18 @@ from metpipeline.keyfile import MIN_KEY_BYTES as _MIN_KEY_BYTES
 
 def load_key(say=print) -> bytes:
     """The ledger key, creating the embedded default (0600) on first use. Production must set the path."""
-    path = Path(settings.LEDGER_KEY_FILE.value() or "")
-    name = settings.LEDGER_KEY_FILE.name
+    return load_secret(settings.LEDGER_KEY_FILE, "ledger key", say)
+
+
+def load_secret(setting: settings.Setting, what: str, say=print) -> bytes:
+    """A deployment's secret key file: read and checked (private, long, random), or, where the setting is
+    not set, the embedded default created under var/ with mode 0600 on first use (and said so)."""
+    path = Path(setting.value() or "")
+    name = setting.name
     if not path.exists():
-        if settings.LEDGER_KEY_FILE.is_set():
+        if setting.is_set():
             raise settings.ConfigError(
-                f"{name}={path}: the file does not exist; mount the ledger key (at least "
+                f"{name}={path}: the file does not exist; mount the {what} (at least "
                 f"{_MIN_KEY_BYTES} random bytes) there, readable by the pipeline only: "
                 f"`{KEY_FIX.format(path=path)}`"
             )
@@ -40,14 +46,14 @@ def load_key(say=print) -> bytes:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32) + "\n")
             say(
-                f"created the embedded ledger key {path} (mode 0600); production sets {name} to a mounted "
+                f"created the embedded {what} {path} (mode 0600); production sets {name} to a mounted "
                 "secret instead"
             )
     check_key_file(path, name)
     try:
         key = path.read_bytes().strip()
     except OSError as exc:
-        raise settings.ConfigError(f"{name}={path}: cannot read the ledger key ({exc.strerror})") from None
+        raise settings.ConfigError(f"{name}={path}: cannot read the {what} ({exc.strerror})") from None
     check_key_strength(key, f"{name}={path}", KEY_FIX.format(path=path))
     return key
 

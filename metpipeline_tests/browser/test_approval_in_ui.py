@@ -337,7 +337,7 @@ def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: 
                     assert candidate_hash not in page.content(), "no hash is shown to the owner"
                     assert "METPIPELINE_" not in page.inner_text("body"), "no setting names for owners"
                     assert_accessible_form(page)
-                    page.screenshot(path=str(shots / "owner-decision-page.png"), full_page=True)
+                    page.screenshot(path=str(shots / "owner-decision-page.png"))
 
                     # A wrong action is a plain sentence, before any run: approving without the checklist.
                     page.get_by_role("button", name="Approve crime by borough").click()
@@ -358,7 +358,7 @@ def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: 
                     for title in ("Crime by borough", "Flagged crime"):
                         row = page.get_by_role("row").filter(has_text=title)
                         expect(row).to_contain_text(re.compile("being published now|published as version 1"))
-                    page.screenshot(path=str(shots / "owner-decision-recorded.png"), full_page=True)
+                    page.screenshot(path=str(shots / "owner-decision-recorded.png"))
                     timings["approved"] = time.monotonic() - started
 
                     # 4. The deputy, with the keyboard alone (Tab, Space, Enter), approves theirs.
