@@ -47,16 +47,23 @@ def launchers_of_run(instance, run, verify) -> tuple[str, ...]:
     people: set[str] = set()
     seen: set[str] = set()
     queue = [run]
-    while queue and len(seen) < _MAX_LINKED_RUNS:
+    while queue:
+        if len(seen) >= _MAX_LINKED_RUNS:
+            raise LinkedRunMissing(
+                f"run {run.run_id} is linked to more than {_MAX_LINKED_RUNS} runs: who launched it cannot be "
+                "known; launch the release afresh"
+            )
         current = queue.pop()
         if current.run_id in seen:
             continue
         seen.add(current.run_id)
-        person = verify(current).user
-        if person:
-            people.add(person)
+        sealed = verify(current)
+        if sealed.user:
+            people.add(sealed.user)
         for tag in _LINKS:
             linked_id = current.tags.get(tag)
+            if tag == FOLLOWS_RUN_TAG and linked_id != sealed.follows:
+                continue  # a run is followed only where the seal says so: a typed tag names nobody
             if not linked_id or linked_id in seen:
                 continue
             linked = instance.get_run_by_id(linked_id)

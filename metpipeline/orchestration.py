@@ -81,13 +81,14 @@ def release_after_backfill(context: dg.RunStatusSensorContext, governance: Gover
         return dg.SkipReason("back-fill was not started for a release")
     # The release follows the back-fill: whoever launched the back-fill launched the release (four eyes).
     # The sensor runs in the code location, which holds the identity key: the request is sealed as its own.
+    followed = context.dagster_run.run_id
     seal = runseal.automation_tags(
-        governance.identity_key(context.log.info), "sensor", monthly_release_job.name, month
+        governance.identity_key(context.log.info), "sensor", monthly_release_job.name, month, followed
     )
     return dg.RunRequest(
         run_key=f"release-after:{context.dagster_run.run_id}",
         partition_key=month,
-        tags={FOLLOWS_RUN_TAG: context.dagster_run.run_id, **seal},
+        tags={FOLLOWS_RUN_TAG: followed, **seal},
     )
 
 

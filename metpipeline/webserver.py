@@ -17,16 +17,17 @@ import asyncio
 import json
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 
 from metpipeline import settings
 from metpipeline.governance import runseal
+from metpipeline.identity import FOLLOWS_RUN_TAG, SIGNED_IN_USER_TAG, current_user
 from metpipeline.identity import REQUEST_SIGNED_IN as _SIGNED_IN
 from metpipeline.identity import REQUEST_USER as _USER
-from metpipeline.identity import SIGNED_IN_USER_TAG, current_user
 
-_CLIENT_TAGS = (runseal.SEAL_TAG, SIGNED_IN_USER_TAG)  # never taken from a client
+_CLIENT_TAGS = (runseal.SEAL_TAG, SIGNED_IN_USER_TAG, FOLLOWS_RUN_TAG)  # never taken from a client
 
 
 class Refused(Exception):
@@ -110,12 +111,48 @@ class SignInMiddleware:
         client = (scope.get("client") or ("",))[0]
         if client not in self.trusted:
             raise Refused(403, "this server is reached through the sign-in proxy only")
-        for name, value in scope.get("headers", []):
-            if name.lower() == self.header:
-                user = value.decode("latin-1").strip()
-                if user:
-                    return user
+        users = [v.decode("latin-1").strip() for n, v in scope.get("headers", []) if n.lower() == self.header]
+        if len(users) > 1:
+            # A proxy that appends its header instead of replacing the client's would pass both.
+            raise Refused(400, "the sign-in header arrived more than once: the proxy must replace it")
+        if users and users[0]:
+            return users[0]
         raise Refused(401, "no signed-in user: sign in through the proxy")
+
+
+class SameSiteMutationsMiddleware:
+    """A GraphQL mutation is accepted only as the Dagster UI sends one: a POST of JSON. A mutation in a link
+    (GET, or a query string on a POST) or in a form a foreign page submits (any other content type) would
+    run with the signed-in person's seal without their knowing (cross-site request forgery): refused."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].endswith("/graphql"):
+            return await self.app(scope, receive, send)
+        params = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if any(_is_mutation(q) for q in params.get("query", [])):
+            return await _deny(send, 405, "a GraphQL mutation is accepted as a JSON POST only")
+        if scope["method"] == "POST":
+            kind = next((v for n, v in scope.get("headers", []) if n.lower() == b"content-type"), b"")
+            if kind.split(b";")[0].strip().lower() != b"application/json":
+                return await _deny(send, 415, "GraphQL requests are accepted as application/json only")
+        return await self.app(scope, receive, send)
+
+
+def _is_mutation(query: str) -> bool:
+    """The document holds a mutation (parsed as GraphQL); a document that does not parse counts as one."""
+    from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return True
+    return any(
+        isinstance(d, OperationDefinitionNode) and d.operation == OperationType.MUTATION
+        for d in document.definitions
+    )
 
 
 async def _read_body(receive) -> bytes:
@@ -303,6 +340,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         app = with_decision_page(
             LaunchReviewMiddleware(create_app(workspace_process_context, *a, **kw)), workspace_process_context
         )
+        app = SameSiteMutationsMiddleware(app)
         # The sign-in proxy's user is known first, so the review, the page and the seals see who it is.
         return SignInMiddleware(app, header, trusted_proxies()) if header else app
 

@@ -15,6 +15,7 @@ def sealed(
     run_config: dict | None = None,
     user: str | None = None,
     via: str = "ui",
+    follows: str | None = None,
 ) -> dict[str, str]:
     """The seal tag for one run of `job` (for `partition`; bound to `run_config` when given)."""
     return runseal.seal_tags(
@@ -25,4 +26,5 @@ def sealed(
         partition=partition,
         run_config=run_config,
         bind_config=run_config is not None,
+        follows=follows,
     )

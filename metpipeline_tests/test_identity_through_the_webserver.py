@@ -293,3 +293,40 @@ def test_a_back_fill_is_sealed_as_whoever_launches_it(server):
     seal = runseal.read(_key(server), backfill.tags[runseal.SEAL_TAG])
     assert (seal["user"], seal["via"], seal["backfill"]) == ("eve", "backfill", answer["backfillId"])
     assert backfill.tags[SIGNED_IN_USER_TAG] == "eve"
+
+
+def test_a_mutation_from_a_link_or_a_foreign_form_is_refused(server):
+    """Cross-site request forgery: a link (GET) or a form on another site (not JSON) would run with the
+    signed-in person's seal. Only the UI's own JSON POST reaches Dagster."""
+    import http.client
+
+    before = {r.run_id for r in _runs(server)}
+    link = server.url + "/graphql?" + urllib.parse.urlencode({"query": _inline("team")})
+    request = urllib.request.Request(link, headers={HEADER: "alice.owner"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 405
+    body = json.dumps({"query": MUTATION, "variables": {"executionParams": _params()}}).encode()
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        status, _ = server.post(body, user="alice.owner", headers={"Content-Type": kind})
+        assert status == 415, kind
+    status, _ = server.post(
+        b"", user="alice.owner", path="/graphql?" + urllib.parse.urlencode({"query": MUTATION})
+    )
+    assert status == 405
+    # Reading over GET still works (the UI does it), and the sign-in header may come once only.
+    request = urllib.request.Request(
+        server.url + "/graphql?query=%7B%20version%20%7D", headers={HEADER: "eve"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.putrequest("POST", "/graphql")
+    connection.putheader(HEADER, "eve")
+    connection.putheader(HEADER, "alice.owner")  # a proxy that appends instead of replacing
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body)
+    assert connection.getresponse().status == 400
+    assert {r.run_id for r in _runs(server)} == before

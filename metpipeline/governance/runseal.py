@@ -63,6 +63,7 @@ class Sealed:
     user: str | None  # the signed-in person; None for the schedule, a sensor, or nobody signed in
     via: str
     run_id: str
+    follows: str | None = None  # the run this one follows, as the seal names it
 
     def describe(self) -> str:
         return self.user or {"schedule": "the schedule", "sensor": "a sensor", "cli": "the command line"}.get(
@@ -77,10 +78,14 @@ def load_key(say=print) -> bytes:
     return seal.load_secret(settings.IDENTITY_KEY_FILE, "identity key", say)
 
 
-def automation_tags(key: bytes, via: str, job: str | None, partition: str | None) -> dict[str, str]:
+def automation_tags(
+    key: bytes, via: str, job: str | None, partition: str | None, follows: str | None = None
+) -> dict[str, str]:
     """The seal of a run the schedule or a sensor requests (they run in the code location, which holds the
     key): nobody launched it. The run config is not bound: the daemon completes it."""
-    return seal_tags(key, user=None, via=via, job=job, partition=partition, bind_config=False)
+    return seal_tags(
+        key, user=None, via=via, job=job, partition=partition, bind_config=False, follows=follows
+    )
 
 
 def config_digest(run_config: Any) -> str:
@@ -99,6 +104,7 @@ def make(
     run_config: Any = None,
     bind_config: bool = True,
     backfill_id: str | None = None,
+    follows: str | None = None,
     now: float | None = None,
 ) -> str:
     """A seal for one run (or one back-fill's runs), as the tag value."""
@@ -110,6 +116,7 @@ def make(
         "partition": partition,
         "config": config_digest(run_config) if bind_config else None,
         "backfill": backfill_id,
+        "follows": follows,  # the run this one was launched to follow (its launchers are this run's)
         "ts": int(now if now is not None else time.time()),
         "nonce": secrets.token_hex(16),
     }
@@ -177,7 +184,9 @@ def verify(key: bytes, engine: sa.Engine, instance, run) -> Sealed:
             "away from the run's creation (a seal expires within minutes): launch it again"
         )
     _consume(engine, use, run.run_id)
-    return Sealed(user=seal.get("user"), via=str(seal.get("via")), run_id=run.run_id)
+    return Sealed(
+        user=seal.get("user"), via=str(seal.get("via")), run_id=run.run_id, follows=seal.get("follows")
+    )
 
 
 def _consume(engine: sa.Engine, use: str, run_id: str) -> None:

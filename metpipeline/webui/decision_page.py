@@ -123,7 +123,7 @@ class DecisionPage:
 
     async def month(self, request):
         month = request.path_params["month"]
-        if not _MONTH.match(month):
+        if not _MONTH.fullmatch(month):
             return self._plain(f"{month!r} is not a release month: the address ends in YYYY-MM", 404)
         if request.method == "POST":
             return await self._decide(request, month)

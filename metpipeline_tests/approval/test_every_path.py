@@ -229,8 +229,10 @@ def test_the_launcher_of_a_back_fill_cannot_approve_the_release_it_led_to(deploy
         seal = runseal.read(runseal.load_key(), request.tags[runseal.SEAL_TAG])
         assert (seal["via"], seal["job"], seal["partition"]) == ("sensor", "monthly_release_job", MONTH)
         # … the release job stages (here its staging asset alone, sealed as the sensor seals the release)
-        follows = {FOLLOWS_RUN_TAG: request.tags[FOLLOWS_RUN_TAG]}
-        chashes = _stage_in(deployment, instance, {**follows, **sealed(partition=MONTH, via="sensor")})
+        followed = request.tags[FOLLOWS_RUN_TAG]
+        assert seal["follows"] == followed == backfill.run_id
+        tags = {FOLLOWS_RUN_TAG: followed, **sealed(partition=MONTH, via="sensor", follows=followed)}
+        chashes = _stage_in(deployment, instance, tags)
     refusal = failure(decide(deployment, "borough", chashes["borough"], "alice.owner"))
     assert "launched a run that staged this candidate" in refusal  # … but it follows alice's back-fill
     assert decide(deployment, "borough", chashes["borough"], "bob.deputy").success
@@ -242,9 +244,24 @@ def test_a_release_following_a_run_the_instance_no_longer_holds_stages_nothing(d
     with dg.instance_for_test() as instance:
         with pytest.raises(dg.Failure, match="who launched it cannot be known"):
             _stage_in(
-                deployment, instance, {FOLLOWS_RUN_TAG: "0f" * 16, **sealed(partition=MONTH, via="sensor")}
+                deployment,
+                instance,
+                {FOLLOWS_RUN_TAG: "0f" * 16, **sealed(partition=MONTH, via="sensor", follows="0f" * 16)},
             )
     assert ledger.current_candidate(_engine(deployment), "borough", MONTH) is None
+
+
+def test_a_typed_follows_tag_makes_nobody_a_launcher(deployment):
+    """A run that names another person's run as the one it follows, without the sensor's seal saying so,
+    adds nobody to the launchers (else anyone could bar an owner from approving)."""
+    from metpipeline.identity import FOLLOWS_RUN_TAG
+
+    with dg.instance_for_test() as instance:
+        alices = _run_as(instance, sealed("backfill_job", user="alice.owner"))
+        tags = {FOLLOWS_RUN_TAG: alices.run_id, **sealed(partition=MONTH, user="eve")}
+        chashes = _stage_in(deployment, instance, tags)
+    engine = _engine(deployment)
+    assert set(ledger.launchers_of(engine, "borough", MONTH, chashes["borough"])) == {"eve"}
 
 
 def test_re_running_the_month_with_identical_bytes_keeps_the_first_launcher_out(deployment):
