@@ -156,61 +156,132 @@ def ensure_schema(engine: sa.Engine) -> None:
     _ready.add(engine)
 
 
+_STAGING_SEAL_COLUMNS = ("launchers", "seq", "prev_mac", "mac")
+
+
 def _migrate(engine: sa.Engine) -> None:
     """Bring a state database written by an earlier version up to this schema, keeping every row and seal:
     stagings gain their seal columns (earlier rows stay unsealed and are never taken as current: the month
     is staged again), decisions gain `public_version` (0 for earlier rows, outside their seal) and with it
-    a uniqueness that allows one decision per person per public version."""
+    a uniqueness that allows one decision per person per public version.
+
+    All of it in one transaction that holds the database's write lock (SQLite `BEGIN IMMEDIATE`,
+    PostgreSQL `LOCK TABLE`), deciding what to change only once the lock is held: a process killed half-way
+    leaves the earlier schema whole, and two processes starting at once migrate once."""
     inspector = sa.inspect(engine)
     tables = set(inspector.get_table_names())
-    if "staged_candidates" in tables:
-        have = {c["name"] for c in inspector.get_columns("staged_candidates")}
-        added = [c for c in ("launchers", "seq", "prev_mac", "mac") if c not in have]
-        if added:
-            with engine.begin() as conn:
-                for name in added:
-                    column = release_candidates.c[name]
-                    kind = column.type.compile(dialect=engine.dialect)
-                    conn.exec_driver_sql(f"ALTER TABLE staged_candidates ADD {name} {kind}")
-                next(i for i in release_candidates.indexes if i.name == "uq_staged_candidates_chain").create(
-                    conn, checkfirst=True
-                )
-    if "owner_decisions" in tables:
-        have = {c["name"] for c in inspector.get_columns("owner_decisions")}
-        if "public_version" not in have:
-            if engine.dialect.name == "sqlite":
-                _rebuild_sqlite_decisions(engine)
-            else:
-                with engine.begin() as conn:
-                    conn.exec_driver_sql(
-                        "ALTER TABLE owner_decisions ADD public_version INTEGER NOT NULL DEFAULT 0"
-                    )
-                    conn.exec_driver_sql(
-                        "ALTER TABLE owner_decisions DROP CONSTRAINT uq_owner_decisions_person"
-                    )
-                    # Written out, not sa.schema.AddConstraint: that would mark the table's constraint as
-                    # added separately, and every later CREATE TABLE in this process would leave it out.
-                    conn.exec_driver_sql(
-                        "ALTER TABLE owner_decisions ADD CONSTRAINT uq_owner_decisions_person_version "
-                        "UNIQUE (dataset, month, content_hash, approver, registry_sha256, public_version)"
-                    )
+    wanted = ("staged_candidates" in tables and not _has(inspector, "staged_candidates", "mac")) or (
+        "owner_decisions" in tables and not _has(inspector, "owner_decisions", "public_version")
+    )
+    if not wanted:
+        return
+    if engine.dialect.name == "sqlite":
+        _migrate_sqlite(engine)
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("LOCK TABLE staged_candidates, owner_decisions IN ACCESS EXCLUSIVE MODE")
+            _migrate_in(conn, engine.dialect, sa.inspect(conn))
 
 
-def _rebuild_sqlite_decisions(engine: sa.Engine) -> None:
-    """SQLite cannot drop a constraint: the table is rebuilt in one transaction, rows copied unchanged."""
-    with engine.begin() as conn:
-        for trigger in ("owner_decisions_no_update", "owner_decisions_no_delete"):
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
-        conn.exec_driver_sql("ALTER TABLE owner_decisions RENAME TO owner_decisions_before_versions")
-        old = sa.Table("owner_decisions_before_versions", sa.MetaData(), autoload_with=conn)
-        approval_decisions.create(conn)
-        names = [c.name for c in approval_decisions.columns if c.name != "public_version"]
-        conn.execute(
-            approval_decisions.insert().from_select(
-                [*names, "public_version"], sa.select(*(old.c[n] for n in names), sa.literal(0))
-            )
+def _has(inspector, table: str, column: str) -> bool:
+    return column in {c["name"] for c in inspector.get_columns(table)}
+
+
+def _migrate_sqlite(engine: sa.Engine) -> None:
+    # pysqlite runs DDL outside its implicit transactions: the transaction is begun here by hand.
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    isolation = driver.isolation_level  # type: ignore[union-attr]
+    driver.isolation_level = None  # type: ignore[union-attr]
+    try:
+        driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        try:
+            # What is still to do, read now that this process holds the write lock.
+            _migrate_statements(driver, _needed(_SqliteCatalogue(driver)), engine.dialect)
+            driver.execute("COMMIT")  # type: ignore[union-attr]
+        except BaseException:
+            driver.execute("ROLLBACK")  # type: ignore[union-attr]
+            raise
+    finally:
+        driver.isolation_level = isolation  # type: ignore[union-attr]
+        raw.close()
+
+
+class _SqliteCatalogue:
+    """The two questions `_needed` asks, answered on the connection that holds the lock."""
+
+    def __init__(self, driver):
+        self.driver = driver
+
+    def get_table_names(self) -> list[str]:
+        return [r[0] for r in self.driver.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+
+    def get_columns(self, table: str) -> list[dict]:
+        return [{"name": r[1]} for r in self.driver.execute(f"PRAGMA table_info({table})")]
+
+
+def _needed(inspector) -> tuple[list[str], bool]:
+    tables = set(inspector.get_table_names())
+    staging = (
+        [c for c in _STAGING_SEAL_COLUMNS if not _has(inspector, "staged_candidates", c)]
+        if "staged_candidates" in tables
+        else []
+    )
+    decisions = "owner_decisions" in tables and not _has(inspector, "owner_decisions", "public_version")
+    return staging, decisions
+
+
+def _migrate_in(conn: sa.Connection, dialect, inspector) -> None:
+    staging, decisions = _needed(inspector)
+    for name in staging:
+        kind = release_candidates.c[name].type.compile(dialect=dialect)
+        conn.exec_driver_sql(f"ALTER TABLE staged_candidates ADD COLUMN IF NOT EXISTS {name} {kind}")
+    if staging:
+        conn.exec_driver_sql(
+            "CREATE UNIQUE INDEX IF NOT EXISTS uq_staged_candidates_chain ON staged_candidates (dataset, seq)"
         )
-        old.drop(conn)
+    if decisions:
+        conn.exec_driver_sql(
+            "ALTER TABLE owner_decisions ADD COLUMN IF NOT EXISTS public_version INTEGER NOT NULL DEFAULT 0"
+        )
+        conn.exec_driver_sql(
+            "ALTER TABLE owner_decisions DROP CONSTRAINT IF EXISTS uq_owner_decisions_person"
+        )
+        # Written out, not sa.schema.AddConstraint: that would mark the table's constraint as added
+        # separately, and every later CREATE TABLE in this process would leave it out.
+        conn.exec_driver_sql(
+            "ALTER TABLE owner_decisions ADD CONSTRAINT uq_owner_decisions_person_version "
+            "UNIQUE (dataset, month, content_hash, approver, registry_sha256, public_version)"
+        )
+
+
+def _migrate_statements(driver, need: tuple[list[str], bool], dialect) -> None:
+    """SQLite's migration, statement by statement inside the caller's transaction (identifiers are this
+    module's own). SQLite cannot drop a constraint: the decisions table is rebuilt, rows copied unchanged."""
+    staging, decisions = need
+    for name in staging:
+        kind = release_candidates.c[name].type.compile(dialect=dialect)
+        driver.execute(f"ALTER TABLE staged_candidates ADD {name} {kind}")
+    if staging:
+        driver.execute(
+            "CREATE UNIQUE INDEX IF NOT EXISTS uq_staged_candidates_chain ON staged_candidates (dataset, seq)"
+        )
+    if decisions:
+        for trigger in ("owner_decisions_no_update", "owner_decisions_no_delete"):
+            driver.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        driver.execute("ALTER TABLE owner_decisions RENAME TO owner_decisions_before_versions")
+        driver.execute(str(sa.schema.CreateTable(approval_decisions).compile(dialect=dialect)))
+        _copy_decisions(driver, dialect)
+        driver.execute("DROP TABLE owner_decisions_before_versions")
+
+
+def _copy_decisions(driver, dialect) -> None:
+    names = [c.name for c in approval_decisions.columns if c.name != "public_version"]
+    old = sa.table("owner_decisions_before_versions", *(sa.column(n) for n in names))
+    copy = approval_decisions.insert().from_select(
+        [*names, "public_version"], sa.select(*old.c, sa.literal(0))
+    )
+    driver.execute(str(copy.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
 
 
 def _insert(engine: sa.Engine, table: sa.Table, row: dict[str, Any]) -> int:

@@ -136,3 +136,56 @@ def check_migration_of_an_earlier_ledger(engine) -> None:
 
 def test_a_ledger_written_by_the_earlier_version_is_migrated_on_sqlite(engine):
     check_migration_of_an_earlier_ledger(engine)
+
+
+def test_a_migration_that_fails_half_way_leaves_the_earlier_ledger_whole(engine, monkeypatch):
+    from metpipeline_tests.approval.ledger_before import write_earlier_ledger
+
+    write_earlier_ledger(engine, KEY)
+
+    def killed(*_a, **_k):
+        raise RuntimeError("killed while copying the decisions")
+
+    monkeypatch.setattr(ledger, "_copy_decisions", killed)
+    with pytest.raises(RuntimeError, match="killed while copying"):
+        ledger.ensure_schema(engine)
+    tables = set(sa.inspect(engine).get_table_names())
+    assert "owner_decisions_before_versions" not in tables
+    assert "mac" not in {c["name"] for c in sa.inspect(engine).get_columns("staged_candidates")}
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT approver FROM owner_decisions").scalars().all() == ["alice.owner"]
+    monkeypatch.undo()
+    ledger._ready.discard(engine)
+    ledger.ensure_schema(engine)  # the next start migrates it whole
+    assert [d.approver for d in ledger.decisions_for(engine, "borough", "2024-03", "a" * 64)] == [
+        "alice.owner"
+    ]
+    assert ledger.verify_chain(engine, KEY, "borough") == []
+
+
+def test_two_processes_migrating_at_once_migrate_once(tmp_path):
+    import subprocess
+    import sys
+
+    from metpipeline_tests.approval.ledger_before import write_earlier_ledger
+
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    write_earlier_ledger(sa.create_engine(url), KEY)
+    script = (
+        "import sys; from metpipeline.db import make_state_engine; "
+        "from metpipeline.governance import ledger; "
+        "ledger.ensure_schema(make_state_engine(sys.argv[1])); print('ok')"
+    )
+    runs = [
+        subprocess.Popen([sys.executable, "-c", script, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ]
+    runs.append(
+        subprocess.Popen([sys.executable, "-c", script, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    )
+    outcomes = [r.communicate(timeout=120) for r in runs]
+    assert all(r.returncode == 0 for r in runs), outcomes
+    engine = sa.create_engine(url)
+    assert [d.approver for d in ledger.decisions_for(engine, "borough", "2024-03", "a" * 64)] == [
+        "alice.owner"
+    ]
+    assert ledger.verify_chain(engine, KEY, "borough") == []
