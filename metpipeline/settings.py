@@ -311,18 +311,31 @@ def _redact_query(query: str) -> str:
     return "&".join(out)
 
 
+def user_part(rest: str) -> tuple[str | None, str]:
+    """A URL's part after `scheme://` split into its user part (None: none) and the rest. The user part ends
+    at the last `@` before the first `/` that follows an `@`: a password may hold `@`, `/`, `#` or `?`
+    (SQLAlchemy reads them so), a host and a path hold no `@`."""
+    first = rest.find("@")
+    if first < 0:
+        return None, rest
+    slash = rest.find("/", first)
+    at = rest.rfind("@", 0, len(rest) if slash < 0 else slash)
+    return rest[:at], rest[at + 1 :]
+
+
 def redact_url(url: str) -> str:
     """The URL with every password, token or key in it replaced by ***, for messages and logs."""
     head, sep, rest = url.partition("://")
     if not sep:
         return _redact_pairs(url, _PAIR_IN_TEXT)  # not a URL: perhaps a libpq or ODBC string
+    userinfo, rest = user_part(rest)
+    user, colon, _ = (userinfo or "").partition(":")
+    shown_user = "" if userinfo is None else (f"{user}:{MASK}@" if colon else f"{userinfo}@")
     rest, hash_, fragment = rest.partition("#")
     before, question, query = rest.partition("?")
-    if "@" in before:
-        userinfo, _, host_and_path = before.rpartition("@")
-        user, colon, _ = userinfo.partition(":")
-        before = f"{user}:{MASK}@{host_and_path}" if colon else before
-    return f"{head}://{before}{question}{_redact_query(query)}{hash_}{fragment}"
+    if url == (WEBHOOK_URL.value() or "") and "/" in before:
+        before = before.split("/", 1)[0] + "/" + MASK  # a webhook's path is its token
+    return f"{head}://{shown_user}{before}{question}{_redact_query(query)}{hash_}{fragment}"
 
 
 def _known_secrets() -> set[str]:
@@ -334,11 +347,13 @@ def _known_secrets() -> set[str]:
         head, sep, rest = url.partition("://")
         if not sep:
             continue
+        userinfo, rest = user_part(rest)
+        _, colon, password = (userinfo or "").partition(":")
+        if colon:
+            values.add(password)
         before, _, query = rest.partition("#")[0].partition("?")
-        if "@" in before:
-            _, colon, password = before.rpartition("@")[0].partition(":")
-            if colon:
-                values.add(password)
+        if setting is WEBHOOK_URL and "/" in before:
+            values.add(before.split("/", 1)[1])  # the webhook's token is its path
         for part in query.split("&"):
             name, _, raw = part.partition("=")
             value = urllib.parse.unquote_plus(raw)
@@ -385,11 +400,17 @@ def _url(setting: Setting) -> str | None:
     problem = _problem(check_sqlalchemy_url, setting.name, raw)
     if problem:
         return problem
-    before = raw.partition("://")[2].partition("?")[0].partition("#")[0]
-    if before.count("@") > 1:
+    userinfo, _ = user_part(raw.partition("://")[2])
+    password = (userinfo or "").partition(":")[2]
+    if "@" in password:
         return (
             f"{setting.name}={redact_url(raw)!r}: the password holds an '@' that is not percent-encoded, "
             "so the host would be read from the password; write it as %40"
+        )
+    if "#" in password or "?" in password:
+        return (
+            f"{setting.name}={redact_url(raw)!r}: the password holds a '#' or '?' that is not "
+            "percent-encoded; write them as %23 and %3F"
         )
     return None
 

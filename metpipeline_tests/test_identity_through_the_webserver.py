@@ -237,16 +237,21 @@ def test_the_decision_page_is_behind_the_sign_in_and_its_form_needs_its_token(se
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 401
-    request = urllib.request.Request(server.url + f"/approvals/{MONTH}", headers={HEADER: "alice.owner"})
+    # Figures before publication are for the registered owners and deputies only.
+    request = urllib.request.Request(server.url + f"/approvals/{MONTH}", headers={HEADER: "eve"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 403 and b"owners and deputies" in refused.value.read()
+    request = urllib.request.Request(server.url + f"/approvals/{MONTH}", headers={HEADER: CLAIMED})
     with urllib.request.urlopen(request, timeout=60) as response:
         page = response.read().decode()
         cookie = response.headers["set-cookie"]
-    assert "signed in as <strong>alice.owner</strong>" in page and "SameSite=strict" in cookie
+    assert f"signed in as <strong>{CLAIMED}</strong>" in page and "SameSite=strict" in cookie
     token = re.search(r'name="csrf" value="([^"]+)"', page)
     assert token is None or token.group(1)  # a form is shown only when something is staged
     form = urllib.parse.urlencode({"action": "approve:mine", "csrf": "forged"}).encode()
     status, body = server.post(
-        form, user="alice.owner", path=f"/approvals/{MONTH}",
+        form, user=CLAIMED, path=f"/approvals/{MONTH}",
         headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie.split(";")[0]},
     )  # fmt: skip
     assert status == 403 and b"did not come from this page" in body

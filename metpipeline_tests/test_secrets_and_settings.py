@@ -250,3 +250,29 @@ def test_the_webserver_refuses_to_start_on_a_bad_seal_key_or_an_empty_proxy_head
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith("configuration error: ") and expected.format(path=path) in lines[0]
     assert "Traceback" not in result.stderr and "Serving" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "secret", "flag"),
+    [
+        ("METPIPELINE_STATE_URL", "postgresql+psycopg://u:hunt#er22@127.0.0.1:1/db", "er22", "%23 and %3F"),
+        ("METPIPELINE_STATE_URL", "postgresql+psycopg://u:hunt?er22@127.0.0.1:1/db", "er22", "%23 and %3F"),
+        (
+            "METPIPELINE_WEBHOOK_URL",
+            "https://hooks.example.test/services/T0/B0/tokenSECRET42",
+            "tokenSECRET42",
+            None,
+        ),
+    ],
+)
+def test_config_shows_no_password_with_a_hash_or_question_mark_nor_a_webhooks_token(
+    tmp_path, variable, value, secret, flag
+):
+    shown = _cli(
+        "config", METPIPELINE_VAR_DIR=tmp_path, DAGSTER_HOME=tmp_path / "dagster", **{variable: value}
+    )
+    assert secret not in shown.stdout + shown.stderr, shown.stdout
+    if flag:
+        assert shown.returncode == 2 and flag in shown.stdout
+    else:
+        assert shown.returncode == 0 and "https://hooks.example.test/***" in shown.stdout

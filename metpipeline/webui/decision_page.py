@@ -116,8 +116,28 @@ class DecisionPage:
 
     # --- pages --------------------------------------------------------------------------------------------
 
+    def _refused(self, registry, proxy: bool, dataset: str | None = None):
+        """Pre-release figures are for the registered owners and deputies only (and, for a dataset's files,
+        its own): anybody else signed in is told so, and sees nothing."""
+        person = self._person()
+        if not proxy:
+            return None  # the embedded set-up has no sign-in: nobody can be told apart
+        name = (person or "").strip().lower()
+        allowed = registry.approvers(dataset) if dataset in registry.datasets else tuple(registry.people)
+        if name in allowed:
+            return None
+        return self._plain(
+            "The decision page shows figures before their publication: it is open to the data owners and "
+            "deputies in the owners registry only"
+            + (f" ({dataset}: {', '.join(allowed)})" if dataset else "")
+            + ". Ask the Data Office to add you to the registry if you decide on releases.",
+            403,
+        )
+
     async def index(self, request):
-        engine, registry, _, _ = self._deployment()
+        engine, registry, _, proxy = self._deployment()
+        if refused := self._refused(registry, proxy):
+            return refused
         months = owner_view.waiting(engine, registry, self._person())
         return self._render(request, "index", title="Releases waiting for your decision", months=months)
 
@@ -131,6 +151,8 @@ class DecisionPage:
 
     def _month_page(self, request, month: str, refusal: str | None = None, run_id: str | None = None):
         engine, registry, area, proxy = self._deployment()
+        if denied := self._refused(registry, proxy):
+            return denied
         person = self._person()
         views = owner_view.month_view(engine, registry, area, month, person, self.context.instance)
         outcome, refresh = self._outcome(run_id, person) if run_id else (None, False)
@@ -192,6 +214,8 @@ class DecisionPage:
                 "The form expired or did not come from this page: open the decision again.", 403
             )
         engine, registry, area, proxy = self._deployment()
+        if denied := self._refused(registry, proxy):
+            return denied
         person = self._person()
         views = {v.dataset: v for v in owner_view.month_view(engine, registry, area, month, person)}
         action, _, target = str(form.get("action", "")).partition(":")
@@ -301,7 +325,9 @@ class DecisionPage:
         from starlette.responses import FileResponse
 
         month, dataset, name = (request.path_params[k] for k in ("month", "dataset", "name"))
-        engine, registry, area, _ = self._deployment()
+        engine, registry, area, proxy = self._deployment()
+        if denied := self._refused(registry, proxy, dataset):
+            return denied
         view = next(
             (v for v in owner_view.month_view(engine, registry, area, month, None) if v.dataset == dataset),
             None,
@@ -315,7 +341,9 @@ class DecisionPage:
         from starlette.responses import HTMLResponse
 
         month, dataset = request.path_params["month"], request.path_params["dataset"]
-        engine, registry, area, _ = self._deployment()
+        engine, registry, area, proxy = self._deployment()
+        if denied := self._refused(registry, proxy, dataset):
+            return denied
         view = next(
             (v for v in owner_view.month_view(engine, registry, area, month, None) if v.dataset == dataset),
             None,
