@@ -69,10 +69,13 @@ def release_candidates(
     before = {c.dataset: ledger.current_candidate(engine, c.dataset, month) for c in staged}
     new = {c.dataset for c in staged if getattr(before[c.dataset], "content_hash", None) != c.content_hash}
     for c in staged:
-        ledger.record_candidate(
+        row = ledger.record_candidate(
             engine, key, c.dataset, month, c.content_hash, context.run_id, c.checks_passed, launchers
         )
         metadata[f"{c.dataset}_content_hash"] = dg.MetadataValue.text(c.content_hash)
+        # The staging's place in the sealed chain, kept in Dagster's own event log too: publication checks
+        # that the ledger's newest staging is not older than this (a newest row deleted leaves no gap).
+        metadata[f"{c.dataset}_staging"] = dg.MetadataValue.int(int(row.seq or 0))
         rows.append(
             f"| {c.dataset} | `{c.content_hash[:SHORT]}` | {'passed' if c.checks_passed else 'FAILED'} |"
         )

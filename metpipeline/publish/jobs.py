@@ -13,6 +13,7 @@ from metpipeline.governance import ledger
 from metpipeline.governance.decide import approvals_completed_at, publication_problem
 from metpipeline.governance.registry import RegistryError
 from metpipeline.notify import Notice, send
+from metpipeline.publish.anchor import rollback_problem
 from metpipeline.publish.catalog import publication_time
 from metpipeline.publish.publisher import PublishError, publish_candidate
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
@@ -75,6 +76,7 @@ def publish_candidate_op(
         )
     except (RegistryError, ConfigError) as exc:
         raise dg.Failure(description=f"Not published: {exc}") from None
+    problem = problem or rollback_problem(context.instance, ledger.current_candidate(engine, dataset, month))
     if problem:
         raise dg.Failure(description=f"Not published: {problem}")
     # The announced release time holds here, in the step that writes, so no path reaches the public before

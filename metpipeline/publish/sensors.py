@@ -17,6 +17,7 @@ from metpipeline.governance.decide import approvals_completed_at, publication_pr
 from metpipeline.governance.registry import RegistryError
 from metpipeline.notify import Notice, send
 from metpipeline.publish import retry
+from metpipeline.publish.anchor import rollback_problem
 from metpipeline.publish.catalog import publication_time
 from metpipeline.publish.jobs import PUBLISH_OP, publish_job
 from metpipeline.resources import GovernanceResource, StateResource
@@ -48,9 +49,11 @@ def approval_sensor(
         if current is None or ledger.publication_for(engine, dataset, month, current.content_hash):
             continue  # nothing staged, or the public already sees this candidate
         chash = current.content_hash
-        problem = publication_problem(engine, key, registry, dataset, month, chash)
+        problem = publication_problem(engine, key, registry, dataset, month, chash) or rollback_problem(
+            context.instance, current
+        )
         if problem:
-            if "altered outside the pipeline" in problem:
+            if "altered outside the pipeline" in problem or "was removed from the state database" in problem:
                 context.log.error(problem)
                 notes.append(problem)
             elif ledger.decisions_for(engine, dataset, month, chash):

@@ -437,3 +437,41 @@ def test_typed_text_is_never_markup_in_html_nor_a_formula_in_a_csv_or_workbook(d
             assert b"HYPERLINK" not in data and b"evil.example" not in data, path
         if path.suffix == ".html":
             assert b"<script>alert" not in data, path
+
+
+def test_deleting_a_newer_unpublished_staging_does_not_make_older_figures_current(deployment):
+    """A approved; B (corrected) staged after it; the newest row (B) deleted by a database owner, which
+    leaves no gap in the chain. Dagster's event log still records B's staging: A is not published."""
+    from metpipeline.publish.jobs import publish_job
+    from metpipeline.publish.sensors import approval_sensor
+    from metpipeline_tests.deployment import sensor_resources
+
+    with dg.instance_for_test() as instance:
+        a = _stage_in(deployment, instance, sealed(partition=MONTH))["borough"]
+        assert decide(deployment, "borough", a, "alice.owner").success
+        b = _stage_in(deployment, instance, sealed(partition=MONTH), revise=True)["borough"]
+        assert b != a
+        engine = _engine(deployment)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER staged_candidates_no_delete")
+            conn.execute(
+                sa.delete(ledger.release_candidates).where(ledger.release_candidates.c.content_hash == b)
+            )
+        assert ledger.current_candidate(engine, "borough", MONTH).content_hash == a
+        assert (
+            ledger.verify_candidates(engine, deployment["resources"]["governance"].ledger_key(), "borough")
+            == []
+        )
+        result = approval_sensor(
+            dg.build_sensor_context(instance=instance, resources=sensor_resources(deployment["resources"]))
+        )
+        assert requests_of(result) == [] and "was removed from the state database" in skip_message(result)
+        config = {"dataset": "borough", "month": MONTH, "candidate_hash": a}
+        refused = publish_job.execute_in_process(
+            run_config={"ops": {"publish_candidate_op": {"config": config}}},
+            resources=deployment["resources"],
+            instance=instance,
+            raise_on_error=False,
+        )
+        assert "was removed from the state database" in failure(refused)
+    assert not published(deployment)
