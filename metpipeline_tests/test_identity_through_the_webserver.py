@@ -299,6 +299,31 @@ def test_a_back_fill_is_sealed_as_whoever_launches_it(server):
     assert (seal["user"], seal["via"], seal["backfill"]) == ("eve", "backfill", answer["backfillId"])
     assert backfill.tags[SIGNED_IN_USER_TAG] == "eve"
 
+    # The back-fill's seal, copied onto runs made outside the webserver: once per month, never without one.
+    @dg.op
+    def nothing():
+        return None
+
+    @dg.job(name="acknowledge_volume")
+    def copied():
+        nothing()
+
+    import sqlalchemy as sa
+
+    instance = _instance(server)
+    engine = sa.create_engine(server.env["METPIPELINE_STATE_URL"])
+    base = {runseal.SEAL_TAG: backfill.tags[runseal.SEAL_TAG], "dagster/backfill": answer["backfillId"]}
+
+    def verify(tags):
+        run = instance.get_run_by_id(copied.execute_in_process(instance=instance, tags=tags).run_id)
+        return runseal.verify(_key(server), engine, instance, run)
+
+    with pytest.raises(runseal.SealRefused, match="used by its runs of months only"):
+        verify(base)
+    assert verify({**base, "dagster/partition": "2024-01"}).user == "eve"
+    with pytest.raises(runseal.SealRefused, match="already used by run"):
+        verify({**base, "dagster/partition": "2024-01"})
+
 
 def test_a_mutation_from_a_link_or_a_foreign_form_is_refused(server):
     """Cross-site request forgery: a link (GET) or a form on another site (not JSON) would run with the

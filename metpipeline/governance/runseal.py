@@ -39,6 +39,7 @@ VIA_PERSON = ("ui", "backfill", "cli")  # ways a person launches a run (`cli`: t
 VIA_AUTOMATION = ("schedule", "sensor")
 BACKFILL_TAG = "dagster/backfill"
 PARTITION_TAG = "dagster/partition"
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 consumed_seals = sa.Table(
     "consumed_seals",
@@ -157,8 +158,22 @@ def verify(key: bytes, engine: sa.Engine, instance, run) -> Sealed:
         backfill = instance.get_backfill(seal["backfill"])
         if backfill is None:
             raise SealRefused(f"the back-fill {seal['backfill']} this run belongs to is not in the instance")
-        made_for = float(backfill.backfill_timestamp)
-        use = f"{seal['nonce']}:{partition or run.run_id}"
+        # One use per month (or range) of the back-fill, by a run created while the back-fill ran (a day).
+        months = partition or "..".join(filter(None, (run.tags.get(t) for t in RANGE_TAGS)))
+        if not months:
+            raise SealRefused(
+                "a back-fill's identity seal is used by its runs of months only: launch it again"
+            )
+        record = instance.get_run_record_by_id(run.run_id)
+        created = getattr(record, "create_timestamp", None)
+        started = float(backfill.backfill_timestamp)
+        if (
+            not isinstance(created, datetime)
+            or not started - MAX_AGE_S <= created.timestamp() <= started + 86400
+        ):
+            raise SealRefused("this run was not created by its back-fill while it ran: launch it again")
+        made_for = started
+        use = f"{seal['nonce']}:{months}"
     else:
         if seal.get("job") != run.job_name:
             raise SealRefused(
