@@ -54,6 +54,13 @@ def identity_of_sealed(sealed, proxy_configured: bool) -> Identity:
             f"this run was launched by {sealed.describe()}, not by a person: a decision is taken by its "
             "owner in the Dagster UI"
         )
+    if sealed.user and not proxy_configured:
+        # The webserver is behind the sign-in proxy but the code location was not told: recording the
+        # decision as unauthenticated would silently lose who made it.
+        raise DecisionRefused(
+            "this decision was signed in through the sign-in proxy, but the code location has no "
+            "METPIPELINE_IDENTITY_HEADER: set the same header for the code location as for the webserver"
+        )
     return Identity(sealed.user if proxy_configured else None, proxy_configured)
 
 

@@ -356,10 +356,13 @@ def test_with_a_sign_in_proxy_the_approver_must_be_the_signed_in_user(deployment
     assert (row.authentication, row.signed_in_user) == ("sign-in proxy", "alice.owner")
 
 
-def test_without_a_proxy_a_typed_identity_tag_counts_for_nothing(deployment):
+def test_a_signed_in_decision_is_refused_where_the_code_location_knows_no_proxy(deployment):
+    """The webserver behind the proxy, the code location not told: the decision is not silently recorded
+    as unauthenticated; without a proxy (nobody signed in) it is recorded as such."""
     chashes = stage(deployment)
-    ok = decide(deployment, "borough", chashes["borough"], "alice.owner", signed_in="alice.owner")
-    assert ok.success
+    refused = decide(deployment, "borough", chashes["borough"], "alice.owner", signed_in="alice.owner")
+    assert "the code location has no METPIPELINE_IDENTITY_HEADER" in failure(refused)
+    assert decide(deployment, "borough", chashes["borough"], "alice.owner").success
     (row,) = ledger.decisions_for(_engine(deployment), "borough", MONTH, chashes["borough"])
     assert (row.authentication, row.signed_in_user) == ("unauthenticated", None)
     assert "(unauthenticated)" in row.describe()
