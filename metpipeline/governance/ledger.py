@@ -231,15 +231,25 @@ def _needed(inspector) -> tuple[list[str], bool]:
     return staging, decisions
 
 
-def _migrate_in(conn: sa.Connection, dialect, inspector) -> None:
-    staging, decisions = _needed(inspector)
-    for name in staging:
-        kind = release_candidates.c[name].type.compile(dialect=dialect)
-        conn.exec_driver_sql(f"ALTER TABLE staged_candidates ADD COLUMN IF NOT EXISTS {name} {kind}")
+def _staging_statements(staging: list[str], dialect, if_not_exists: str) -> list[str]:
+    """The statements that give the stagings table its seal columns and chain index (identifiers are this
+    module's own)."""
+    out = [
+        f"ALTER TABLE staged_candidates ADD {if_not_exists}{name} "
+        f"{release_candidates.c[name].type.compile(dialect=dialect)}"
+        for name in staging
+    ]
     if staging:
-        conn.exec_driver_sql(
+        out.append(
             "CREATE UNIQUE INDEX IF NOT EXISTS uq_staged_candidates_chain ON staged_candidates (dataset, seq)"
         )
+    return out
+
+
+def _migrate_in(conn: sa.Connection, dialect, inspector) -> None:
+    staging, decisions = _needed(inspector)
+    for statement in _staging_statements(staging, dialect, "COLUMN IF NOT EXISTS "):
+        conn.exec_driver_sql(statement)
     if decisions:
         conn.exec_driver_sql(
             "ALTER TABLE owner_decisions ADD COLUMN IF NOT EXISTS public_version INTEGER NOT NULL DEFAULT 0"
@@ -259,13 +269,8 @@ def _migrate_statements(driver, need: tuple[list[str], bool], dialect) -> None:
     """SQLite's migration, statement by statement inside the caller's transaction (identifiers are this
     module's own). SQLite cannot drop a constraint: the decisions table is rebuilt, rows copied unchanged."""
     staging, decisions = need
-    for name in staging:
-        kind = release_candidates.c[name].type.compile(dialect=dialect)
-        driver.execute(f"ALTER TABLE staged_candidates ADD {name} {kind}")
-    if staging:
-        driver.execute(
-            "CREATE UNIQUE INDEX IF NOT EXISTS uq_staged_candidates_chain ON staged_candidates (dataset, seq)"
-        )
+    for statement in _staging_statements(staging, dialect, ""):
+        driver.execute(statement)
     if decisions:
         for trigger in ("owner_decisions_no_update", "owner_decisions_no_delete"):
             driver.execute(f"DROP TRIGGER IF EXISTS {trigger}")

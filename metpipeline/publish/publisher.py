@@ -211,16 +211,10 @@ def cover_preview(
     candidate = load_verified_candidate(workarea, dataset, month, candidate_hash)
     latest, _ = _load(store, f"datasets/{BUCKET_SLUGS[dataset]}/latest.json")
     version = max((v["version"] for v in (latest or {}).get("versions", [])), default=0) + 1
+    # Released, if approved now, at the next release time.
+    released_at = catalog_mod.publication_time(datetime.now(LONDON)).replace(microsecond=0).isoformat()
     _, cover = _version_entry_and_cover(
-        store,
-        candidate,
-        dataset,
-        month,
-        candidate_hash,
-        latest,
-        version,
-        "at the release time (preview)",
-        contact,
+        store, candidate, dataset, month, candidate_hash, latest, version, released_at, contact
     )
     return cover.decode("utf-8")
 

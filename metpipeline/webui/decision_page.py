@@ -321,17 +321,23 @@ class DecisionPage:
 
     # --- files ---------------------------------------------------------------------------------------------
 
+    def _candidate(self, month: str, dataset: str):
+        """The dataset's current candidate of the month (or None), the work area, and a refusal for anybody
+        but its owners and deputies."""
+        engine, registry, area, proxy = self._deployment()
+        denied = self._refused(registry, proxy, dataset)
+        if denied:
+            return None, area, denied
+        views = owner_view.month_view(engine, registry, area, month, None)
+        return next((v for v in views if v.dataset == dataset), None), area, None
+
     async def file(self, request):
         from starlette.responses import FileResponse
 
         month, dataset, name = (request.path_params[k] for k in ("month", "dataset", "name"))
-        engine, registry, area, proxy = self._deployment()
-        if denied := self._refused(registry, proxy, dataset):
+        view, area, denied = self._candidate(month, dataset)
+        if denied:
             return denied
-        view = next(
-            (v for v in owner_view.month_view(engine, registry, area, month, None) if v.dataset == dataset),
-            None,
-        )
         path = owner_view.staged_file(area, month, dataset, view.content_hash, name) if view else None
         if path is None:
             return self._plain("No such staged file.", 404)
@@ -341,13 +347,9 @@ class DecisionPage:
         from starlette.responses import HTMLResponse
 
         month, dataset = request.path_params["month"], request.path_params["dataset"]
-        engine, registry, area, proxy = self._deployment()
-        if denied := self._refused(registry, proxy, dataset):
+        view, area, denied = self._candidate(month, dataset)
+        if denied:
             return denied
-        view = next(
-            (v for v in owner_view.month_view(engine, registry, area, month, None) if v.dataset == dataset),
-            None,
-        )
         if view is None:
             return self._plain("No such candidate.", 404)
         from metpipeline.bucket import open_store

@@ -338,6 +338,26 @@ def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: 
                     assert "METPIPELINE_" not in page.inner_text("body"), "no setting names for owners"
                     assert_accessible_form(page)
                     page.screenshot(path=str(shots / "owner-decision-page.png"))
+                    # Each staged file and the cover sheet as it will be published, from the page's links.
+                    staged = page.get_by_role("link", name=FILE_24M).first.get_attribute("href")
+                    got = page.request.get(urllib.parse.urljoin(page.url, staged))
+                    assert (
+                        got.ok
+                        and got.body()
+                        == (
+                            Path(env["METPIPELINE_WORK_DIR"])
+                            / "candidates"
+                            / month
+                            / DATASET
+                            / candidate_hash
+                            / FILE_24M
+                        ).read_bytes()
+                    )
+                    cover = page.request.get(f"{link}/cover/{DATASET}")
+                    assert cover.ok and "version 1" in cover.text() and "Files" in cover.text()
+                    other = browser.new_page(extra_http_headers={IDENTITY_HEADER: ENGINEER})
+                    assert other.request.get(urllib.parse.urljoin(page.url, staged)).status == 403
+                    other.close()
 
                     # A wrong action is a plain sentence, before any run: approving without the checklist.
                     page.get_by_role("button", name="Approve crime by borough").click()
