@@ -117,7 +117,8 @@ def run_demo(say, release_month, run_job, month: str) -> int:
     if not _embedded_registry():
         say(
             "the owner registry is not the embedded demo: candidates are staged and wait for a registered "
-            "data owner (Launchpad job record_approval, or `metpipeline approve`)"
+            f"data owner, who decides on the decision page (make ui, then /approvals/{month}), or with "
+            "`metpipeline approve`"
         )
         print_release_summary(month)
         return 0

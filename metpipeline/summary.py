@@ -78,4 +78,6 @@ def print_release_summary(month: str) -> None:
         print(f"    {dataset:8} candidate {current.content_hash[:12]}…  {state}")
     print(f"  report:  {area.report_dir(month) / 'report.html'}")
     print(f"  bucket:  {settings.BUCKET_URL.value()}")
-    print("  UI:      make ui, then open http://127.0.0.1:3000 (Catalog → release_candidates)")
+    print(
+        f"  UI:      make ui, then open http://127.0.0.1:3000 (the owners' decision page: /approvals/{month})"
+    )
