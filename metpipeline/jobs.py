@@ -57,6 +57,8 @@ backfill_job = dg.define_asset_job(
     partitions_def=monthly_partitions,
     executor_def=dg.in_process_executor,
     hooks={freed_memory_hook},
-    description="Extract, harmonise and reduce to cells many months in one run (launch it over a "
-    "partition range). Months already extracted are replaced; nothing else is touched.",
+    description="Extract, harmonise and reduce to cells many months in one run. From the UI: Materialize "
+    "all…, choose the range of months (e.g. [2026-06...2026-08]) and launch: the source assets back-fill "
+    "a range as one run, as `metpipeline backfill 2026-06 2026-08` does. Months already extracted are "
+    "replaced; nothing else is touched.",
 )

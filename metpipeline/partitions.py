@@ -36,3 +36,8 @@ def _months_back(end_offset: int) -> dg.TimeWindowPartitionMapping:
 # A dataset of month M reads the cells of every month first..M; the disclosure of M every earlier release.
 FROM_FIRST_MONTH = _months_back(0)
 EARLIER_MONTHS = _months_back(-1)
+
+
+# A back-fill of a range of months launched from the UI is one run, as the command line's is: extraction
+# shares its work across months only within one run (monthwork.py), and one run holds every month's lock.
+ONE_RUN = dg.BackfillPolicy.single_run()

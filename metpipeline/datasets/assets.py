@@ -28,7 +28,7 @@ from metpipeline.datasets.build import (
     window_months,
 )
 from metpipeline.harmonise.assets import harmonised_offences
-from metpipeline.partitions import FIRST_MONTH, FROM_FIRST_MONTH, monthly_partitions
+from metpipeline.partitions import FIRST_MONTH, FROM_FIRST_MONTH, ONE_RUN, monthly_partitions
 from metpipeline.reference import HATE_COLUMNS
 from metpipeline.resources import WorkAreaResource
 from metpipeline.workarea import WorkArea
@@ -65,6 +65,7 @@ def read_harmonised(area: WorkArea, month: str) -> pd.DataFrame:
     partitions_def=monthly_partitions,
     group_name="datasets",
     deps=[harmonised_offences],
+    backfill_policy=ONE_RUN,
     description="The month's counted crimes reduced once to the cells of every published table (key "
     "columns and count; cells/YYYY-MM/). The dataset assets assemble their windows from these.",
 )

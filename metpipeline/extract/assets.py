@@ -5,7 +5,7 @@ import dagster as dg
 from metpipeline.extract.month_files import extract_month, run_engine
 from metpipeline.extract.queries import check_contract_columns, source_state
 from metpipeline.monthwork import map_months
-from metpipeline.partitions import monthly_partitions
+from metpipeline.partitions import ONE_RUN, monthly_partitions
 from metpipeline.resources import DataMartResource, WorkAreaResource
 
 
@@ -40,6 +40,7 @@ def _extract(context: dg.AssetExecutionContext, datamart, workarea, system: str)
     partitions_def=monthly_partitions,
     group_name="extract",
     pool="datamart",  # production limits concurrent DataMart steps (deploy/dagster.yaml)
+    backfill_policy=ONE_RUN,
     description="CRIS crime reports recorded in the month (London time); no PII column is read.",
 )
 def cris_extract(
@@ -52,6 +53,7 @@ def cris_extract(
     partitions_def=monthly_partitions,
     group_name="extract",
     pool="datamart",  # production limits concurrent DataMart steps (deploy/dagster.yaml)
+    backfill_policy=ONE_RUN,
     description="CONNECT offences recorded in the month (UTC converted to London time); no PII is read.",
 )
 def connect_extract(

@@ -5,7 +5,7 @@ import pandas as pd
 
 from metpipeline.extract.assets import connect_extract, cris_extract
 from metpipeline.harmonise.month import harmonise_month
-from metpipeline.partitions import monthly_partitions
+from metpipeline.partitions import ONE_RUN, monthly_partitions
 from metpipeline.resources import WorkAreaResource
 
 
@@ -22,6 +22,7 @@ def _read_extract(area, system: str, month: str) -> pd.DataFrame:
     partitions_def=monthly_partitions,
     group_name="harmonise",
     deps=[cris_extract, connect_extract],
+    backfill_policy=ONE_RUN,
     description="One row per counted crime (contract rules 1-7), no identifiers; every extracted row "
     "counted or excluded with a reason in the reconciliation ledger.",
 )
