@@ -7,7 +7,6 @@ what it stages.
 """
 
 import contextvars
-from collections.abc import Mapping
 
 SIGNED_IN_USER_TAG = "metpipeline/signed_in_user"
 # The run a run was launched to follow (the back-fill a release completes): its launchers are this run's too.
@@ -32,11 +31,6 @@ def current_user() -> str | None:
 
 class LinkedRunMissing(LookupError):
     """A run names a run it follows that the Dagster instance no longer holds."""
-
-
-def signed_in_user(tags: Mapping[str, str]) -> str | None:
-    value = (tags.get(SIGNED_IN_USER_TAG) or "").strip()
-    return value or None
 
 
 def launchers_of_run(instance, run, verify) -> tuple[str, ...]:

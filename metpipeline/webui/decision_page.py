@@ -23,6 +23,7 @@ import jinja2
 import markupsafe
 
 from metpipeline import settings
+from metpipeline.governance import ledger
 from metpipeline.identity import current_user
 from metpipeline.webui import owner_view
 
@@ -217,7 +218,10 @@ class DecisionPage:
         if denied := self._refused(registry, proxy):
             return denied
         person = self._person()
-        views = {v.dataset: v for v in owner_view.month_view(engine, registry, area, month, person)}
+        views = {
+            v.dataset: v
+            for v in owner_view.month_view(engine, registry, area, month, person, movements=False)
+        }
         action, _, target = str(form.get("action", "")).partition(":")
         approver = "" if proxy else str(form.get("approver", ""))
         who = person or approver
@@ -328,8 +332,7 @@ class DecisionPage:
         denied = self._refused(registry, proxy, dataset)
         if denied:
             return None, area, denied
-        views = owner_view.month_view(engine, registry, area, month, None)
-        return next((v for v in views if v.dataset == dataset), None), area, None
+        return ledger.current_candidate(engine, dataset, month), area, None
 
     async def file(self, request):
         from starlette.responses import FileResponse

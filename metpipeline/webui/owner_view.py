@@ -130,7 +130,7 @@ def _failed_attempts(instance, dataset: str, month: str, chash: str, engine) -> 
     return sum(r.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED) for r in runs)
 
 
-def movements(area: WorkArea, dataset: str, month: str, chash: str, top: int = 8) -> list[Movement]:
+def largest_movements(area: WorkArea, dataset: str, month: str, chash: str, top: int = 8) -> list[Movement]:
     """The month against the month before, by category, largest movements first: the published figures of
     the candidate's tidy file (suppressed cells count as nothing)."""
     import pyarrow.compute as pc
@@ -160,9 +160,16 @@ def movements(area: WorkArea, dataset: str, month: str, chash: str, top: int = 8
 
 
 def month_view(
-    engine: sa.Engine, registry: Registry, area: WorkArea, month: str, person: str | None, instance=None
+    engine: sa.Engine,
+    registry: Registry,
+    area: WorkArea,
+    month: str,
+    person: str | None,
+    instance=None,
+    movements: bool = True,
 ) -> list[DatasetView]:
-    """Every dataset staged for the month, as the person sees it."""
+    """Every dataset staged for the month, as the person sees it (`movements`: read each candidate's tidy
+    file for the month against the month before; checking a submitted form does not need them)."""
     name = normalise_name(person) if person else None
     views = []
     for dataset in DATASETS:
@@ -194,8 +201,8 @@ def month_view(
                 state=state,
                 decided=by_me or not state.startswith("waiting"),
                 files=files,
-                movements=movements(area, dataset, month, current.content_hash)
-                if current.checks_passed
+                movements=largest_movements(area, dataset, month, current.content_hash)
+                if movements and current.checks_passed
                 else [],
                 launched_by_me=name is not None and name in launchers,
             )

@@ -38,7 +38,13 @@ KEY = b"test-ledger-key-0123456789abcdef"
 
 
 def decide_row(
-    engine, chash="a" * 64, approver="alice.owner", decision="approve", dataset="borough", key=KEY
+    engine,
+    chash="a" * 64,
+    approver="alice.owner",
+    decision="approve",
+    dataset="borough",
+    key=KEY,
+    public_version=0,
 ):
     return ledger.append_decision(
         engine,
@@ -55,6 +61,7 @@ def decide_row(
         registry_sha256="c" * 64,
         registry_version="7",
         run_id="run-1",
+        public_version=public_version,
     )
 
 
@@ -108,23 +115,9 @@ def check_migration_of_an_earlier_ledger(engine) -> None:
     staged = ledger.record_candidate(engine, KEY, "borough", "2024-03", "a" * 64, "run-2", True)
     assert ledger.current_candidate(engine, "borough", "2024-03") == staged
     assert ledger.verify_candidates(engine, KEY, "borough") == []
-    common = dict(
-        dataset="borough",
-        month="2024-03",
-        content_hash="a" * 64,
-        decision="approve",
-        approver="alice.owner",
-        authentication=ledger.UNAUTHENTICATED,
-        signed_in_user=None,
-        comment="",
-        registry_path="/etc/owners.yaml",
-        registry_sha256="c" * 64,
-        registry_version="7",
-        run_id="run-3",
-    )
     with pytest.raises(sa.exc.IntegrityError):
-        ledger.append_decision(engine, KEY, **common)  # the same decision twice: still refused
-    ledger.append_decision(engine, KEY, **common, public_version=2)  # after v2 was public: a new one
+        decide_row(engine)  # the same decision twice: still refused
+    decide_row(engine, public_version=2)  # after v2 was public: a new one
     assert ledger.verify_chain(engine, KEY, "borough") == []
     with pytest.raises(sa.exc.DatabaseError, match="append-only"):
         with engine.begin() as conn:
