@@ -42,16 +42,26 @@ def test_a_run_killed_with_its_process_is_marked_failed_by_run_monitoring(tmp_pa
     shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")  # the shipped instance settings
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    child = subprocess.Popen([sys.executable, "-c", SLOW_RUN], env=env, cwd=tmp_path)
-    try:
-        from dagster._core.instance.ref import InstanceRef
+    from dagster._core.instance.ref import InstanceRef
 
+    child = None
+    try:
         with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
-            deadline = time.monotonic() + 120
+            # Create the instance's SQLite storages here, before the run's process opens them: two processes
+            # creating them at once race on Alembic's version table and one of them fails.
+            instance.get_runs()
+            instance.all_asset_keys()
+            instance.all_instigator_state()
+            child = subprocess.Popen(
+                [sys.executable, "-c", SLOW_RUN], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+            )
+            deadline = time.monotonic() + 300
             while True:
                 runs = instance.get_runs()
                 if runs and runs[0].status == dg.DagsterRunStatus.STARTED:
                     break
+                if child.poll() is not None:
+                    pytest.fail(f"the run's process ended before its run started:\n{child.stderr.read()}")
                 assert time.monotonic() < deadline, "the run never started"
                 time.sleep(0.2)
             run_id = runs[0].run_id
@@ -66,7 +76,7 @@ def test_a_run_killed_with_its_process_is_marked_failed_by_run_monitoring(tmp_pa
             monitor_started_run(instance, None, record, logging.getLogger("run_monitoring"))
             assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
     finally:
-        if child.poll() is None:
+        if child is not None and child.poll() is None:
             child.kill()
 
 
