@@ -23,3 +23,15 @@ def ensure_dagster_home() -> Path:
     if not target.exists() and (REPO_ROOT / "dagster.yaml").exists():
         shutil.copyfile(REPO_ROOT / "dagster.yaml", target)
     return home
+
+
+def create_storages() -> None:
+    """Create the instance's storages (runs, event log, schedules) in this process, before starting others
+    on the same instance: two processes creating a fresh SQLite instance at once race on Alembic's version
+    table ("table alembic_version already exists") and one of them dies."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
+        instance.all_asset_keys()
+        instance.all_instigator_state()

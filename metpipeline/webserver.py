@@ -26,6 +26,7 @@ from metpipeline.governance import runseal
 from metpipeline.identity import FOLLOWS_RUN_TAG, SIGNED_IN_USER_TAG, current_user
 from metpipeline.identity import REQUEST_SIGNED_IN as _SIGNED_IN
 from metpipeline.identity import REQUEST_USER as _USER
+from metpipeline.instance import create_storages
 
 _CLIENT_TAGS = (runseal.SEAL_TAG, SIGNED_IN_USER_TAG, FOLLOWS_RUN_TAG)  # never taken from a client
 
@@ -360,6 +361,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
             "unauthenticated"
         )
     argv = ["-h", args.host, "-p", str(args.port), "-w", args.workspace]
+    if args.with_daemon:
+        create_storages()  # before the daemon and the webserver both open a fresh instance
     daemon = _start_daemon(args.workspace) if args.with_daemon else None
     try:
         return web.cli.main(args=argv, prog_name="metpipeline ui", standalone_mode=False) or 0
