@@ -1,24 +1,26 @@
-"""Differencing audit and threshold check (pure).
+"""Disclosure audit and threshold check (pure).
 
-For every suppressed cell the audit computes the attacker's tightest interval under every published
-relation of the release (constraints.py: published cells are constants, suppressed cells variables >= 0).
-The interval must be at least as wide as the policy asks (`Variable.required`: the policy's
-`min_interval_width`, or all its group can hide when that is less).
+For every suppressed cell the audit computes the tightest range an attacker can give it who holds every
+published relation of the release (constraints.py: published cells are constants, suppressed cells
+unknown counts >= 0) *and knows the suppression procedure* (rule_aware.py: a primary among a group's
+suppressed cells, a drawn complement among them; the draw itself keyed by a secret). The range must be at
+least as wide as the policy asks (`Variable.required`: the policy's `min_interval_width`, or all its group
+can hide when that is less).
 
-A component with a single equation (every group of the worst-case model) is solved in closed form: with
-one unknown it is that unknown's exact value; with several, each lies anywhere between 0 and their sum.
-A component with several equations is solved with scipy's HiGHS linear programming (minimise and maximise
-the cell); variables that sit in exactly the same equations are interchangeable, so one pair of LPs
-answers for all of them. For the relations here (sums of disjoint or nested groups, a totally unimodular
-system) the LP's bounds are the integer bounds; the property tests compare both with brute force.
+A component with a single equation (every group of the worst-case model, unless an earlier version's
+equations link in) is solved in closed form (`rule_aware.closed_form`). A component with several is solved
+by integer programs (scipy's HiGHS `milp`: least and greatest value of the cell); variables that sit in
+exactly the same equations and play the same part in their rules are interchangeable, so one pair answers
+for all of them. Each interval records which method judged it; the property tests compare both with brute
+force enumeration.
 """
 
 import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
 
+from metpipeline.disclosure import rule_aware
 from metpipeline.disclosure.constraints import Block, Hidden, Known, build_block
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.tables import PUBLISHED, Release, Table
@@ -32,6 +34,7 @@ class CellInterval:
     high: float
     required: float = 0.0  # the least width the policy asks of this cell (constraints.Variable.required)
     already_public: bool = False  # an earlier version published this value: no release can hide it again
+    method: str = "closed form"  # what judged it: "closed form", "integer program", "inconsistent"
 
     @property
     def width(self) -> float:
@@ -62,11 +65,13 @@ class AuditResult:
     def summary(self) -> dict:
         """Counts only: no cell, geography or value."""
         by_slug: dict[str, dict[str, int]] = {}
+        methods: dict[str, int] = {}
         for iv in self.intervals:
             d = by_slug.setdefault(iv.cell[0], {"audited": 0, "failing": 0, "exact": 0})
             d["audited"] += 1
             d["failing"] += int(iv.fails)
             d["exact"] += int(iv.exact)
+            methods[iv.method] = methods.get(iv.method, 0) + 1
         widths = [iv.width for iv in self.intervals]
         narrowest = min(widths) if widths else None
         return {
@@ -77,6 +82,8 @@ class AuditResult:
             "min_interval_width": self.min_width,
             "narrowest_width": None if narrowest is None or math.isinf(narrowest) else round(narrowest, 3),
             "by_dataset": by_slug,
+            "attacker": "knows the published tables, earlier versions, remainders and the procedure",
+            "cells_by_method": methods,
         }
 
 
@@ -109,49 +116,61 @@ def audit_block(block: Block) -> list[CellInterval]:
         if len(eqs) <= 1:
             out.extend(_closed_form(block, members))
         else:
-            out.extend(_by_linear_programs(block, members, eqs))
+            out.extend(_by_integer_programs(block, members, eqs))
     return out
 
 
 def _closed_form(block: Block, members: list[int]) -> list[CellInterval]:
-    """One equation (or none) over `members`: known cells are constants; one unknown is exact; several
-    each lie in [0, their sum]. With no equation an unknown is bounded by 0 only."""
+    """One equation (or none) over `members`: known cells are constants; the unknown ones sum to their
+    total, under the equation's rule (rule_aware.closed_form). With no equation an unknown is bounded by 0
+    only."""
     unknown = [v for v in members if not block.variables[v].fixed]
-    in_equation = bool(block.variables[members[0]].equations)
-    total = float(sum(block.variables[v].value for v in unknown))
+    variables = block.variables
+    eq = variables[members[0]].equations
+    rule = block.rules[eq[0]] if eq else None
+    if rule is not None and rule.primary:
+        fixed_values = [variables[v].value for v in members if variables[v].fixed]
+        if any(rule.lo <= x <= rule.hi for x in fixed_values):  # a primary already public
+            rule = rule_aware.Rule(rule.lo, rule.hi, False, rule.other, rule.other_members)
+    total = int(sum(variables[v].value for v in unknown))
+    drawable = sum(1 for v in unknown if rule is not None and v in rule.other_members)
     out = []
     for v in members:
-        var = block.variables[v]
+        var = variables[v]
         if not var.audited:
             continue
         assert var.cell is not None  # audited variables are published cells
         if var.fixed:
             out.append(CellInterval(var.cell, var.value, var.value, var.value, var.required, True))
             continue
-        elif not in_equation:
-            low, high = 0.0, math.inf
-        elif len(unknown) == 1:
-            low = high = total
-        else:
-            low, high = 0.0, total
-        out.append(CellInterval(var.cell, var.value, low, high, var.required))
+        if not eq:
+            out.append(CellInterval(var.cell, var.value, 0.0, math.inf, var.required))
+            continue
+        is_drawable = rule is not None and v in rule.other_members
+        bounds = rule_aware.closed_form(len(unknown), drawable, total, rule, is_drawable)
+        if bounds is None:  # the pattern is not one the procedure makes: judged as exposing the cell
+            out.append(
+                CellInterval(var.cell, var.value, var.value, var.value, var.required, method="inconsistent")
+            )
+            continue
+        out.append(CellInterval(var.cell, var.value, float(bounds[0]), float(bounds[1]), var.required))
     return out
 
 
-def _by_linear_programs(block: Block, members: list[int], eqs: list[int]) -> list[CellInterval]:
+def _by_integer_programs(block: Block, members: list[int], eqs: list[int]) -> list[CellInterval]:
     out: list[CellInterval] = []
     index = {v: i for i, v in enumerate(members)}
-    n = len(members)
-    a_eq = np.zeros((len(eqs), n))
-    for row, e in enumerate(eqs):
-        for v in block.equations[e]:
-            a_eq[row, index[v]] = 1.0
-    values = np.array([block.variables[v].value for v in members], dtype=float)
-    b_eq = a_eq @ values
-    bounds = [
-        (block.variables[v].value, block.variables[v].value) if block.variables[v].fixed else (0, None)
-        for v in members
-    ]
+    equations = [[index[v] for v in block.equations[e]] for e in eqs]
+    totals = [int(sum(block.variables[v].value for v in block.equations[e])) for e in eqs]
+    rules = []
+    for e in eqs:
+        r = block.rules[e]
+        rules.append(
+            None
+            if r is None
+            else rule_aware.Rule(r.lo, r.hi, r.primary, r.other, frozenset(index[v] for v in r.other_members))
+        )
+    fixed = {index[v]: block.variables[v].value for v in members if block.variables[v].fixed}
     solved: dict[tuple, tuple[float, float]] = {}
     for v in members:
         var = block.variables[v]
@@ -161,36 +180,27 @@ def _by_linear_programs(block: Block, members: list[int], eqs: list[int]) -> lis
         if var.fixed:
             out.append(CellInterval(var.cell, var.value, var.value, var.value, var.required, True))
             continue
-        signature = tuple(sorted(var.equations))
+        # Interchangeable: the same equations, and the same part (drawable or not) in each rule.
+        signature = tuple(
+            (e, block.rules[e] is not None and v in block.rules[e].other_members)  # type: ignore[union-attr]
+            for e in sorted(var.equations)
+        )
         if signature not in solved:
-            solved[signature] = _range(index[v], a_eq, b_eq, bounds)
+            try:
+                solved[signature] = rule_aware.integer_program_range(
+                    len(members), equations, totals, rules, fixed, index[v], LP_TIME_LIMIT_S
+                )
+            except rule_aware.Inconsistent:  # not a pattern the procedure makes: judged as exposing it
+                solved[signature] = (var.value, var.value)
         low, high = solved[signature]
-        out.append(CellInterval(var.cell, var.value, low, high, var.required))
+        out.append(CellInterval(var.cell, var.value, low, high, var.required, method="integer program"))
     return out
 
 
-# Each linear program is small (milliseconds); the limit bounds how long a termination request can wait for
-# the solver (interrupts are acted on between calls), and an LP that reaches it blocks the release rather
-# than letting a cell through unaudited.
+# Each integer program is small (milliseconds); the limit bounds how long a termination request can wait for
+# the solver (interrupts are acted on between calls), and a program that reaches it blocks the release
+# rather than letting a cell through unaudited.
 LP_TIME_LIMIT_S = 5.0
-_LIMIT_REACHED = 1  # scipy's status for an iteration or time limit
-
-
-def _range(i: int, a_eq, b_eq, bounds) -> tuple[float, float]:
-    c = np.zeros(a_eq.shape[1])
-    c[i] = 1.0
-    options = {"time_limit": LP_TIME_LIMIT_S}
-    lo = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs", options=options)
-    hi = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs", options=options)
-    if _LIMIT_REACHED in (lo.status, hi.status):
-        raise RuntimeError(
-            f"disclosure audit: a linear program reached its {LP_TIME_LIMIT_S:.0f} s limit; the release is "
-            "blocked rather than published with an unaudited cell"
-        )
-    if lo.status != 0:
-        raise RuntimeError(f"audit LP failed: {lo.message}")  # the true values are always feasible
-    high = math.inf if hi.status == 3 else -hi.fun
-    return float(lo.fun), float(high)
 
 
 def audit_release(

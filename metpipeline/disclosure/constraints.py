@@ -40,6 +40,7 @@ import numpy as np
 
 from metpipeline.catalogue import CATALOGUE
 from metpipeline.disclosure.policy import Policy
+from metpipeline.disclosure.rule_aware import Rule
 from metpipeline.disclosure.tables import PUBLISHED, Release, Table
 
 # (slug, YYYYMM, row key) -> the values earlier versions published in that cell
@@ -74,12 +75,15 @@ class Block:
     label: str
     variables: list[Variable]
     equations: list[list[int]]
+    # Per equation, what the suppression procedure's public rule tells of its cells (rule_aware.py).
+    rules: list[Rule | None] = field(default_factory=list)
 
-    def add_equation(self, members: list[int]) -> None:
+    def add_equation(self, members: list[int], rule: Rule | None = None) -> None:
         if not members:
             return
         idx = len(self.equations)
         self.equations.append(members)
+        self.rules.append(rule)
         for v in members:
             self.variables[v].equations.append(idx)
 
@@ -119,6 +123,7 @@ _CACHES = (
     "_known_cache",
     "_known_by_month",
     "_earlier_cache",
+    "_earlier_cells_cache",
 )
 
 
@@ -239,12 +244,107 @@ def build_block(
             )
             variable_of[int(r)] = len(block.variables) - 1
         members = sorted(variable_of.values())
-        block.add_equation(members)
-        seen = {tuple(members)}
-        for earlier in earlier_equations(t, col, int(g), hidden):
-            # Cells published now are constants in that equation; the rest are this block's variables.
-            eq = sorted(variable_of[r] for r in earlier if r in variable_of)
-            if eq and tuple(eq) not in seen:
-                seen.add(tuple(eq))
-                block.add_equation(eq)
+        earlier = earlier_equations(t, col, int(g), hidden)
+        block.add_equation(members, group_rule(t, col, rows, earlier, policy, is_known, variable_of))
+        index_of = {tuple(members): len(block.equations) - 1}
+        older: set[int] = set()  # rows hidden by the versions before the one looked at
+        for old_cells in _earlier_cells(t, col, int(g), hidden):
+            # Each earlier version's equation over this group: the old counts of the cells it hid sum to their
+            # old total. A cell with the value it had is this version's variable (or a constant, published
+            # now); a cell revised since adds its old count as a variable of its own.
+            eq: list[int] = []
+            # (old count, whether that version could have drawn the cell, its variable or None: a constant)
+            facts: list[tuple[int, bool, int | None]] = []
+            for r, old in old_cells:
+                if int(vals[r, col]) == old:
+                    v = variable_of.get(r)
+                else:
+                    block.variables.append(Variable(value=old, audited=False))
+                    v = len(block.variables) - 1
+                facts.append((old, r not in older, v))
+                if v is not None:
+                    eq.append(v)
+            shown_open = len(old_cells) < len(rows)
+            older.update(r for r, _ in old_cells)
+            eq.sort()
+            if not eq:
+                continue
+            rule = earlier_rule(facts, shown_open, policy.rule(t.slug))
+            same = index_of.get(tuple(eq))
+            if same is not None and not _has_facts(block.rules[same]):
+                block.rules[same] = rule  # the same cells: that version's facts are the ones that count
+            elif same is None or _has_facts(rule):
+                index_of.setdefault(tuple(eq), len(block.equations))
+                block.add_equation(eq, rule)
     return block
+
+
+def _has_facts(rule: Rule | None) -> bool:
+    return rule is not None and (rule.primary or rule.other)
+
+
+def _earlier_cells(t: Table, col: int, group: int, hidden: Hidden | None) -> list[list[tuple[int, int]]]:
+    """Per earlier version, oldest first, the cells of `group` it hid in this month: (row, the count it
+    hid)."""
+    if not hidden:
+        return []
+    cache = t.__dict__.setdefault("_earlier_cells_cache", {})
+    key = (col, id(hidden))
+    if key not in cache:
+        out: dict[int, list[list[tuple[int, int]]]] = {}
+        for _version, cells in sorted(hidden.get((t.slug, t.months[col]), {}).items()):
+            by_group: dict[int, list[tuple[int, int]]] = {}
+            for k, v in cells.items():
+                r = t.row_of_key.get(k)  # type: ignore[attr-defined]
+                # A row withheld now is left out: the equation then claims the attacker knows the sum of
+                # the rest, more than is published (a stricter audit, never a weaker one).
+                if r is not None:
+                    by_group.setdefault(int(t.group_of[r]), []).append((int(r), v))  # type: ignore[attr-defined]
+            for g, members in by_group.items():
+                out.setdefault(g, []).append(members)
+        cache[key] = out
+    return cache[key].get(group, [])
+
+
+def group_rule(t: Table, col: int, rows, earlier, policy: Policy, is_known, variable_of) -> Rule | None:
+    """What the procedure's public rule says of a group's suppressed cells this version (rule_aware.py):
+    a primary among them unless cells an earlier version hid there could explain the suppression, and a
+    drawn complement among the others whenever the group shows a cell the draw could have taken."""
+    rule = policy.rule(t.slug)
+    if rule.action != "suppress":
+        return None
+    vals, status = t.values_cache[:, col], t.status[:, col]  # type: ignore[attr-defined]
+    sticky = {r for eq in earlier for r in eq if not is_known[r]}
+    hidden_known_primary = any(
+        is_known[r] and rule.min_count <= vals[r] <= rule.max_count for r in variable_of
+    )
+    open_shown = bool(((status[rows] == PUBLISHED) & ~is_known[rows]).any())
+    drawable = frozenset(v for r, v in variable_of.items() if r not in sticky and not is_known[r])
+    return Rule(
+        rule.min_count,
+        rule.max_count,
+        primary=not sticky and not hidden_known_primary,
+        other=open_shown,
+        other_members=drawable,
+    )
+
+
+def earlier_rule(facts: list[tuple[int, bool, int | None]], shown_open: bool, rule) -> Rule:
+    """An earlier version's facts over the cells it hid in the group (`facts`: each one's old count,
+    whether that version could have drawn it (no version before it hid it), and its variable, None for a
+    constant: published now with that count). Whether that version had a primary there, or kept cells from
+    one before it, depends on versions before it: the audit grants the attacker each fact the old counts
+    satisfy (never excluding the truth), counting as drawable only cells no version before it hid (the
+    fewer, the stronger the fact). A version that showed none of the group's other cells drew nothing. A
+    fact a constant already satisfies says nothing of the variables."""
+    lo, hi = rule.min_count, rule.max_count
+    primary = not any(v is None and lo <= x <= hi for x, _d, v in facts) and any(
+        lo <= x <= hi for x, _d, v in facts
+    )
+    drawable = [(x, v) for x, d, v in facts if d]
+    other = (
+        shown_open
+        and not any(v is None and not lo <= x <= hi for x, v in drawable)
+        and any(not lo <= x <= hi for x, _v in drawable)
+    )
+    return Rule(lo, hi, primary, other, frozenset(v for _x, v in drawable if v is not None))

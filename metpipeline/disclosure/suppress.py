@@ -3,12 +3,22 @@
 Primary: cells of protected rows (policy `applies_to`) with counts in [min_count, max_count].
 
 Secondary, per group of the worst-case model (constraints.py: e.g. a category's wards in one borough in
-one month, whose total the attacker knows): a group whose suppressed cells do not yet hide enough gets the
-complementary cells that lose the least information, fewest cells first, then fewest crimes. A group is
-protected when it has at least two unknown cells and their sum reaches the policy's range (or everything the
-group holds, when that is less: the attacker then learns no more than the borough's figure, which the
-borough file publishes). Cells an earlier version published with the same value are never chosen (hiding
-them hides nothing). Groups share no cell, so each is solved once, in closed form, at any density.
+one month, whose total the attacker knows). The attacker is also assumed to know this procedure, so it
+must not leak its choices: a deterministic, minimal choice (fewest cells, then fewest crimes) lets anyone
+replay it and keep only the counts for which it would have made the published pattern (the minimality
+attack), which recovered a tenth of the suppressed ward cells. Instead, every group with a primary (or
+cells an earlier version hid together, which stay hidden) takes complements drawn from its open cells
+(not primary, not already public) by a keyed pseudo-random draw, at least one whenever any is open, and
+draws again, taking more, until the rule-aware audit of the group passes (rule_aware.py: what the
+published pattern, the group total, earlier versions and this rule allow each cell to be). The draw is
+an HMAC under a secret of the deployment (derived from the ledger key): the same data gives the same
+cells, so a re-run keeps its hash, while no one without the secret can replay the choice.
+
+Why the audit's model is the whole truth: for counts consistent with its facts, the cells the pattern
+hides beyond the primaries and sticky cells are open cells, at least one when any is open, and the draw
+can take exactly those in its first attempt (each open cell is taken, or not, by its own keyed number);
+whether a pattern passes the audit depends only on what is public. So every pattern the procedure
+publishes could have come from every assignment the audit counts as consistent.
 
 Lone rows: a protected category with a single row in a group over the whole window (one ward of a
 borough; one borough of a flag London-wide) can never be protected by suppressing cells (the group total is
@@ -16,8 +26,9 @@ the row), so that row is withheld from the file; its crimes stay in the borough 
 London total).
 """
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -138,10 +149,16 @@ def primary(release: Release, policy: Policy, sensitivity: dict) -> None:
 
 
 def secondary(
-    release: Release, policy: Policy, known: Known | None = None, hidden: Hidden | None = None
+    release: Release,
+    policy: Policy,
+    known: Known | None = None,
+    hidden: Hidden | None = None,
+    *,
+    secret: bytes,
 ) -> tuple[list[str], dict[tuple[str, str], set[int]]]:
-    """Add the complementary suppressions every group needs. Returns the groups that cannot be protected
-    (counts-only labels) and, per table, the rows of their cells (for `apply_policy` to withhold)."""
+    """Add the complementary suppressions every group needs, drawn under `secret`. Returns the groups that
+    cannot be protected (counts-only labels) and, per table, the rows of their cells (for `apply_policy` to
+    withhold)."""
     known = known or {}
     unresolved: list[str] = []
     rows_out: dict[tuple[str, str], set[int]] = {}
@@ -150,101 +167,79 @@ def secondary(
             continue
         prepare(t)
         for col in np.flatnonzero((t.status != PUBLISHED).any(axis=0)):
-            failed = _protect_column(release, t, int(col), policy, known, hidden)
+            failed = _protect_column(release, t, int(col), policy, known, hidden, secret)
             if failed:
                 unresolved.append(f"{t.slug} {t.window} {t.months[col]}: {len(failed)} group(s)")
                 rows_out.setdefault(key, set()).update(failed)
     return unresolved, rows_out
 
 
-def _protect_column(release, t: Table, col: int, policy: Policy, known: Known, hidden) -> set[int]:
+# The draw's attempts: the chance of taking each open cell grows with the attempt, from about one cell in
+# the first to nearly all of them; after the last, every open cell is taken.
+MAX_ATTEMPTS = 24
+MAX_CHANCE = 0.9
+
+
+def _protect_column(release, t: Table, col: int, policy: Policy, known: Known, hidden, secret) -> set[int]:
     """Protect every group of one month column; returns the rows of the cells that cannot be."""
-    vals = t.values_cache[:, col]  # type: ignore[attr-defined]
     status = t.status[:, col]
     is_known = known_mask(t, col, known)
     failed: set[int] = set()
     for g in np.unique(t.group_of[status != PUBLISHED]):  # type: ignore[attr-defined]
         rows = t.group_rows[g]  # type: ignore[attr-defined]
-        earlier = earlier_equations(t, col, int(g), hidden)
         # Sticky: what an earlier version hid together, with the same values, stays hidden; publishing one
         # of those cells now would solve that version's equation for the others.
-        for eq in earlier:
+        for eq in earlier_equations(t, col, int(g), hidden):
             for r in eq:
                 if t.status[r, col] == PUBLISHED and not is_known[r]:
                     t.status[r, col] = SECONDARY
-        chosen = complements(
-            vals[rows], t.status[rows, col] != PUBLISHED, is_known[rows], policy.min_interval_width
-        )
-        if chosen is not None:
-            t.status[rows[chosen], col] = SECONDARY
-        if chosen is None or (
-            _linked(earlier, rows[t.status[rows, col] != PUBLISHED])
-            and not _linked_group_protected(release, t, col, int(g), policy, known, hidden)
-        ):
+        open_ = rows[(t.status[rows, col] == PUBLISHED) & ~is_known[rows]]
+
+        def passes(group: int = int(g)) -> bool:
+            block = build_block(release, t, col, policy, known, hidden=hidden, groups=[group])
+            return not any(iv.fails for iv in audit_block(block))
+
+        for attempt in range(MAX_ATTEMPTS):
+            if not len(open_):
+                break
+            chosen = draw(secret, t, col, open_, attempt)
+            t.status[chosen, col] = SECONDARY
+            if passes():
+                break
+            t.status[chosen, col] = PUBLISHED
+        else:
+            t.status[open_, col] = SECONDARY  # every open cell: the last draw
+        if not passes():
             # The rows of the cells that stay too narrow: withholding them is all that is left.
             block = build_block(release, t, col, policy, known, hidden=hidden, groups=[int(g)])
             failed.update(iv.cell[2] for iv in audit_block(block) if iv.fails)
     return failed
 
 
-def _linked(earlier: list[list[int]], hidden_rows: np.ndarray) -> bool:
-    """Whether earlier versions' equations add anything to the group's own. An earlier equation over
-    exactly the cells hidden now, with the values they still have (earlier_equations keeps only those),
-    is the same equation: the closed form above already protects it. Only a different set of cells links
-    equations (then linear programs decide)."""
-    now = set(hidden_rows.tolist())
-    return any(set(eq) != now for eq in earlier)
+def draw(secret: bytes, t: Table, col: int, open_rows: np.ndarray, attempt: int) -> np.ndarray:
+    """The complements of one attempt: each open cell is taken when its keyed number falls below the
+    attempt's chance, and at least one is always taken (the one with the least number). The numbers are
+    an HMAC under the deployment's secret of the cell's dataset, month, key and the attempt: the same data
+    gives the same cells (a re-run keeps its bytes), but without the secret no one can replay the choice,
+    and every set of open cells is a possible draw (rule_aware.py relies on that)."""
+    keys = t.row_keys_cache  # type: ignore[attr-defined]
+    month = t.months[col]
+    numbers = np.array(
+        [_keyed_number(secret, f"{t.slug}|{month}|{attempt}|{'|'.join(keys[r])}") for r in open_rows]
+    )
+    chance = min(MAX_CHANCE, (attempt + 1) / (len(open_rows) + 1))
+    taken = open_rows[numbers < chance]
+    return taken if len(taken) else open_rows[[int(np.argmin(numbers))]]
 
 
-def _linked_group_protected(release, t: Table, col: int, g: int, policy, known, hidden) -> bool:
-    """With earlier versions' equations on the group, add the smallest open non-zero cells until the
-    audit (linear programs) passes; False when no open cell is left."""
-    vals = t.values_cache[:, col]  # type: ignore[attr-defined]
-    rows = t.group_rows[g]  # type: ignore[attr-defined]
-    is_known = known_mask(t, col, known)
-    while True:
-        block = build_block(release, t, col, policy, known, hidden=hidden, groups=[g])
-        if not any(iv.fails for iv in audit_block(block)):
-            return True
-        open_ = rows[(t.status[rows, col] == PUBLISHED) & ~is_known[rows]]
-        if not len(open_):
-            return False
-        nonzero = open_[vals[open_] > 0]
-        pick = nonzero[np.argmin(vals[nonzero])] if len(nonzero) else open_[0]
-        t.status[pick, col] = SECONDARY
+def _keyed_number(secret: bytes, message: str) -> float:
+    digest = hmac.new(secret, message.encode("utf-8"), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def complements(
-    values: np.ndarray, suppressed: np.ndarray, known: np.ndarray, width: float
-) -> list[int] | None:
-    """Positions (within one group) to suppress so that the group is protected, fewest cells then fewest
-    crimes (ties: the first rows); None when no choice can protect it (the other cells already public)."""
-    unknown = suppressed & ~known
-    if not unknown.any():
-        return []  # only cells an earlier version already published: nothing this release can hide
-    capacity = float(values[~known].sum())
-    need = min(width, capacity) - float(values[unknown].sum())
-    open_ = np.flatnonzero(~suppressed & ~known)
-    nonzero = [int(i) for i in open_ if values[i] > 0]
-    zero = [int(i) for i in open_ if values[i] == 0]
-    if need <= 1e-9 and unknown.sum() >= 2:
-        return []
-    best: tuple | None = None
-    # `need` is below the range (a few crimes), so a handful of cells always suffices; search them all.
-    for k in range(0, min(len(nonzero), 4) + 1):
-        for combo in combinations(nonzero, k):
-            hidden = float(values[list(combo)].sum())
-            if hidden < need - 1e-9:
-                continue
-            extra = [] if unknown.sum() + k >= 2 else zero[:1]
-            if unknown.sum() + k + len(extra) < 2:
-                continue
-            cost = (k + len(extra), hidden, combo)
-            if best is None or cost < best[0]:
-                best = (cost, [*combo, *extra])
-        if best is not None:
-            break
-    return None if best is None else best[1]
+def complement_secret(ledger_key: bytes) -> bytes:
+    """The draw's secret, derived from the deployment's ledger key (kept apart from the ledger's seals)."""
+    return hmac.new(ledger_key, b"metpipeline/disclosure/complement-draw", hashlib.sha256).digest()
 
 
 def apply_policy(
@@ -253,6 +248,8 @@ def apply_policy(
     sensitivity: dict,
     known: Known | None = None,
     hidden: Hidden | None = None,
+    *,
+    secret: bytes,
 ) -> SuppressionOutcome:
     """Withhold, then primary, then secondary suppression, in place on `release`.
 
@@ -263,7 +260,7 @@ def apply_policy(
     withhold(release, policy, sensitivity, outcome)
     for _ in range(len(release) * 4 + 1):  # each round withholds rows; a handful of rounds at most
         primary(release, policy, sensitivity)
-        outcome.unresolved, unprotectable = secondary(release, policy, known, hidden)
+        outcome.unresolved, unprotectable = secondary(release, policy, known, hidden, secret=secret)
         if not unprotectable:
             break
         for key, rows in unprotectable.items():

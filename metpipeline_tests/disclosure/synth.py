@@ -10,15 +10,23 @@ MONTH = "2024-03"
 MONTHS = [p.strftime("%Y%m") for p in pd.period_range("2022-04", "2024-03", freq="M")]  # 24m window
 HIST = [p.strftime("%Y%m") for p in pd.period_range("2022-01", "2022-03", freq="M")]
 CATS = [("SEXUAL OFFENCES", "RAPE"), ("THEFT", "SHOPLIFTING"), ("BURGLARY", "RES BURGLARY OF A HOME")]
-WARDS = [  # real codes and names from the reference lookup; two wards per borough
+WARDS = [  # real codes and names from the reference lookup; four wards per borough
     ("E05013503", "Kilburn", "Brent"),
     ("E05013504", "Kingsbury", "Brent"),
+    ("E05013505", "Northwick Park", "Brent"),
+    ("E05013506", "Preston", "Brent"),
     ("E05013665", "Kilburn", "Camden"),
     ("E05013666", "King's Cross", "Camden"),
+    ("E05013667", "Primrose Hill", "Camden"),
+    ("E05013668", "Regent's Park", "Camden"),
     ("E05014070", "Village", "Barking and Dagenham"),
     ("E05014071", "Whalebone", "Barking and Dagenham"),
+    ("E05014053", "Abbey", "Barking and Dagenham"),
+    ("E05014054", "Alibon", "Barking and Dagenham"),
     ("E05013533", "Norwood Green", "Ealing"),
     ("E05013534", "Perivale", "Ealing"),
+    ("E05013535", "Pitshanger", "Ealing"),
+    ("E05013536", "South Acton", "Ealing"),
 ]
 BOROUGHS = ["Brent", "Camden", "Barking and Dagenham", "Ealing", "Unknown"]
 LSOAS = [
@@ -95,3 +103,8 @@ def write_release(area: WorkArea, month: str = MONTH, seed: int = 0) -> dict:
     }
     area.write_json(area.reconciliation_path(month), ledger)
     return f24
+
+
+# The complement draw's secret in tests that call the suppression directly (a deployment derives its own
+# from the ledger key: suppress.complement_secret).
+SECRET = b"metpipeline test-only complement draw secret, 32+ bytes"

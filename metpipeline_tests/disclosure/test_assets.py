@@ -75,7 +75,9 @@ def test_publishable_files_are_identical_when_rebuilt(tmp_path):
 def test_failing_blocking_check_stops_the_report(tmp_path, monkeypatch, broken):
     write_release(WorkArea(tmp_path))
     # primary only: nothing complementary, nothing left unprotectable
-    monkeypatch.setattr(suppress, "secondary", lambda release, policy, known=None, hidden=None: ([], {}))
+    monkeypatch.setattr(
+        suppress, "secondary", lambda release, policy, known=None, hidden=None, secret=b"": ([], {})
+    )
     result = _run(tmp_path)
     evals = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evals["disclosure_differencing_audit"] is False

@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from metpipeline.disclosure.audit import audit_block, audit_release
 from metpipeline.disclosure.constraints import Block, Variable
 from metpipeline.disclosure.policy import load_policy
-from metpipeline.disclosure.suppress import apply_policy, complements, release_from_frames
+from metpipeline.disclosure.suppress import apply_policy, release_from_frames
 from metpipeline.disclosure.tables import PUBLISHED
 from metpipeline.reference import category_sensitivity
 from metpipeline.settings import POLICY_FILE
+from metpipeline_tests.disclosure.synth import SECRET
 
 POLICY = load_policy(POLICY_FILE.default())
 SENS = category_sensitivity()
@@ -100,39 +101,76 @@ def _ward_release(table: dict[str, list[int]], month="202403"):
     return release_from_frames({("ward", "24m"): frame})
 
 
-def test_golden_hand_computed_complements():
+def _pattern(release, hidden: str) -> None:
+    """Suppress the named wards (letters in table order) by hand."""
+    t = release[("ward", "24m")]
+    for i, name in enumerate(t.frame["WardName"]):
+        t.status[i, 0] = PUBLISHED if name not in hidden else 1 if name in "AB" else 2
+
+
+def test_golden_hand_worked_rule_aware_audit():
     """Worked by hand. Brent, RAPE, 2024-03, wards A..F = 1, 2, 0, 4, 6, 9 (the borough's 22 are known to
-    the attacker). Primary: A (1) and B (2), hiding 3 >= the range of 3 with two cells: no complement needed.
-    Drop B to 0: A alone (1) needs 2 more crimes hidden, fewest cells then fewest crimes: D (4), not E (6) or
-    F (9), and not the zero C (it hides nothing)."""
-    first = _ward_release({"A": [1], "B": [2], "C": [0], "D": [4], "E": [6], "F": [9]})
-    outcome = apply_policy(first, POLICY, SENS)
-    assert outcome.cells(first)["ward"] == {"primary": 2, "secondary": 0}
-    second = _ward_release({"A": [1], "B": [0], "C": [0], "D": [4], "E": [6], "F": [9]})
-    apply_policy(second, POLICY, SENS)
-    status = second[("ward", "24m")].status[:, 0]
-    assert [int(s != PUBLISHED) for s in status] == [1, 0, 0, 1, 0, 0]
-    result = audit_release(second, POLICY)
-    assert result.passed and {(iv.low, iv.high) for iv in result.intervals} == {(0.0, 5.0)}
+    the attacker, and the procedure: a primary among the hidden cells, and a drawn complement (0 or 3+)
+    whenever a cell is left open).
+
+    - A, B hidden (the earlier procedure's choice: the primaries hide 3, no complement needed). The
+      attacker: 3 crimes in two cells, one a primary, one a drawn complement (0 or 3+), yet 3 = 0 + 3
+      leaves no primary: no assignment fits, the pattern betrays that both are primaries. Exposed.
+    - A, B, C: 3 crimes in three cells, a primary and a complement among them: each is 0, 1 or 2. Too
+      narrow (2 < 3).
+    - A, B, D: 7 crimes in three cells: each is anything from 0 to 6 (0 + 1 + 6). Passes."""
+    table = {"A": [1], "B": [2], "C": [0], "D": [4], "E": [6], "F": [9]}
+    release = _ward_release(table)
+    _pattern(release, "AB")
+    result = audit_release(release, POLICY)
+    assert not result.passed and {iv.method for iv in result.intervals} == {"inconsistent"}
+    release = _ward_release(table)
+    _pattern(release, "ABC")
+    result = audit_release(release, POLICY)
+    assert not result.passed and {(iv.low, iv.high) for iv in result.intervals} == {(0.0, 2.0)}
+    release = _ward_release(table)
+    _pattern(release, "ABD")
+    result = audit_release(release, POLICY)
+    assert result.passed and {(iv.low, iv.high) for iv in result.intervals} == {(0.0, 6.0)}
+
+
+def test_the_procedure_draws_under_its_secret_and_passes_its_audit():
+    table = {"A": [1], "B": [2], "C": [0], "D": [4], "E": [6], "F": [9]}
+    patterns = set()
+    for i in range(12):
+        release = _ward_release(table)
+        apply_policy(release, POLICY, SENS, secret=f"secret {i}".encode())
+        status = release[("ward", "24m")].status[:, 0]
+        hidden = "".join(name for name, s in zip("ABCDEF", status, strict=True) if s != PUBLISHED)
+        assert hidden.startswith("AB") and len(hidden) >= 3  # the primaries and at least one complement
+        assert audit_release(release, POLICY).passed
+        again = _ward_release(table)
+        apply_policy(again, POLICY, SENS, secret=f"secret {i}".encode())
+        assert (again[("ward", "24m")].status == release[("ward", "24m")].status).all()  # same secret, same
+        patterns.add(hidden)
+    assert len(patterns) >= 3, patterns  # the choice depends on the secret: no one can replay it
     # A borough with 2 crimes in all: A (2) and a zero ward hide everything the borough figure says.
     small = _ward_release({"A": [2], "B": [0], "C": [0]})
-    apply_policy(small, POLICY, SENS)
-    assert [int(s != PUBLISHED) for s in small[("ward", "24m")].status[:, 0]] == [1, 1, 0]
+    apply_policy(small, POLICY, SENS, secret=SECRET)
+    assert sum(int(s != PUBLISHED) for s in small[("ward", "24m")].status[:, 0]) >= 2
     assert audit_release(small, POLICY).passed
     # A lone ward of its borough in the category: the row is withheld (its cell could never be hidden).
     lone = _ward_release({"A": [1]})
-    lone_outcome = apply_policy(lone, POLICY, SENS)
+    lone_outcome = apply_policy(lone, POLICY, SENS, secret=SECRET)
     assert len(lone[("ward", "24m")].frame) == 0 and lone_outcome.lone_rows_withheld == {"ward": 1}
 
 
-def test_complements_choose_fewest_cells_then_fewest_crimes():
-    values = np.array([1, 0, 1, 1, 5, 2])
-    suppressed = np.array([True, False, False, False, False, False])
-    known = np.zeros(6, dtype=bool)
-    assert complements(values, suppressed, known, 3) == [5]  # one cell of 2 beats two cells of 1
-    known[5] = True  # published before with this value: hiding it hides nothing
-    assert complements(values, suppressed, known, 3) == [4]  # then one cell of 5
-    known[4] = True
-    assert complements(values, suppressed, known, 3) == [2, 3]
-    # A group of two whose other cell an earlier version published (0): no choice protects it.
-    assert complements(np.array([1, 0]), np.array([True, False]), np.array([False, True]), 3) is None
+def test_every_set_of_open_cells_is_a_possible_first_draw():
+    """What the audit's model rests on (suppress.py): the first attempt can take any non-empty set of open
+    cells, so the attacker cannot rule out any of them. Shown on five open cells over many secrets."""
+    from metpipeline.disclosure.constraints import prepare
+    from metpipeline.disclosure.suppress import draw
+
+    release = _ward_release({n: [0] for n in "ABCDE"})
+    t = release[("ward", "24m")]
+    prepare(t)
+    seen = set()
+    open_rows = np.arange(5)
+    for i in range(4000):
+        seen.add(tuple(draw(f"k{i}".encode(), t, 0, open_rows, 0).tolist()))
+    assert len(seen) == 2**5 - 1  # every non-empty subset

@@ -3,6 +3,7 @@ suppressed (protected categories of the datasets the policy suppresses in); neve
 nothing from files where no cell can be suppressed. Every version counts, not only the last one."""
 
 import pandas as pd
+import pytest
 
 from metpipeline.disclosure.audit import audit_release
 from metpipeline.disclosure.files import (
@@ -20,6 +21,8 @@ from metpipeline.disclosure.suppress import apply_policy, release_from_frames
 from metpipeline.disclosure.tables import counts_name, csv_name
 from metpipeline.reference import category_sensitivity
 from metpipeline.settings import POLICY_FILE
+from metpipeline_tests.disclosure.attacker import Version, consistent_ranges
+from metpipeline_tests.disclosure.synth import SECRET
 
 SENSITIVITY = category_sensitivity()
 
@@ -87,7 +90,7 @@ def _ward_counts(values: dict[str, dict[str, int]]) -> pd.DataFrame:
     return frame
 
 
-def release_version(root, release_month: str, ward: pd.DataFrame):
+def release_version(root, release_month: str, ward: pd.DataFrame, secret: bytes = SECRET):
     """One release of the ward file; returns (published frame, outcome, audit result)."""
     policy = load_policy(POLICY_FILE.default())
     base = root / release_month
@@ -97,7 +100,7 @@ def release_version(root, release_month: str, ward: pd.DataFrame):
     previous = previous_publishable(root, release_month)
     known, hidden = known_from_previous(previous, policy, SENSITIVITY), hidden_from_previous(previous)
     release = read_counts(counts)
-    outcome = apply_policy(release, policy, SENSITIVITY, known, hidden)
+    outcome = apply_policy(release, policy, SENSITIVITY, known, hidden, secret=secret)
     write_publishable(publishable, "ward", [release[("ward", "24m")]], policy.marker)
     record_published_cells(publishable, previous, policy, SENSITIVITY)
     record_suppressed_cells(release, release_month, publishable, previous)
@@ -106,24 +109,42 @@ def release_version(root, release_month: str, ward: pd.DataFrame):
     return shown.set_index("WardName"), outcome, audited
 
 
-def test_an_earlier_versions_equation_cannot_be_solved_by_a_revision(tmp_path):
-    """v1 hides A (1) with the complement B (5): A + B = 6 is public from then on, and C = 7, D = 0 are
-    published. In v2 ward D is revised from 0 to 2 (now primary). Publishing B would give A = 6 - 5, so B
-    stays hidden; then D would be the borough's total minus C and v1's A + B, and no cell is left to hide
-    with it (C is public), so D's row is withheld."""
-    march = dict(zip("ABCD", (1, 5, 7, 0), strict=True))
+@pytest.mark.parametrize("secret", [SECRET, b"another deployment's secret", b"a third one"])
+def test_an_earlier_versions_equation_cannot_be_solved_by_a_revision(tmp_path, secret):
+    """v1 hides A (1) with drawn complements: their sum is public from then on. In v2 ward D is revised
+    from 0 to 2 (now primary). What v1 hid together keeps its values and stays hidden (publishing one of
+    them would solve v1's equation for the rest), and the attacker holding both versions, the group
+    totals and the rule narrows no cell of v2 below the policy's range (brute force, attacker.py)."""
+    march = dict(zip("ABCDE", (1, 5, 7, 0, 3), strict=True))
     v1, _, audit1 = release_version(
-        tmp_path, "2024-03", _ward_counts({w: {"202403": v} for w, v in march.items()})
+        tmp_path, "2024-03", _ward_counts({w: {"202403": v} for w, v in march.items()}), secret
     )
-    assert list(v1["202403"]) == ["[c]", "[c]", "7", "0"] and audit1.passed
+    hidden1 = {w for w in v1.index if v1.loc[w, "202403"] == "[c]"}
+    assert "A" in hidden1 and len(hidden1) >= 2 and audit1.passed
     revised = {**march, "D": 2}
     v2, outcome, audit2 = release_version(
-        tmp_path, "2024-04", _ward_counts({w: {"202403": v} for w, v in revised.items()})
+        tmp_path, "2024-04", _ward_counts({w: {"202403": v} for w, v in revised.items()}), secret
     )
-    assert v2.loc["B", "202403"] == "[c]", "B published would solve v1's A + B = 6 for A"
-    assert v2.loc["A", "202403"] == "[c]" and "D" not in v2.index
-    assert not outcome.unresolved and outcome.rows_withheld == {"ward": 1}
-    assert audit2.passed, audit2.summary()
+    assert not outcome.unresolved and audit2.passed, audit2.summary()
+    if "D" not in hidden1:  # all unchanged, hidden together: they stay hidden (or their rows withheld)
+        assert all(w not in v2.index or v2.loc[w, "202403"] == "[c]" for w in hidden1)
+    assert "D" not in v2.index or v2.loc["D", "202403"] == "[c]"
+    versions = [
+        Version({w: _count(v1.loc[w, "202403"]) for w in v1.index}, sum(march.values())),
+        Version(
+            {w: _count(v2.loc[w, "202403"]) for w in v2.index},
+            sum(v for w, v in revised.items() if w in v2.index),
+        ),
+    ]
+    unchanged = {w for w in march if march[w] == revised[w] and w in v2.index}
+    ranges = consistent_ranges(versions, unchanged, 1, 2, rule="drawn")
+    assert ranges is not None
+    need = min(3, versions[1].total)
+    assert all(hi - lo >= need for lo, hi in ranges.values()), ranges
+
+
+def _count(text: str) -> int | None:
+    return None if text == "[c]" else int(text)
 
 
 def test_a_cell_no_suppression_can_protect_has_its_row_withheld(tmp_path):
@@ -146,7 +167,7 @@ def test_the_suppression_leaves_no_lookups_on_the_tables():
     b = tuple(ward.loc[1, WARD_KEYS])
     known = {("ward", "202403", b): {5}}  # B published as 5 by an earlier version: a constant now
     release = release_from_frames({("ward", "24m"): ward})
-    apply_policy(release, policy, SENSITIVITY, known, {})
+    apply_policy(release, policy, SENSITIVITY, known, {}, secret=SECRET)
     t = release[("ward", "24m")]
     assert (t.status != 0).any()  # suppressed: the lookups were built
     assert set(vars(t)) <= {"slug", "window", "frame", "status", "_months", "_months_of"}, sorted(vars(t))

@@ -12,6 +12,7 @@ from metpipeline.disclosure.suppress import apply_policy, primary, release_from_
 from metpipeline.disclosure.tables import PUBLISHED
 from metpipeline.reference import category_sensitivity
 from metpipeline.settings import POLICY_FILE
+from metpipeline_tests.disclosure.synth import SECRET
 
 POLICY = load_policy(POLICY_FILE.default())
 SENS = category_sensitivity()
@@ -52,7 +53,7 @@ def test_suppression_protects_every_cell(data):
     release = _release(
         np.array(counts).reshape(2, 6, n_months), np.array(ng).reshape(2, n_months), cats, months
     )
-    outcome = apply_policy(release, POLICY, SENS)
+    outcome = apply_policy(release, POLICY, SENS, secret=SECRET)
     ward = release[("ward", "24m")]
     vals = ward.values()
     high_rows = (ward.frame["MinorText"] == HIGH[0][1]).to_numpy()
@@ -88,7 +89,7 @@ def test_primary_only_is_caught_by_the_audit():
 def test_secondary_fixes_what_primary_leaves_open():
     counts = np.array([[[1], [5], [7], [0]], [[9], [8], [7], [6]]])
     release = _release(counts, np.zeros((2, 1), dtype=int), [HIGH[0], STANDARD[0]], ["202403"])
-    outcome = apply_policy(release, POLICY, SENS)
+    outcome = apply_policy(release, POLICY, SENS, secret=SECRET)
     assert not outcome.unresolved
     assert outcome.cells(release)["ward"] == {"primary": 1, "secondary": 1}
     # The complement is the smallest non-zero count of the same category (5), not a zero.
@@ -99,27 +100,23 @@ def test_secondary_fixes_what_primary_leaves_open():
 def test_previous_version_publishing_a_complement_reopens_the_cell():
     counts = np.array([[[1], [5], [7], [0]], [[9], [8], [7], [6]]])
     release = _release(counts, np.zeros((2, 1), dtype=int), [HIGH[0], STANDARD[0]], ["202403"])
-    apply_policy(release, POLICY, SENS)
+    apply_policy(release, POLICY, SENS, secret=SECRET)
     key = tuple(release[("ward", "24m")].frame.loc[1, WARD_KEYS].astype(str))
     known = {("ward", "202403", key): {5}}  # the previous version published the complement's value
     assert not audit_release(release, POLICY, known).passed
     # With that knowledge the suppressor picks another complement instead.
     release2 = _release(counts, np.zeros((2, 1), dtype=int), [HIGH[0], STANDARD[0]], ["202403"])
-    apply_policy(release2, POLICY, SENS, known)
+    apply_policy(release2, POLICY, SENS, known, secret=SECRET)
     assert audit_release(release2, POLICY, known).passed
 
 
-def test_a_solver_call_that_reaches_its_time_limit_blocks_rather_than_passes(monkeypatch):
-    # Every audit LP is time-limited (a termination request waits at most that long for the solver); one
-    # that reaches the limit must fail the audit, never let a cell through unaudited.
-    import numpy as np
+def test_a_solver_call_that_reaches_its_time_limit_blocks_rather_than_passes():
+    # Every audit integer program is time-limited (a termination request waits at most that long for the
+    # solver); one that reaches the limit must fail the audit, never let a cell through unaudited.
+    from metpipeline.disclosure.rule_aware import Rule, integer_program_range
 
-    from metpipeline.disclosure import audit
-
-    a_eq = np.array([[1.0, 1.0, 1.0]])
-    b_eq = np.array([7.0])
-    bounds = [(0, None)] * 3
-    assert audit._range(0, a_eq, b_eq, bounds) == (0.0, 7.0)
-    monkeypatch.setattr(audit, "LP_TIME_LIMIT_S", 0.0)
+    rule = Rule(1, 2, primary=True, other=True, other_members=frozenset({0, 1, 2}))
+    equations, totals = [[0, 1, 2], [0, 1]], [7, 4]
+    assert integer_program_range(3, equations, totals, [rule, None], {}, 2, 5.0) == (3.0, 3.0)  # 7 - 4
     with pytest.raises(RuntimeError, match="reached its 0 s limit"):
-        audit._range(0, a_eq, b_eq, bounds)
+        integer_program_range(3, equations, totals, [rule, None], {}, 2, 0.0)
