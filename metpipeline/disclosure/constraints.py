@@ -41,7 +41,7 @@ import numpy as np
 from metpipeline.catalogue import CATALOGUE
 from metpipeline.disclosure.policy import Policy
 from metpipeline.disclosure.rule_aware import Rule
-from metpipeline.disclosure.tables import PUBLISHED, Release, Table
+from metpipeline.disclosure.tables import CATEGORY_COLUMNS, KEY_COLUMNS, PUBLISHED, Release, Table
 
 # (slug, YYYYMM, row key) -> the values earlier versions published in that cell
 Known = dict[tuple[str, str, tuple], set[int]]
@@ -106,9 +106,11 @@ def prepare(t: Table) -> None:
             groups.setdefault((c, *(e[i] for e in extra)), []).append(i)
         t.group_of = np.empty(len(cats), dtype=np.int64)  # type: ignore[attr-defined]
         t.group_rows = []  # type: ignore[attr-defined]
-        for g, members in enumerate(groups.values()):
+        t.group_index = {}  # type: ignore[attr-defined]
+        for g, (name, members) in enumerate(groups.items()):
             t.group_rows.append(np.array(members, dtype=np.int64))  # type: ignore[attr-defined]
             t.group_of[members] = g  # type: ignore[attr-defined]
+            t.group_index[name] = g  # type: ignore[attr-defined]
 
 
 # What `prepare`, `known_mask` and `_earlier_by_group` cache on a table.
@@ -120,6 +122,7 @@ _CACHES = (
     "row_of_key",
     "group_of",
     "group_rows",
+    "group_index",
     "_known_cache",
     "_known_by_month",
     "_earlier_cache",
@@ -195,17 +198,31 @@ def _earlier_by_group(t: Table, col: int, hidden: Hidden) -> dict[int, list[list
         vals = t.values_cache[:, col]  # type: ignore[attr-defined]
         out: dict[int, list[list[int]]] = {}
         for cells in hidden.get((t.slug, t.months[col]), {}).values():
-            rows = [t.row_of_key.get(k) for k in cells]  # type: ignore[attr-defined]
-            if any(r is None for r in rows):
-                continue  # a row the file no longer has: that equation cannot be written over this table
             by_group: dict[int, list[tuple[int, int]]] = {}
-            for r, v in zip(rows, cells.values(), strict=True):
+            broken: set[int] = set()  # groups with a cell whose row the table no longer has
+            for k, v in cells.items():
+                r = t.row_of_key.get(k)  # type: ignore[attr-defined]
+                if r is None:
+                    g = group_of_key(t, k)
+                    if g is not None:
+                        broken.add(g)
+                    continue
                 by_group.setdefault(int(t.group_of[r]), []).append((int(r), v))  # type: ignore[attr-defined]
             for g, members in by_group.items():
-                if all(int(vals[r]) == v for r, v in members):
+                if g not in broken and all(int(vals[r]) == v for r, v in members):
                     out.setdefault(g, []).append(sorted(r for r, _ in members))
         cache[key] = out
     return cache[key]
+
+
+def group_of_key(t: Table, key: tuple) -> int | None:
+    """The group a row key belongs to (its category and group columns), whether or not the table has the
+    row; None when no row of the table is in that group."""
+    columns = KEY_COLUMNS[t.slug]
+    names = (*CATEGORY_COLUMNS[t.slug], *GROUP_COLUMNS.get(t.slug, ()))
+    parts = tuple(key[columns.index(c)] for c in names)
+    category, extra = parts[: len(CATEGORY_COLUMNS[t.slug])], parts[len(CATEGORY_COLUMNS[t.slug]) :]
+    return t.group_index.get((category, *extra))  # type: ignore[attr-defined]
 
 
 def build_block(

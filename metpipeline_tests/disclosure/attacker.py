@@ -17,6 +17,7 @@ from an assignment when, as the README states the procedure:
   min(3, the group's total); complements are added fewest cells first, then fewest crimes, first rows on ties.
 """
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -160,3 +161,35 @@ def _could_produce(versions, v, values, var, unchanged, lo, hi, rule, width) -> 
     if shows_open and not any(not lo <= counts[c] <= hi for c in drawable):
         return False  # the draw takes at least one open cell, and an open cell is never a primary
     return True
+
+
+def one_version_ranges(shown: dict, total: int, lo: int, hi: int) -> tuple[int, int] | None:
+    """`consistent_ranges` for one version of the drawn procedure, by dynamic programming over the hidden
+    cells (all alike: each a possible primary or drawn complement), for groups too large to enumerate.
+    The least and greatest count any one hidden cell can hold; None if no assignment fits."""
+    k = sum(1 for s in shown.values() if s is None)
+    rest = total - sum(s for s in shown.values() if s is not None)
+    shows_open = any(s is not None for s in shown.values())
+    if k == 0 or rest < 0:
+        return None
+    return _one_version(k, rest, shows_open, lo, hi)
+
+
+@functools.cache
+def _one_version(k: int, rest: int, shows_open: bool, lo: int, hi: int) -> tuple[int, int] | None:
+    # The sums k - 1 cells can reach with (a primary among them, a count outside lo..hi among them).
+    reach: dict[tuple[bool, bool], set[int]] = {(False, False): {0}}
+    for _ in range(k - 1):
+        nxt: dict[tuple[bool, bool], set[int]] = {}
+        for (p, n), sums in reach.items():
+            for x in range(rest + 1):
+                flags = (p or lo <= x <= hi, n or not lo <= x <= hi)
+                nxt.setdefault(flags, set()).update(s + x for s in sums if s + x <= rest)
+        reach = nxt
+    values = [
+        a
+        for a in range(rest + 1)
+        for (p, n), sums in reach.items()
+        if rest - a in sums and (p or lo <= a <= hi) and (not shows_open or n or not lo <= a <= hi)
+    ]
+    return (min(values), max(values)) if values else None

@@ -163,3 +163,33 @@ def test_the_attack_finds_what_primary_suppression_alone_leaves_open():
         ),
     )
     assert attack(published, published, ["MajorText", "MinorText", "LookUp_BoroughName"], known) == (1, 2, 3)
+
+
+def test_the_rule_aware_attacker_recovers_nothing_and_breaks_the_earlier_procedure(released):
+    """The attacker who knows the rule (attacker.py) on this release: nothing recovered or narrowed in the
+    ward and flagged files. The same attacker, given the patterns the earlier deterministic procedure
+    (fewest cells, then fewest crimes) makes on the same ward counts, replays it and recovers cells."""
+    from metpipeline_tests.disclosure.attacker import Version, _minimal_pattern, consistent_ranges
+    from metpipeline_tests.disclosure.test_rule_aware_attack import _groups, attack
+
+    for slug in ("ward", "flagged"):
+        found = attack([released], slug)
+        print(f"{slug}: {found}")
+        assert found["suppressed"] > 0 and (found["exact"], found["narrowed"]) == (0, 0), found
+    exact = narrowed = suppressed = 0
+    for (_group, _month), (_shown, truth) in _groups(released, "ward").items():
+        cells = list(truth)
+        names = {c: str(i) for i, c in enumerate(cells)}
+        values = {names[c]: truth[c] for c in cells}
+        pattern = _minimal_pattern(values, 1, 2, POLICY.min_interval_width)
+        if not pattern or pattern == set(values):
+            continue  # nothing to hide, or every cell hidden (such rows were withheld)
+        shown = {n: (None if n in pattern else v) for n, v in values.items()}
+        ranges = consistent_ranges([Version(shown, sum(values.values()))], set(), 1, 2, rule="minimal")
+        assert ranges is not None
+        need = min(POLICY.min_interval_width, sum(values.values()))
+        suppressed += len(pattern)
+        exact += sum(1 for lo, hi in ranges.values() if lo == hi)
+        narrowed += sum(1 for lo, hi in ranges.values() if hi - lo < need)
+    print(f"earlier procedure on the same ward counts: {exact} exact, {narrowed} narrowed of {suppressed}")
+    assert suppressed > 0 and exact > 0 and narrowed > exact

@@ -21,7 +21,12 @@ from metpipeline.disclosure.suppress import apply_policy, release_from_frames
 from metpipeline.disclosure.tables import PUBLISHED, SECONDARY
 from metpipeline.reference import category_sensitivity
 from metpipeline.settings import POLICY_FILE
-from metpipeline_tests.disclosure.attacker import Version, _minimal_pattern, consistent_ranges
+from metpipeline_tests.disclosure.attacker import (
+    Version,
+    _minimal_pattern,
+    consistent_ranges,
+    one_version_ranges,
+)
 
 POLICY = load_policy(POLICY_FILE.default())
 SENS = category_sensitivity()
@@ -152,3 +157,18 @@ def test_the_minimality_attack_breaks_the_earlier_procedure_and_not_the_drawn_on
     print(f"drawn procedure: {now[0]} exact, {now[1]} narrowed of {now[2]} suppressed cells")
     assert before[0] > 0 and before[1] > before[2] // 4  # the attack works on the minimal procedure
     assert now[2] > 0 and now[:2] == [0, 0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=2, max_size=6), st.data())
+def test_the_attackers_two_methods_agree(values, data):
+    """attacker.one_version_ranges (for the full-size tables) against its enumeration."""
+    hidden = set(data.draw(st.lists(st.integers(0, len(values) - 1), unique=True, min_size=1)))
+    hidden |= {i for i, v in enumerate(values) if 1 <= v <= 2}
+    shown = {NAMES[i]: (None if i in hidden else v) for i, v in enumerate(values)}
+    enumerated = consistent_ranges([Version(shown, sum(values))], set(), 1, 2, rule="drawn")
+    fast = one_version_ranges(shown, sum(values), 1, 2)
+    if enumerated is None:
+        assert fast is None
+    else:
+        assert {fast} == set(enumerated.values())
