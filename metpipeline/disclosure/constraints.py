@@ -34,13 +34,14 @@ closed-form (audit.py) and so is the choice of complementary cells (suppress.py)
 time per cell at any density.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from metpipeline.catalogue import CATALOGUE
 from metpipeline.disclosure.policy import Policy
-from metpipeline.disclosure.rule_aware import Rule
+from metpipeline.disclosure.rule_aware import Rule, closed_form
 from metpipeline.disclosure.tables import CATEGORY_COLUMNS, KEY_COLUMNS, PUBLISHED, Release, Table
 
 # (slug, YYYYMM, row key) -> the values earlier versions published in that cell
@@ -215,6 +216,24 @@ def _earlier_by_group(t: Table, col: int, hidden: Hidden) -> dict[int, list[list
     return cache[key]
 
 
+def _whole_group_span(t: Table, rows, is_known, capacity: float, policy: Policy) -> float:
+    """How wide a cell's range is when every cell of the group not already public is hidden, under the
+    procedure's rule (a primary among them), where that still leaves each cell anywhere from 0 to the
+    primary range: three crimes over three or more wards hidden whole tell only that no ward holds all
+    three. The policy asks no more than that (the attacker then learns the group's total and the rule, both
+    public), so such a thin group is protected by hiding it, not by withholding rows for the whole window.
+    A range that excludes 0 or the primary range (two wards holding 3: each 1 or 2) does not count."""
+    rule = policy.rule(t.slug)
+    n = int((~is_known[rows]).sum())
+    if rule.action != "suppress" or n < 2:
+        return math.inf
+    facts = Rule(rule.min_count, rule.max_count, primary=True, other=False)
+    bounds = closed_form(n, n, int(capacity), facts, True)
+    if bounds is None or bounds[0] > 0 or bounds[1] < rule.max_count:
+        return math.inf
+    return float(bounds[1] - bounds[0])
+
+
 def group_of_key(t: Table, key: tuple) -> int | None:
     """The group a row key belongs to (its category and group columns), whether or not the table has the
     row; None when no row of the table is in that group."""
@@ -246,7 +265,9 @@ def build_block(
     for g in groups if groups is not None else np.unique(t.group_of[suppressed]):  # type: ignore[attr-defined]
         rows = t.group_rows[g]  # type: ignore[attr-defined]
         capacity = float(vals[rows, col][~is_known[rows]].sum())
-        required = min(policy.min_interval_width, capacity)
+        required = min(
+            policy.min_interval_width, capacity, _whole_group_span(t, rows, is_known, capacity, policy)
+        )
         variable_of: dict[int, int] = {}
         for r in rows[status[rows] != PUBLISHED]:
             block.variables.append(

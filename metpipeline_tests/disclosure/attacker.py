@@ -193,3 +193,13 @@ def _one_version(k: int, rest: int, shows_open: bool, lo: int, hi: int) -> tuple
         if rest - a in sums and (p or lo <= a <= hi) and (not shows_open or n or not lo <= a <= hi)
     ]
     return (min(values), max(values)) if values else None
+
+
+def required_width(counts: list[int], width: float = 3, lo: int = 1, hi: int = 2) -> float:
+    """What the policy asks of a cell's range in a group whose cells not already public hold `counts`: its
+    width, or all the group can hide where that is less, and no more than hiding every one of those cells
+    gives under the rule, where that leaves each cell anywhere from 0 to `hi` (policy.yaml)."""
+    whole = one_version_ranges({str(i): None for i in range(len(counts))}, sum(counts), lo, hi)
+    if len(counts) < 2 or whole is None or whole[0] > 0 or whole[1] < hi:
+        return min(width, sum(counts))  # hiding every cell would still tell too much: no allowance
+    return min(width, sum(counts), whole[1] - whole[0])

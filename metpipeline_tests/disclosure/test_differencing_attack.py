@@ -169,7 +169,12 @@ def test_the_rule_aware_attacker_recovers_nothing_and_breaks_the_earlier_procedu
     """The attacker who knows the rule (attacker.py) on this release: nothing recovered or narrowed in the
     ward and flagged files. The same attacker, given the patterns the earlier deterministic procedure
     (fewest cells, then fewest crimes) makes on the same ward counts, replays it and recovers cells."""
-    from metpipeline_tests.disclosure.attacker import Version, _minimal_pattern, consistent_ranges
+    from metpipeline_tests.disclosure.attacker import (
+        Version,
+        _minimal_pattern,
+        consistent_ranges,
+        required_width,
+    )
     from metpipeline_tests.disclosure.test_rule_aware_attack import _groups, attack
 
     for slug in ("ward", "flagged"):
@@ -187,7 +192,7 @@ def test_the_rule_aware_attacker_recovers_nothing_and_breaks_the_earlier_procedu
         shown = {n: (None if n in pattern else v) for n, v in values.items()}
         ranges = consistent_ranges([Version(shown, sum(values.values()))], set(), 1, 2, rule="minimal")
         assert ranges is not None
-        need = min(POLICY.min_interval_width, sum(values.values()))
+        need = required_width(list(values.values()), POLICY.min_interval_width)
         suppressed += len(pattern)
         exact += sum(1 for lo, hi in ranges.values() if lo == hi)
         narrowed += sum(1 for lo, hi in ranges.values() if hi - lo < need)

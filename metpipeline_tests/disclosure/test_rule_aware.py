@@ -26,6 +26,7 @@ from metpipeline_tests.disclosure.attacker import (
     _minimal_pattern,
     consistent_ranges,
     one_version_ranges,
+    required_width,
 )
 
 POLICY = load_policy(POLICY_FILE.default())
@@ -111,7 +112,7 @@ def test_two_versions_by_integer_programs_are_never_more_lenient_than_brute_forc
         # The policy's width, or all the group can hide: its cells not already public (published by v1
         # with the count they still have).
         public = {i for i in range(len(values)) if i not in hidden1 and NAMES[i] in unchanged}
-        need = min(3, sum(v for i, v in enumerate(revised) if i not in public))
+        need = required_width([v for i, v in enumerate(revised) if i not in public])
         for cell, (lo, hi) in expected.items():
             assert NAMES.index(cell) in public or hi - lo >= need, (values, revised, cell, expected)
 
@@ -129,7 +130,7 @@ def _attack(values: list[int], hidden: set[int], rule: str) -> tuple[int, int, i
     shown = {NAMES[i]: (None if i in hidden else v) for i, v in enumerate(values)}
     ranges = consistent_ranges([Version(shown, sum(values))], set(), 1, 2, rule=rule)
     assert ranges is not None
-    need = min(3, sum(values))
+    need = required_width(values)
     exact = sum(1 for lo, hi in ranges.values() if lo == hi)
     narrow = sum(1 for lo, hi in ranges.values() if hi - lo < need)
     return exact, narrow, len(hidden)

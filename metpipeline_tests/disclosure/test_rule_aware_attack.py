@@ -25,7 +25,12 @@ from metpipeline.datamart.seed import seed_datamart
 from metpipeline.datasets.build import datastore_file_name, key_columns
 from metpipeline.disclosure.policy import load_policy
 from metpipeline.settings import POLICY_FILE
-from metpipeline_tests.disclosure.attacker import Version, consistent_ranges, one_version_ranges
+from metpipeline_tests.disclosure.attacker import (
+    Version,
+    consistent_ranges,
+    one_version_ranges,
+    required_width,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -109,10 +114,11 @@ def _judge(versions: list[tuple[dict, dict]]) -> tuple[int, int, int, str]:
     public: set = set()  # cells an earlier version published with the count they still have
     for old_shown, _ in versions[:-1]:
         public |= {c for c, s in old_shown.items() if s is not None and truth.get(c) == s}
-    need = min(POLICY.min_interval_width, sum(v for c, v in truth.items() if c not in public))
+    need = required_width([v for c, v in truth.items() if c not in public], POLICY.min_interval_width)
     vs = [Version(s, sum(t.values())) for s, t in versions]
     unchanged = {c for c in truth if all(t.get(c) == truth[c] for _, t in versions)}
-    names = {c: str(i) for i, c in enumerate(truth)}  # the attacker's cells, renamed
+    every = dict.fromkeys(c for _, t in versions for c in t)  # every version's rows, in order
+    names = {c: str(i) for i, c in enumerate(every)}  # the attacker's cells, renamed
     renamed = [Version({names[c]: x for c, x in v.shown.items() if c in names}, v.total) for v in vs]
     if len(versions) == 1 or all(s == shown and t == truth for s, t in versions[:-1]):
         # One version, or the same counts and pattern in each: the facts are those of the first.
