@@ -240,12 +240,3 @@ def spec(slug: str) -> DatasetSpec:
         return CATALOGUE[slug]
     except KeyError:
         raise KeyError(f"no dataset {slug!r} in the catalogue: expected one of {slugs()}") from None
-
-
-def by_file_name(name: str) -> tuple[str, str] | None:
-    """(slug, window) of a Datastore CSV name, or None."""
-    for s in CATALOGUE.values():
-        for window in WINDOWS:
-            if s.file_name(window) == name:
-                return s.slug, window
-    return None

@@ -1,6 +1,5 @@
 """The Dagster instance the commands run against, and the operator's progress line."""
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ def say(message: str) -> None:
 
 def ensure_dagster_home() -> Path:
     """DAGSTER_HOME defaults to var/dagster with the repository's dagster.yaml (SQLite storage there)."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.var_dir() / "dagster")))
+    home = settings.dagster_home(settings.var_dir() / "dagster")
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
     if not target.exists() and (REPO_ROOT / "dagster.yaml").exists():

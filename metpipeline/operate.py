@@ -6,7 +6,6 @@ recorded there and shows in the UI exactly like a run launched from the Launchpa
 
 import argparse
 import logging
-import os
 import sys
 
 from metpipeline import settings
@@ -158,13 +157,13 @@ def cmd_config(args: argparse.Namespace) -> int:
     for s in settings.ALL_SETTINGS:
         value = s.value()
         shown = settings.redact_secrets(value) if value else value
-        source = "env" if os.environ.get(s.name) else "default"
+        source = "env" if s.is_set() else "default"
         print(f"{s.name:{width}} {source:8} {shown}")
         problem = settings.problem_of(s)
         if problem:
             bad += 1
             print(f"{'':{width}} {'MALFORMED':8} {problem}")
-    source = "env" if os.environ.get("DAGSTER_HOME") else "default"
+    source = "env" if settings.dagster_home_is_set() else "default"
     print(f"{'DAGSTER_HOME':{width}} {source:8} {ensure_dagster_home()}")
     if bad:
         print(f"{bad} malformed setting(s): fix them before running anything", file=sys.stderr)
@@ -232,7 +231,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     month = args.month or latest_complete_month()
     if not settings.RELEASE_TIME.is_set():
-        os.environ[settings.RELEASE_TIME.name] = "immediate"
+        settings.RELEASE_TIME.set_for_this_process("immediate")
         say(
             "embedded demo: approved candidates are published at once (production publishes them at the next "
             f"release time, 09:30 London by default: {settings.RELEASE_TIME.name})"

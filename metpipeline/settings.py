@@ -41,6 +41,21 @@ class Setting:
     def is_set(self) -> bool:
         return os.environ.get(self.name) not in (None, "")
 
+    def set_for_this_process(self, value: str) -> None:
+        """Give the setting a value for this process and the runs it starts (the embedded demo's release
+        time). The one place outside a deployment's environment where a setting is set."""
+        os.environ[self.name] = value
+
+
+def dagster_home(default: Path) -> Path:
+    """DAGSTER_HOME (Dagster's own variable), set to `default` for this process and its children when the
+    environment leaves it unset."""
+    return Path(os.environ.setdefault("DAGSTER_HOME", str(default)))
+
+
+def dagster_home_is_set() -> bool:
+    return os.environ.get("DAGSTER_HOME") not in (None, "")
+
 
 DATAMART_URL = Setting(
     "METPIPELINE_DATAMART_URL",

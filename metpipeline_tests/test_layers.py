@@ -78,3 +78,16 @@ def test_the_check_can_fail(monkeypatch):
     monkeypatch.setitem(RANK, "datasets", RANK["publish"])
     with pytest.raises(AssertionError, match="imports datasets"):
         test_imports_go_only_downward()
+
+
+def test_no_module_but_settings_reads_or_writes_the_environment():
+    """Every setting is declared, read and set in settings.py (`metpipeline config` shows it then)."""
+    package = Path(__file__).resolve().parents[1] / "metpipeline"
+    offenders = [
+        f"{path.relative_to(package)}:{n}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "settings.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "os.environ" in line or "getenv(" in line
+    ]
+    assert offenders == []

@@ -67,12 +67,6 @@ class Crimes:
         return len(self.utc)
 
 
-def expected_counted_by_minor(lk: Lookups, month: int, scale: float = 1.0) -> dict[str, float]:
-    """The seasonal expectation of counted crimes per minor category (before the bounded noise)."""
-    totals = np.bincount(lk.cell_minor, weights=lk.cell_ref, minlength=len(lk.minors))
-    return {m: float(totals[i]) * seasonality(month) * scale for i, m in enumerate(lk.minors)}
-
-
 def _cells(lk: Lookups, rng: np.random.Generator, month: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
     counted_cells = []
     for i in range(len(lk.minors)):

@@ -54,10 +54,6 @@ Hidden = dict[tuple[str, str], dict[str, dict[tuple, int]]]
 GROUP_COLUMNS: dict[str, tuple[str, ...]] = {slug: spec.group for slug, spec in CATALOGUE.items()}
 
 
-class DisclosureError(ValueError):
-    """The tables are inconsistent with the relations above."""
-
-
 @dataclass
 class Variable:
     value: int

@@ -211,11 +211,6 @@ crime.</p>{% endif %}
 )
 
 
-def _relative(path: str | None, here: str) -> str | None:
-    """The link from this version's cover sheet to another version's."""
-    return posixpath.relpath(path + "cover-sheet.html", here) if path and here else None
-
-
 def human_time(iso: str) -> str:
     """An ISO timestamp as people read it, in London time: "6 April 2024, 09:30"."""
     return datetime.fromisoformat(iso).astimezone(LONDON).strftime("%-d %B %Y, %H:%M")

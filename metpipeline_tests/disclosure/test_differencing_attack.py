@@ -15,6 +15,7 @@ than the policy's range (or than the whole group, when it holds fewer) narrows t
 computes both without the pipeline's audit code, and expects none.
 """
 
+import math
 import os
 import subprocess
 import sys
@@ -181,14 +182,23 @@ def test_the_rule_aware_attacker_recovers_nothing_and_breaks_the_earlier_procedu
         found = attack([released], slug)
         print(f"{slug}: {found}")
         assert found["suppressed"] > 0 and (found["exact"], found["narrowed"]) == (0, 0), found
-    exact = narrowed = suppressed = 0
-    for (_group, _month), (_shown, truth) in _groups(released, "ward").items():
+    from metpipeline.reference import category_sensitivity
+
+    high = {c for c, s in category_sensitivity().items() if s == "high"}
+    exact = narrowed = suppressed = skipped = 0
+    for (group, _month), (_shown, truth) in _groups(released, "ward").items():
+        if tuple(group[:2]) not in high:
+            continue  # only protected categories have primaries
         cells = list(truth)
         names = {c: str(i) for i, c in enumerate(cells)}
         values = {names[c]: truth[c] for c in cells}
         pattern = _minimal_pattern(values, 1, 2, POLICY.min_interval_width)
         if not pattern or pattern == set(values):
             continue  # nothing to hide, or every cell hidden (such rows were withheld)
+        hidden_total = sum(values[n] for n in pattern)
+        if math.comb(hidden_total + len(pattern) - 1, len(pattern) - 1) > 20_000:
+            skipped += 1  # too many assignments to replay the procedure on each in a test
+            continue
         shown = {n: (None if n in pattern else v) for n, v in values.items()}
         ranges = consistent_ranges([Version(shown, sum(values.values()))], set(), 1, 2, rule="minimal")
         assert ranges is not None
@@ -196,5 +206,8 @@ def test_the_rule_aware_attacker_recovers_nothing_and_breaks_the_earlier_procedu
         suppressed += len(pattern)
         exact += sum(1 for lo, hi in ranges.values() if lo == hi)
         narrowed += sum(1 for lo, hi in ranges.values() if hi - lo < need)
-    print(f"earlier procedure on the same ward counts: {exact} exact, {narrowed} narrowed of {suppressed}")
+    print(
+        f"earlier procedure on the same ward counts: {exact} exact, {narrowed} narrowed of {suppressed} "
+        f"({skipped} groups too large to replay)"
+    )
     assert suppressed > 0 and exact > 0 and narrowed > exact
