@@ -343,7 +343,8 @@ def _earlier_cells(t: Table, col: int, group: int, hidden: Hidden | None) -> lis
 def group_rule(t: Table, col: int, rows, earlier, policy: Policy, is_known, variable_of) -> Rule | None:
     """What the procedure's public rule says of a group's suppressed cells this version (rule_aware.py):
     a primary among them unless cells an earlier version hid there could explain the suppression, and a
-    drawn complement among the others whenever the group shows a cell the draw could have taken."""
+    drawn complement among the others whenever the group shows a cell the draw could have taken and kept
+    none (a group that keeps earlier cells may draw none)."""
     rule = policy.rule(t.slug)
     if rule.action != "suppress":
         return None
@@ -358,7 +359,7 @@ def group_rule(t: Table, col: int, rows, earlier, policy: Policy, is_known, vari
         rule.min_count,
         rule.max_count,
         primary=not sticky and not hidden_known_primary,
-        other=open_shown,
+        other=open_shown and not sticky,  # a group keeping earlier cells may draw none
         other_members=drawable,
     )
 

@@ -3,7 +3,8 @@
 The procedure is public (policy.yaml, README): a protected cell counting `lo`..`hi` crimes is always
 suppressed (a *primary*); a group holding suppressed cells holds a primary, or cells an earlier version
 hid there together (kept hidden: *sticky*); and whenever the group has a cell left open (not primary, not
-sticky, not published by an earlier version), the keyed draw adds at least one such cell (a *complement*,
+sticky, not published by an earlier version) and keeps no earlier version's cells, the keyed draw adds at
+least one such cell (a *complement*,
 never a primary: its count is 0 or above `hi`). Which cells the draw takes is keyed by a secret of the
 deployment: any set of open cells is a possible draw, so the attacker cannot replay it, and the pattern
 tells no more than these facts (suppress.py explains why every pattern that passes the audit is a possible
@@ -14,7 +15,8 @@ So, for one group's equation (its suppressed cells, not already public, sum to a
 * `primary`: at least one of them counts `lo`..`hi` (not imposed when sticky cells could explain the
   suppression);
 * `other`: at least one of `other_cells` (the cells the draw may have added: not sticky) counts 0 or more
-  than `hi` (imposed when the group shows an open cell, i.e. the draw had something to take).
+  than `hi` (imposed when the group shows an open cell, i.e. the draw had something to take, and kept no
+  earlier version's cells).
 
 A cell's consistent values are then computed in closed form (one equation) or by integer programs (an
 earlier version's equations linked in); the minimality attack (Wong et al., VLDB 2007) keeps only what

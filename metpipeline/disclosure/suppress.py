@@ -8,17 +8,18 @@ must not leak its choices: a deterministic, minimal choice (fewest cells, then f
 replay it and keep only the counts for which it would have made the published pattern (the minimality
 attack), which recovered a tenth of the suppressed ward cells. Instead, every group with a primary (or
 cells an earlier version hid together, which stay hidden) takes complements drawn from its open cells
-(not primary, not already public) by a keyed pseudo-random draw, at least one whenever any is open, and
-draws again, taking more, until the rule-aware audit of the group passes (rule_aware.py: what the
+(not primary, not already public) by a keyed pseudo-random draw, at least one whenever any is open
+(unless the group keeps an earlier version's cells: then the draw may take none), and draws again,
+taking more, until the rule-aware audit of the group passes (rule_aware.py: what the
 published pattern, the group total, earlier versions and this rule allow each cell to be). The draw is
 an HMAC under a secret of the deployment (derived from the ledger key): the same data gives the same
 cells, so a re-run keeps its hash, while no one without the secret can replay the choice.
 
 Why the audit's model is the whole truth: for counts consistent with its facts, the cells the pattern
-hides beyond the primaries and sticky cells are open cells, at least one when any is open, and the draw
-can take exactly those in its first attempt (each open cell is taken, or not, by its own keyed number);
-whether a pattern passes the audit depends only on what is public. So every pattern the procedure
-publishes could have come from every assignment the audit counts as consistent.
+hides beyond the primaries and sticky cells are open cells, at least one when any is open and nothing was
+kept, and the draw can take exactly those in its first attempt (each open cell is taken, or not, by its
+own keyed number); whether a pattern passes the audit depends only on what is public. So every pattern
+the procedure publishes could have come from every assignment the audit counts as consistent.
 
 Lone rows: a protected category with a single row in a group over the whole window (one ward of a
 borough; one borough of a flag London-wide) can never be protected by suppressing cells (the group total is
@@ -189,10 +190,13 @@ def _protect_column(release, t: Table, col: int, policy: Policy, known: Known, h
         rows = t.group_rows[g]  # type: ignore[attr-defined]
         # Sticky: what an earlier version hid together, with the same values, stays hidden; publishing one
         # of those cells now would solve that version's equation for the others.
+        kept = False
         for eq in earlier_equations(t, col, int(g), hidden):
             for r in eq:
-                if t.status[r, col] == PUBLISHED and not is_known[r]:
-                    t.status[r, col] = SECONDARY
+                if not is_known[r]:
+                    kept = True
+                    if t.status[r, col] == PUBLISHED:
+                        t.status[r, col] = SECONDARY
         open_ = rows[(t.status[rows, col] == PUBLISHED) & ~is_known[rows]]
 
         def passes(group: int = int(g)) -> bool:
@@ -202,7 +206,9 @@ def _protect_column(release, t: Table, col: int, policy: Policy, known: Known, h
         for attempt in range(MAX_ATTEMPTS):
             if not len(open_):
                 break
-            chosen = draw(secret, t, col, open_, attempt)
+            # A group that keeps an earlier version's cells may draw none: the same draw as then, over the
+            # cells still open, so an unchanged month keeps its pattern release after release.
+            chosen = draw(secret, t, col, open_, attempt, len(rows), at_least_one=not kept)
             t.status[chosen, col] = SECONDARY
             if passes():
                 break
@@ -216,9 +222,18 @@ def _protect_column(release, t: Table, col: int, policy: Policy, known: Known, h
     return failed
 
 
-def draw(secret: bytes, t: Table, col: int, open_rows: np.ndarray, attempt: int) -> np.ndarray:
+def draw(
+    secret: bytes,
+    t: Table,
+    col: int,
+    open_rows: np.ndarray,
+    attempt: int,
+    group_size: int,
+    at_least_one: bool = True,
+) -> np.ndarray:
     """The complements of one attempt: each open cell is taken when its keyed number falls below the
-    attempt's chance, and at least one is always taken (the one with the least number). The numbers are
+    attempt's chance (from the attempt and the group's size, so a later version draws the same), and, with
+    `at_least_one`, at least one is taken (the one with the least number). The numbers are
     an HMAC under the deployment's secret of the cell's dataset, month, key and the attempt: the same data
     gives the same cells (a re-run keeps its bytes), but without the secret no one can replay the choice,
     and every set of open cells is a possible draw (rule_aware.py relies on that)."""
@@ -227,9 +242,9 @@ def draw(secret: bytes, t: Table, col: int, open_rows: np.ndarray, attempt: int)
     numbers = np.array(
         [_keyed_number(secret, f"{t.slug}|{month}|{attempt}|{'|'.join(keys[r])}") for r in open_rows]
     )
-    chance = min(MAX_CHANCE, (attempt + 1) / (len(open_rows) + 1))
+    chance = min(MAX_CHANCE, (attempt + 1) / (group_size + 1))
     taken = open_rows[numbers < chance]
-    return taken if len(taken) else open_rows[[int(np.argmin(numbers))]]
+    return taken if len(taken) or not at_least_one else open_rows[[int(np.argmin(numbers))]]
 
 
 def _keyed_number(secret: bytes, message: str) -> float:

@@ -11,7 +11,8 @@ from an assignment when, as the README states the procedure:
   values (they stay hidden, and could be the reason);
 - `rule="drawn"` (the procedure now): whenever the version shows a cell it could have drawn (published, not
   published before with that value), a hidden cell it could have drawn (not kept from an earlier version, not
-  published before) counts 0 or more than `hi` — the keyed draw takes at least one; which ones it takes
+  published before) counts 0 or more than `hi` — the keyed draw takes at least one, unless the version kept
+  an earlier version's cells (then it may take none); which ones it takes
   cannot be replayed without the secret, so nothing more is implied;
 - `rule="minimal"` (the procedure before): replayed. The group is protected once two unknown cells hide
   min(3, the group's total); complements are added fewest cells first, then fewest crimes, first rows on ties.
@@ -158,7 +159,7 @@ def _could_produce(versions, v, values, var, unchanged, lo, hi, rule, width) -> 
         return False  # no primary, nothing kept: nothing would have been hidden
     drawable = hidden - kept - published_before
     shows_open = any(version.shown[c] is not None and c not in published_before for c in version.shown)
-    if shows_open and not any(not lo <= counts[c] <= hi for c in drawable):
+    if shows_open and not kept and not any(not lo <= counts[c] <= hi for c in drawable):
         return False  # the draw takes at least one open cell, and an open cell is never a primary
     return True
 

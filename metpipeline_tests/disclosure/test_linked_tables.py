@@ -172,5 +172,5 @@ def test_every_set_of_open_cells_is_a_possible_first_draw():
     seen = set()
     open_rows = np.arange(5)
     for i in range(4000):
-        seen.add(tuple(draw(f"k{i}".encode(), t, 0, open_rows, 0).tolist()))
+        seen.add(tuple(draw(f"k{i}".encode(), t, 0, open_rows, 0, group_size=5).tolist()))
     assert len(seen) == 2**5 - 1  # every non-empty subset

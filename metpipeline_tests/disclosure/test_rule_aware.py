@@ -173,3 +173,26 @@ def test_the_attackers_two_methods_agree(values, data):
         assert fast is None
     else:
         assert {fast} == set(enumerated.values())
+
+
+def test_an_unchanged_month_keeps_its_pattern_release_after_release():
+    """What a version hid stays hidden, and the draw adds nothing when the counts did not change: the
+    suppression of an old month does not grow with every monthly release."""
+    secret = b"the deployment's secret"
+    checked = 0
+    for values in _groups(seed=11, n=150):
+        first = _release(values)
+        apply_policy(first, POLICY, SENS, secret=secret)
+        t1 = first[("ward", "24m")]
+        if len(t1.frame) != len(values) or not (t1.status != PUBLISHED).any():
+            continue
+        hidden1 = {i for i in range(len(values)) if t1.status[i, 0] != PUBLISHED}
+        known = {("ward", MONTH, _key(i)): {values[i]} for i in range(len(values)) if i not in hidden1}
+        hidden = {("ward", MONTH): {"2024-03": {_key(i): values[i] for i in hidden1}}}
+        for _ in range(3):  # three later releases carrying the month
+            again = _release(values)
+            apply_policy(again, POLICY, SENS, known, hidden, secret=secret)
+            assert (again[("ward", "24m")].status != PUBLISHED).tolist() == (t1.status != PUBLISHED).tolist()
+            assert audit_release(again, POLICY, known, hidden).passed
+        checked += 1
+    assert checked > 50
