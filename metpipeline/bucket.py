@@ -100,6 +100,21 @@ class S3Store:
         except (BotoCoreError, OSError) as exc:  # connection refused/dropped/timed out, body cut short
             raise StoreError(f"cannot read {self.describe()}/{key}: {exc}") from None
 
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix` (relative to the store), sorted."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        keys: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._key(prefix)
+            )
+            for page in pages:
+                keys.extend(o["Key"][len(self._key("")) :] for o in page.get("Contents", []))
+        except (ClientError, BotoCoreError, OSError) as exc:
+            raise StoreError(f"cannot list {self.describe()}/{prefix}: {exc}") from None
+        return sorted(keys)
+
     def _put(self, key: str, data: bytes, **condition: Any) -> Any:
         """One conditional PUT carrying the sha256 of exactly these bytes (S3 verifies it and keeps it)."""
         return self.client.put_object(
@@ -284,6 +299,20 @@ class LocalStore:
             except (FileNotFoundError, IsADirectoryError):
                 return None
         return StoredObject(data, self._etag(data))
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every file under `prefix` (relative to the store), sorted; the store's own internal folder is not
+        part of the bucket."""
+        root = self.root.resolve()
+        folder = self._path(prefix) if prefix.strip("/") else root
+        if not folder.is_dir():
+            return []
+        with self._failing_as("list", prefix):
+            return sorted(
+                p.relative_to(root).as_posix()
+                for p in folder.rglob("*")
+                if p.is_file() and self.INSIDE_MOUNT not in p.relative_to(root).parts
+            )
 
     def _temp(self, data: bytes, mode: int) -> Path:
         """A complete, synced file in the internal directory (same file system, so it can be linked in),

@@ -719,6 +719,21 @@ def current_publication(engine: sa.Engine, dataset: str, month: str) -> Publicat
     return Publication(**row) if row else None
 
 
+def newest_publication(engine: sa.Engine, dataset: str) -> Publication | None:
+    """The dataset's newest publication (latest month, latest version): what its `latest.json` must name."""
+    ensure_schema(engine)
+    t = publications
+    stmt = (
+        sa.select(t.c.dataset, t.c.month, t.c.content_hash, t.c.version, t.c.published_at)
+        .where(t.c.dataset == dataset)
+        .order_by(t.c.month.desc(), t.c.version.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(stmt).mappings().first()
+    return Publication(**row) if row else None
+
+
 def was_published(engine: sa.Engine, dataset: str, month: str, content_hash: str) -> bool:
     """These bytes were public for the month at some time (a version of them exists)."""
     ensure_schema(engine)

@@ -1,8 +1,14 @@
-"""Publish stage: the approval sensor, which verifies the sealed decisions, and the publish job."""
+"""Publish stage: the approval sensor, which verifies the sealed decisions, the publish job, and the daily
+read-back of the public bucket."""
 
 import dagster as dg
 
 from metpipeline.publish.jobs import publish_job
 from metpipeline.publish.sensors import approval_sensor
+from metpipeline.publish.verify_job import verify_published_job, verify_published_schedule
 
-defs = dg.Definitions(jobs=[publish_job], sensors=[approval_sensor])
+defs = dg.Definitions(
+    jobs=[publish_job, verify_published_job],
+    sensors=[approval_sensor],
+    schedules=[verify_published_schedule],
+)

@@ -16,6 +16,7 @@ from metpipeline.notify import Notice, send
 from metpipeline.publish.anchor import rollback_problem
 from metpipeline.publish.catalog import publication_time
 from metpipeline.publish.publisher import PublishError, publish_candidate
+from metpipeline.publish.verify import verify_dataset
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
 from metpipeline.settings import ConfigError
 
@@ -105,6 +106,17 @@ def publish_candidate_op(
     except (CandidateError, PublishError, StoreError) as exc:
         raise dg.Failure(description=f"Not published: {exc}") from None
     ledger.record_publication(engine, dataset, month, chash, result.version)
+    # Read back what the public now sees (a re-run of an already published candidate included: it used to
+    # answer "already published" without looking).
+    try:
+        differences = verify_dataset(store, engine, dataset)
+    except StoreError as exc:
+        raise dg.Failure(description=f"Published, but the bucket could not be read back: {exc}") from None
+    if differences:
+        raise dg.Failure(
+            description=f"{dataset} {month}: the bucket differs from what was published:\n"
+            + "\n".join(f"- {d}" for d in differences)
+        )
     approvals = [
         f"{d.describe()}"
         for d in ledger.decisions_for(engine, dataset, month, chash)

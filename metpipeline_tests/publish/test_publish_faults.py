@@ -287,3 +287,12 @@ def test_failed_publish_runs_are_retried_then_flagged_then_complete_once_the_fau
     assert run(request).success
     assert json.loads((bucket / SLUG / "latest.json").read_text())["latest"]["content_hash"] == chash
     assert not run_requests(tick())
+    # A re-run of the publication reads the bucket back: unchanged, it passes; with a file changed behind the
+    # pipeline's back, it fails naming the file (it answered "already published" without looking).
+    assert run(request).success
+    prefix = json.loads((bucket / SLUG / "latest.json").read_text())["latest"]["path"]
+    (bucket / prefix / "borough-tidy.csv.gz").write_bytes(b"forged")
+    again = run(request)
+    assert not again.success
+    failure = next(e for e in again.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "borough-tidy.csv.gz differs from the published file" in str(failure.event_specific_data.error)
