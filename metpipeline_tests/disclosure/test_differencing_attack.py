@@ -16,9 +16,6 @@ computes both without the pipeline's audit code, and expects none.
 """
 
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +26,10 @@ from metpipeline.datamart.seed import seed_datamart
 from metpipeline.datasets.build import datastore_file_name, key_columns
 from metpipeline.disclosure.policy import load_policy
 from metpipeline.settings import POLICY_FILE
+from metpipeline_tests.disclosure.demo_release import release
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 MONTH = "2024-02"
 POLICY = load_policy(POLICY_FILE.default())
 AIRPORTS = "London Heathrow and London City Airports"
@@ -44,20 +41,7 @@ def released(tmp_path_factory):
     var = tmp / "var"
     var.mkdir()
     seed_datamart(f"sqlite:///{var / 'datamart.sqlite'}", "2024-01", "2024-03", scale=0.3, progress=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("METPIPELINE_", "DAGSTER_"))}
-    env.update(
-        METPIPELINE_VAR_DIR=str(var), METPIPELINE_FIRST_MONTH="2024-01", DAGSTER_HOME=str(var / "dagster")
-    )
-    run = subprocess.run(
-        [sys.executable, "-m", "metpipeline.cli", "demo", "--month", MONTH],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return var / "work" / "releases" / MONTH
+    return release(var, MONTH)
 
 
 def _published(release: Path, slug: str, window: str) -> pd.DataFrame:

@@ -11,10 +11,7 @@ test_differencing_attack.py, where the earlier, deterministic procedure is repla
 """
 
 import math
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,10 +28,10 @@ from metpipeline_tests.disclosure.attacker import (
     one_version_ranges,
     required_width,
 )
+from metpipeline_tests.disclosure.demo_release import release
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 POLICY = load_policy(POLICY_FILE.default())
 GROUPS = {
     "ward": ["MajorText", "MinorText", "LookUp_BoroughName"],
@@ -44,30 +41,13 @@ GROUPS = {
 ENUMERATION_LIMIT = 200_000  # assignments; larger two-version groups are judged one version at a time
 
 
-def _release(var: Path, month: str) -> Path:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("METPIPELINE_", "DAGSTER_"))}
-    env.update(
-        METPIPELINE_VAR_DIR=str(var), METPIPELINE_FIRST_MONTH="2024-01", DAGSTER_HOME=str(var / "dagster")
-    )
-    run = subprocess.run(
-        [sys.executable, "-m", "metpipeline.cli", "demo", "--month", month],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return var / "work" / "releases" / month
-
-
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory):
     var = tmp_path_factory.mktemp("rule_aware") / "var"
     var.mkdir()
     datamart = var / "datamart.sqlite"
     seed_datamart(f"sqlite:///{datamart}", "2024-01", "2024-04", scale=0.1, progress=False)
-    first = _release(var, "2024-03")
+    first = release(var, "2024-03")
     # The revision, recorded after the first release: 4% of March's offences cancelled, and a third of its
     # sexual offences (the protected categories, so that groups with suppressed cells change).
     with sqlite3.connect(datamart) as conn:
@@ -79,7 +59,7 @@ def releases(tmp_path_factory):
             # after every modification the first release saw (the change detection's watermark)
             (datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),),
         )
-    second = _release(var, "2024-04")
+    second = release(var, "2024-04")
     return first, second
 
 
