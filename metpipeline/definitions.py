@@ -4,6 +4,7 @@ DataMart ─► extract ─► harmonise ─► datasets ─► disclosure ─�
                  quality checks (Great Expectations) on every stage                   │ data owner decides
                                                                                       ▼ (decide_release)
                                       approval sensor (sealed ledger verified) ─► publish job ─► bucket
+                                      published_<dataset> assets (what is live) ◄─┘  read back daily
 """
 
 import dagster as dg

@@ -142,3 +142,14 @@ def test_both_jobs_return_freed_memory_after_a_step_that_grew_the_process(monkey
     hook(None)  # 540: 40 MiB more, kept
     hook(None)  # 700: 160 MiB more than after the previous step, returned; 600 left
     assert len(returned) == 2 and jobs._resident_after_last_step == [600]
+
+
+def test_the_published_datasets_are_assets_downstream_of_the_candidates():
+    from metpipeline.catalogue import CATALOGUE
+    from metpipeline.definitions import defs
+
+    graph = defs.get_repository_def().asset_graph
+    for dataset in CATALOGUE:
+        key = dg.AssetKey(f"published_{dataset}")
+        assert graph.get(key).parent_keys == {dg.AssetKey("release_candidates")}
+        assert graph.get(key).partitions_def is not None

@@ -1,5 +1,7 @@
 """The publish job: put one approved candidate in the bucket. Launched by the approval sensor."""
 
+import hashlib
+import json
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -14,6 +16,7 @@ from metpipeline.governance.decide import approvals_completed_at, publication_pr
 from metpipeline.governance.registry import RegistryError
 from metpipeline.notify import Notice, send
 from metpipeline.publish.anchor import rollback_problem
+from metpipeline.publish.assets import published_key
 from metpipeline.publish.catalog import publication_time
 from metpipeline.publish.publisher import PublishError, publish_candidate
 from metpipeline.publish.verify import verify_dataset
@@ -55,6 +58,29 @@ def pre_release_access(engine, dataset: str, month: str, chash: str) -> list[dic
             }
         )
     return access
+
+
+def publication_metadata(store, result, approvals: list[str]) -> dict:
+    """What the Catalog shows of a published month: read back from the bucket (latest.json's entry for the
+    version and the version's manifest)."""
+    slug = result.prefix.split("/")[1]
+    latest = json.loads(store.get(f"datasets/{slug}/latest.json").data)
+    entry = next(v for v in latest.get("versions", []) if v.get("version") == result.version)
+    manifest = store.get(result.prefix + "manifest.json").data
+    files = json.loads(manifest).get("files", [])
+    base = (settings.PUBLIC_BASE_URL.value() or "").rstrip("/")
+    return {
+        "version": result.version,
+        "public_url": dg.MetadataValue.url(f"{base}/{result.prefix}") if base else result.prefix,
+        "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+        "candidate_hash": result.content_hash,
+        "released_at": entry.get("released_at", ""),
+        "reverts_to_version": entry.get("reverts_to_version", 0),
+        "files": dg.MetadataValue.md(
+            "\n".join(f"- {f['name']}: {f['bytes']:,} bytes, sha256 {f['sha256'][:12]}…" for f in files)
+        ),
+        "approved_by": dg.MetadataValue.md("\n".join(f"- {a}" for a in approvals)),
+    }
 
 
 @dg.op(description="Verify the approval and the candidate's bytes, then publish it as a new version.")
@@ -136,6 +162,14 @@ def publish_candidate_op(
             governance.registry().recipients([dataset]),
         )
         send(notice, context.log)
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=published_key(dataset),
+            partition=month,
+            description=f"{dataset} {month} v{result.version}, as the public sees it",
+            metadata=publication_metadata(store, result, approvals),
+        )
+    )
     context.add_output_metadata(
         {
             "version": result.version,

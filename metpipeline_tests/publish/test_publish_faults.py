@@ -287,6 +287,13 @@ def test_failed_publish_runs_are_retried_then_flagged_then_complete_once_the_fau
     assert run(request).success
     assert json.loads((bucket / SLUG / "latest.json").read_text())["latest"]["content_hash"] == chash
     assert not run_requests(tick())
+    # The publication is the month's partition of the published asset, with what the Catalog shows.
+    event = instance.get_latest_materialization_event(dg.AssetKey("published_borough"))
+    assert event is not None and event.dagster_event.partition == MONTH
+    shown = event.asset_materialization.metadata
+    assert shown["version"].value == 1 and shown["candidate_hash"].value == chash
+    assert "alice.owner" in shown["approved_by"].value and "borough-tidy.csv.gz" in shown["files"].value
+    assert len(shown["manifest_sha256"].value) == 64 and shown["reverts_to_version"].value == 0
     # A re-run of the publication reads the bucket back: unchanged, it passes; with a file changed behind the
     # pipeline's back, it fails naming the file (it answered "already published" without looking).
     assert run(request).success
