@@ -1,13 +1,18 @@
 """Every day, each dataset's public copy is read back from the bucket and compared with its recorded
-publication (verify.py); a difference fails the run and tells the owners on their channels."""
+publication (verify.py): an asset check on each published dataset, run by `verify_published_job` on the
+schedule `verify_published_daily`. A difference fails the check and the run, naming each object, and tells
+the owners on their channels."""
 
 import dagster as dg
 
 from metpipeline.bucket import StoreError, open_store
 from metpipeline.catalogue import CATALOGUE
 from metpipeline.notify import Notice, send
+from metpipeline.publish.assets import published_key
 from metpipeline.publish.verify import verify_all
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource
+
+CHECK = "public_copy_matches_publication"
 
 
 def report(problems: dict[str, list[str]]) -> str:
@@ -17,25 +22,39 @@ def report(problems: dict[str, list[str]]) -> str:
     )
 
 
-@dg.op(description="Read every dataset's published version back from the bucket and compare it.")
-def verify_published_op(
-    context: dg.OpExecutionContext,
+@dg.multi_asset_check(
+    name="verify_published",
+    specs=[
+        dg.AssetCheckSpec(
+            CHECK,
+            asset=published_key(dataset),
+            description="The bucket's latest.json and the version it names are as published: the pointer, "
+            "every file's sha256, the data package's hashes, the cover sheet, nothing added.",
+        )
+        for dataset in CATALOGUE
+    ],
+)
+def verify_published(
+    context: dg.AssetCheckExecutionContext,
     state: StateResource,
     bucket: BucketResource,
     governance: GovernanceResource,
-) -> None:
+):
     store = open_store(bucket.validated_url(), bucket.endpoint_url or None)
     try:
         problems = verify_all(store, state.engine())
     except StoreError as exc:
         raise dg.Failure(description=f"The bucket could not be read back: {exc}") from None
-    context.add_output_metadata(
-        {
-            "datasets_checked": len(problems),
-            "differences": dg.MetadataValue.json({d: ps for d, ps in problems.items() if ps}),
-        }
-    )
-    changed = [d for d, ps in problems.items() if ps]
+    for dataset, found in problems.items():
+        yield dg.AssetCheckResult(
+            asset_key=published_key(dataset),
+            check_name=CHECK,
+            passed=not found,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(found) if found else "as published",
+            metadata={"differences": dg.MetadataValue.json(found)},
+        )
+    changed = [d for d, found in problems.items() if found]
     if not changed:
         context.log.info(f"every published dataset ({', '.join(CATALOGUE)}) is as it was published")
         return
@@ -50,16 +69,14 @@ def verify_published_op(
     raise dg.Failure(description=text)
 
 
-@dg.job(
-    name="verify_published_job",
+verify_published_job = dg.define_asset_job(
+    "verify_published_job",
+    selection=dg.AssetSelection.checks(verify_published),
     description="Read every dataset's public version back from the bucket and compare it with what was "
     "published; tells the owners of any difference.",
     tags={"metpipeline/kind": "publish"},
     executor_def=dg.in_process_executor,
 )
-def verify_published_job():
-    verify_published_op()
-
 
 verify_published_schedule = dg.ScheduleDefinition(
     name="verify_published_daily",

@@ -14,8 +14,6 @@ from metpipeline.bucket import LocalStore, S3Store
 from metpipeline.governance import ledger
 from metpipeline.publish.publisher import publish_candidate
 from metpipeline.publish.verify import verify_all
-from metpipeline.publish.verify_job import verify_published_job
-from metpipeline.resources import BucketResource, GovernanceResource, StateResource
 from metpipeline_tests.deployment import deployment
 from metpipeline_tests.fixtures.webhook import Hook
 
@@ -83,23 +81,25 @@ def test_every_change_to_an_s3_bucket_is_found(staging, s3_server):
     _expect_every_change_found(verify_all(store, staging.engine))
 
 
-def test_the_daily_job_fails_and_tells_the_owners(staging, tmp_path):
+def test_the_daily_check_fails_and_tells_the_owners(staging, tmp_path):
+    from metpipeline.definitions import defs
+
     root = tmp_path / "bucket"
     store = LocalStore(str(root))
     results = _publish(staging, store)
-    resources = {"state": StateResource(), "bucket": BucketResource(), "governance": GovernanceResource()}
+    job = defs.resolve_job_def("verify_published_job")
     with Hook() as hook, deployment(STATE_URL=staging.engine.url, BUCKET_URL=root, WEBHOOK_URL=hook.url):
-        clean = verify_published_job.execute_in_process(
-            resources=resources, instance=dg.DagsterInstance.ephemeral()
-        )
+        clean = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
         assert clean.success and hook.bodies == []
+        assert {(e.asset_key.path[0], e.passed) for e in clean.get_asset_check_evaluations()} == {
+            (f"published_{d}", True) for d in DATASETS
+        }
         target = root / results["ward"].prefix / "ward-tidy.parquet"
         target.write_bytes(target.read_bytes()[:-10])
-        broken = verify_published_job.execute_in_process(
-            resources=resources, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
-        )
+        broken = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert not broken.success
-    failure = next(e for e in broken.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "ward-tidy.parquet differs from the published file" in str(failure.event_specific_data.error)
+    verdicts = {e.asset_key.path[0]: e for e in broken.get_asset_check_evaluations()}
+    assert not verdicts["published_ward"].passed and verdicts["published_borough"].passed
+    assert "ward-tidy.parquet differs from the published file" in verdicts["published_ward"].description
     (body,) = hook.bodies
     assert "ward" in json.dumps(body) and "differs" in json.dumps(body)
