@@ -15,7 +15,6 @@ from metpipeline.disclosure.files import (
 from metpipeline.disclosure.policy import load_policy
 from metpipeline.disclosure.render import write_publishable
 from metpipeline.disclosure.suppress import apply_policy, complement_secret
-from metpipeline.governance import seal
 from metpipeline.memory import release_pools
 from metpipeline.partitions import EARLIER_MONTHS, monthly_partitions
 from metpipeline.reference import category_sensitivity
@@ -79,7 +78,7 @@ def _disclose(context, area, month, governance) -> dg.MaterializeResult:
     sensitivity = category_sensitivity()
     known = known_from_previous(previous, policy, sensitivity)
     # The complement draw's secret (suppress.py): from the deployment's ledger key, never in any output.
-    secret = complement_secret(seal.load_key(say=context.log.info))
+    secret = complement_secret(governance.ledger_key(context.log.info))
     outcome = apply_policy(release, policy, sensitivity, known, hidden_from_previous(previous), secret=secret)
     del known
     release_pools()  # the tables withholding replaced, and the earlier versions' cells

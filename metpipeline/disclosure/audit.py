@@ -188,7 +188,7 @@ def _by_integer_programs(block: Block, members: list[int], eqs: list[int]) -> li
         if signature not in solved:
             try:
                 solved[signature] = rule_aware.integer_program_range(
-                    len(members), equations, totals, rules, fixed, index[v], LP_TIME_LIMIT_S
+                    len(members), equations, totals, rules, fixed, index[v], SOLVER_TIME_LIMIT_S
                 )
             except rule_aware.Inconsistent:  # not a pattern the procedure makes: judged as exposing it
                 solved[signature] = (var.value, var.value)
@@ -200,7 +200,7 @@ def _by_integer_programs(block: Block, members: list[int], eqs: list[int]) -> li
 # Each integer program is small (milliseconds); the limit bounds how long a termination request can wait for
 # the solver (interrupts are acted on between calls), and a program that reaches it blocks the release
 # rather than letting a cell through unaudited.
-LP_TIME_LIMIT_S = 5.0
+SOLVER_TIME_LIMIT_S = 5.0
 
 
 def audit_release(

@@ -305,16 +305,13 @@ def build_block(
                 continue
             rule = earlier_rule(facts, shown_open, policy.rule(t.slug))
             same = index_of.get(tuple(eq))
-            if same is not None and not _has_facts(block.rules[same]):
+            existing = block.rules[same] if same is not None else None
+            if same is not None and not (existing is not None and existing.has_facts):
                 block.rules[same] = rule  # the same cells: that version's facts are the ones that count
-            elif same is None or _has_facts(rule):
+            elif same is None or rule.has_facts:
                 index_of.setdefault(tuple(eq), len(block.equations))
                 block.add_equation(eq, rule)
     return block
-
-
-def _has_facts(rule: Rule | None) -> bool:
-    return rule is not None and (rule.primary or rule.other)
 
 
 def _earlier_cells(t: Table, col: int, group: int, hidden: Hidden | None) -> list[list[tuple[int, int]]]:

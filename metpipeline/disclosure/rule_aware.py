@@ -23,6 +23,7 @@ earlier version's equations linked in); the minimality attack (Wong et al., VLDB
 these facts allow, and the audit asks that what is left spans the policy's width.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -44,6 +45,10 @@ class Rule:
     # The variables (of the block, or of the integer program) the draw may have added: not sticky, not
     # already public.
     other_members: frozenset[int] = frozenset()
+
+    @property
+    def has_facts(self) -> bool:
+        return self.primary or self.other
 
 
 def _others_feasible(a: int, b: int, rest: int, lo: int, hi: int, need_p: bool, need_n: bool) -> bool:
@@ -69,13 +74,14 @@ def _others_feasible(a: int, b: int, rest: int, lo: int, hi: int, need_p: bool, 
     return True
 
 
+@functools.lru_cache(maxsize=65536)
 def closed_form(
     k: int, drawable_cells: int, total: int, rule: Rule | None, drawable: bool
 ) -> tuple[int, int] | None:
     """The least and greatest value a cell can take, among `k` unknown cells summing to `total` under
     `rule`, `drawable_cells` of them cells the draw may have added; `drawable`: whether this cell is one.
     None: no value is consistent (the facts do not hold for the true counts: a defect)."""
-    if rule is None or not (rule.primary or rule.other):
+    if rule is None or not rule.has_facts:
         return (total, total) if k == 1 else (0, total)
     lo, hi = rule.lo, rule.hi
     a = drawable_cells - (1 if drawable else 0)

@@ -6,7 +6,7 @@ Secondary, per group of the worst-case model (constraints.py: e.g. a category's 
 one month, whose total the attacker knows). The attacker is also assumed to know this procedure, so it
 must not leak its choices: a deterministic, minimal choice (fewest cells, then fewest crimes) lets anyone
 replay it and keep only the counts for which it would have made the published pattern (the minimality
-attack), which recovered a tenth of the suppressed ward cells. Instead, every group with a primary (or
+attack). Instead, every group with a primary (or
 cells an earlier version hid together, which stay hidden) takes complements drawn from its open cells
 (not primary, not already public) by a keyed pseudo-random draw, at least one whenever any is open
 (unless the group keeps an earlier version's cells: then the draw may take none), and draws again,
@@ -199,10 +199,11 @@ def _protect_column(release, t: Table, col: int, policy: Policy, known: Known, h
                         t.status[r, col] = SECONDARY
         open_ = rows[(t.status[rows, col] == PUBLISHED) & ~is_known[rows]]
 
-        def passes(group: int = int(g)) -> bool:
+        def failing(group: int = int(g)) -> list:
             block = build_block(release, t, col, policy, known, hidden=hidden, groups=[group])
-            return not any(iv.fails for iv in audit_block(block))
+            return [iv for iv in audit_block(block) if iv.fails]
 
+        passed = False
         for attempt in range(MAX_ATTEMPTS):
             if not len(open_):
                 break
@@ -210,15 +211,16 @@ def _protect_column(release, t: Table, col: int, policy: Policy, known: Known, h
             # cells still open, so an unchanged month keeps its pattern release after release.
             chosen = draw(secret, t, col, open_, attempt, len(rows), at_least_one=not kept)
             t.status[chosen, col] = SECONDARY
-            if passes():
+            if not failing():
+                passed = True
                 break
             t.status[chosen, col] = PUBLISHED
         else:
             t.status[open_, col] = SECONDARY  # every open cell: the last draw
-        if not passes():
-            # The rows of the cells that stay too narrow: withholding them is all that is left.
-            block = build_block(release, t, col, policy, known, hidden=hidden, groups=[int(g)])
-            failed.update(iv.cell[2] for iv in audit_block(block) if iv.fails)
+        if not passed:
+            # The rows of the cells that stay too narrow (none, if the last pattern passes): withholding them
+            # is all that is left.
+            failed.update(iv.cell[2] for iv in failing())
     return failed
 
 

@@ -706,29 +706,21 @@ def record_publication(engine: sa.Engine, dataset: str, month: str, content_hash
 
 def current_publication(engine: sa.Engine, dataset: str, month: str) -> Publication | None:
     """The newest published version of (dataset, month): what the public sees for that month."""
-    ensure_schema(engine)
-    t = publications
-    stmt = (
-        sa.select(t.c.dataset, t.c.month, t.c.content_hash, t.c.version, t.c.published_at)
-        .where(t.c.dataset == dataset, t.c.month == month)
-        .order_by(t.c.version.desc())
-        .limit(1)
-    )
-    with engine.connect() as conn:
-        row = conn.execute(stmt).mappings().first()
-    return Publication(**row) if row else None
+    return _newest_publication(engine, dataset, month)
 
 
 def newest_publication(engine: sa.Engine, dataset: str) -> Publication | None:
     """The dataset's newest publication (latest month, latest version): what its `latest.json` must name."""
+    return _newest_publication(engine, dataset)
+
+
+def _newest_publication(engine: sa.Engine, dataset: str, month: str | None = None) -> Publication | None:
     ensure_schema(engine)
     t = publications
-    stmt = (
-        sa.select(t.c.dataset, t.c.month, t.c.content_hash, t.c.version, t.c.published_at)
-        .where(t.c.dataset == dataset)
-        .order_by(t.c.month.desc(), t.c.version.desc())
-        .limit(1)
+    stmt = sa.select(t.c.dataset, t.c.month, t.c.content_hash, t.c.version, t.c.published_at).where(
+        t.c.dataset == dataset, *([t.c.month == month] if month is not None else [])
     )
+    stmt = stmt.order_by(t.c.month.desc(), t.c.version.desc()).limit(1)
     with engine.connect() as conn:
         row = conn.execute(stmt).mappings().first()
     return Publication(**row) if row else None

@@ -18,7 +18,7 @@ from metpipeline.notify import Notice, send
 from metpipeline.publish.anchor import rollback_problem
 from metpipeline.publish.assets import published_key
 from metpipeline.publish.catalog import publication_time
-from metpipeline.publish.publisher import PublishError, publish_candidate
+from metpipeline.publish.publisher import BUCKET_SLUGS, MANIFEST, PublishError, publish_candidate
 from metpipeline.publish.verify import verify_dataset
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
 from metpipeline.settings import ConfigError
@@ -63,10 +63,10 @@ def pre_release_access(engine, dataset: str, month: str, chash: str) -> list[dic
 def publication_metadata(store, result, approvals: list[str]) -> dict:
     """What the Catalog shows of a published month: read back from the bucket (latest.json's entry for the
     version and the version's manifest)."""
-    slug = result.prefix.split("/")[1]
+    slug = BUCKET_SLUGS[result.dataset]
     latest = json.loads(store.get(f"datasets/{slug}/latest.json").data)
     entry = next(v for v in latest.get("versions", []) if v.get("version") == result.version)
-    manifest = store.get(result.prefix + "manifest.json").data
+    manifest = store.get(result.prefix + MANIFEST).data
     files = json.loads(manifest).get("files", [])
     base = (settings.PUBLIC_BASE_URL.value() or "").rstrip("/")
     return {

@@ -19,8 +19,7 @@ import json
 
 from metpipeline.catalogue import CATALOGUE
 from metpipeline.governance import ledger
-
-COVER, DATAPACKAGE, MANIFEST = "cover-sheet.html", "datapackage.json", "manifest.json"
+from metpipeline.publish.publisher import COVER, DATAPACKAGE, MANIFEST
 
 
 def _json(store, key: str, problems: list[str], what: str) -> dict | None:

@@ -44,14 +44,14 @@ def released(tmp_path_factory):
     return release(var, MONTH)
 
 
-def _published(release: Path, slug: str, window: str) -> pd.DataFrame:
+def _published(folder: Path, slug: str, window: str) -> pd.DataFrame:
     return pd.read_csv(
-        release / "publishable" / slug / datastore_file_name(slug, window), dtype=str, keep_default_na=False
+        folder / "publishable" / slug / datastore_file_name(slug, window), dtype=str, keep_default_na=False
     )
 
 
-def _truth(release: Path, slug: str, window: str) -> pd.DataFrame:
-    frame = pd.read_parquet(release / "counts" / f"{slug}__{window}.parquet")
+def _truth(folder: Path, slug: str, window: str) -> pd.DataFrame:
+    frame = pd.read_parquet(folder / "counts" / f"{slug}__{window}.parquet")
     frame[key_columns(slug)] = frame[key_columns(slug)].astype(str)
     return frame
 
