@@ -30,6 +30,18 @@ QUALITY_RULES = ("columns", "counts_valid", "totals_reconcile")
 SENSITIVITIES = ("aggregate", "small-area", "special-category")
 # What a table's month column adds up to: every counted crime, the geocoded ones, or nothing (flags overlap).
 RECONCILES_TO = ("counted", "geocoded", None)
+# What a key column's values are checked against before publication (disclosure/allowlist.py).
+VOCABULARIES = (
+    "major",
+    "minor",
+    "borough",
+    "ward_code",
+    "ward_name",
+    "lsoa_code",
+    "lsoa_name",
+    "flag_type",
+    "flag",
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,15 @@ class Key:
     published: str
     source: str
     upper: bool = False  # published in upper case (category names)
+    # The values the public files may hold in this column: one of VOCABULARIES (disclosure/allowlist.py
+    # lets nothing else through, so a free-text field put in a key column is stopped before publication).
+    vocabulary: str = ""
+
+    def __post_init__(self) -> None:
+        if self.vocabulary not in VOCABULARIES:
+            raise ValueError(
+                f"key {self.published!r}: vocabulary {self.vocabulary!r} is not one of {VOCABULARIES}"
+            )
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,18 @@ class DatasetSpec:
     # harmonised crimes -> the records this table counts, with every key's `source` column and `month`.
     rows: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     description: str = ""
+    # What the data owner's decision page calls the table (default: the title).
+    label: str = ""
+    # For a table of geocoded crimes (reconciles_to "geocoded"): the harmonised column whose missing value
+    # keeps a crime out of it. Its not-geocoded figure (crimes counted London-wide but in no row) is
+    # derived from it: in the ledger, the report, the cover sheet and the disclosure record.
+    not_geocoded: str | None = None
+    # The table has the airports pseudo-borough's row (crimes recorded by Aviation Security, SO18). The
+    # 2026 layout counts them where they happened instead, so the dataset also writes an extra table: the
+    # airports' crimes by location (datasets/build.py `airports_cells`, datasets/layouts.py).
+    airports_row: bool = False
+    # Terms the cover sheet defines beside the categories: (term, definition).
+    definitions: tuple[tuple[str, str], ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +115,12 @@ class DatasetSpec:
             problems.append(f"quality rules {unknown} unknown: expected some of {QUALITY_RULES}")
         if "totals_reconcile" in self.quality_rules and self.reconciles_to is None:
             problems.append("rule totals_reconcile needs reconciles_to")
+        if (self.reconciles_to == "geocoded") != (self.not_geocoded is not None):
+            problems.append(
+                "a table of geocoded crimes (reconciles_to 'geocoded') names its not_geocoded column"
+            )
+        if self.airports_row and "borough_name" not in self.source_columns:
+            problems.append("airports_row needs a key column counted by borough_name")
         if problems:
             raise ValueError(f"dataset {self.slug!r}: " + "; ".join(problems))
 
@@ -100,6 +139,19 @@ class DatasetSpec:
     @property
     def asset_name(self) -> str:
         return f"{self.slug}_dataset"
+
+    @property
+    def name(self) -> str:
+        """What people call the table: its label, else its title."""
+        return self.label or self.title
+
+    @property
+    def vocabularies(self) -> dict[str, str]:
+        """Every name a key column goes by in the public files (published, tidy) -> its vocabulary."""
+        tidy = self.tidy_names
+        out = {k.published: k.vocabulary for k in self.keys}
+        out.update({tidy[k.published]: k.vocabulary for k in self.keys})
+        return out
 
     @property
     def needs_protection(self) -> bool:
@@ -126,9 +178,15 @@ def flag_rows(harmonised: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-_MAJOR, _MINOR = Key("MajorText", "mps_major", True), Key("MinorText", "mps_minor", True)
+_MAJOR = Key("MajorText", "mps_major", True, "major")
+_MINOR = Key("MinorText", "mps_minor", True, "minor")
 _CATEGORY_TIDY = (("MajorText", "major"), ("MinorText", "minor"))
 _BOROUGHS = "London boroughs (Metropolitan Police Service area)"
+FLAGS_DEFINITION = (
+    "Flags",
+    f"hate crime strands ({', '.join(s.title() for s in HATE_STRANDS)}) and domestic abuse, as recorded "
+    "on the crime. One crime can carry several flags, so the flags do not add up to the crimes.",
+)
 
 CATALOGUE: dict[str, DatasetSpec] = {}
 
@@ -145,14 +203,16 @@ register(
     DatasetSpec(
         slug="borough",
         title="MPS Borough Level Crime",
-        keys=(_MAJOR, _MINOR, Key("BoroughName", "borough_name")),
+        keys=(_MAJOR, _MINOR, Key("BoroughName", "borough_name", vocabulary="borough")),
         tidy=(("BoroughName", "borough_name"), *_CATEGORY_TIDY),
         category=("MajorText", "MinorText"),
         geography=_BOROUGHS,
         bucket_slug="mps-borough-level-crime",
         sensitivity="aggregate",
         reconciles_to="counted",
+        airports_row=True,
         description="crimes by borough and offence category",
+        label="Crime by borough",
     )
 )
 register(
@@ -162,9 +222,9 @@ register(
         keys=(
             _MAJOR,
             _MINOR,
-            Key("WardName", "ward_name"),
-            Key("WardCode", "ward_code"),
-            Key("LookUp_BoroughName", "ward_borough_name"),
+            Key("WardName", "ward_name", vocabulary="ward_name"),
+            Key("WardCode", "ward_code", vocabulary="ward_code"),
+            Key("LookUp_BoroughName", "ward_borough_name", vocabulary="borough"),
         ),
         tidy=(
             ("WardCode", "ward_code"),
@@ -178,7 +238,9 @@ register(
         bucket_slug="mps-ward-level-crime",
         sensitivity="small-area",
         reconciles_to="geocoded",
+        not_geocoded="ward_code",
         description="crimes by ward and offence category",
+        label="Crime by ward",
     )
 )
 register(
@@ -186,11 +248,11 @@ register(
         slug="lsoa",
         title="MPS LSOA Level Crime",
         keys=(
-            Key("LSOA Code", "lsoa_code"),
-            Key("LSOA Name", "lsoa_name"),
-            Key("Borough", "lsoa_borough_name"),
-            Key("Major Category", "mps_major", True),
-            Key("Minor Category", "mps_minor", True),
+            Key("LSOA Code", "lsoa_code", vocabulary="lsoa_code"),
+            Key("LSOA Name", "lsoa_name", vocabulary="lsoa_name"),
+            Key("Borough", "lsoa_borough_name", vocabulary="borough"),
+            Key("Major Category", "mps_major", True, "major"),
+            Key("Minor Category", "mps_minor", True, "minor"),
         ),
         tidy=(
             ("LSOA Code", "lsoa_code"),
@@ -205,7 +267,9 @@ register(
         bucket_slug="mps-lsoa-level-crime",
         sensitivity="small-area",
         reconciles_to="geocoded",
+        not_geocoded="lsoa_code",
         description="crimes by LSOA and offence category",
+        label="Crime by LSOA (small area)",
     )
 )
 register(
@@ -213,9 +277,9 @@ register(
         slug="flagged",
         title="MPS Flagged Crime by Borough",
         keys=(
-            Key("FlagType", "flag_type", True),
-            Key("FlagText", "flag_text", True),
-            Key("BoroughName", "borough_name"),
+            Key("FlagType", "flag_type", True, "flag_type"),
+            Key("FlagText", "flag_text", True, "flag"),
+            Key("BoroughName", "borough_name", vocabulary="borough"),
         ),
         tidy=(("BoroughName", "borough_name"), ("FlagType", "flag_type"), ("FlagText", "flag")),
         category=("FlagType", "FlagText"),
@@ -226,6 +290,8 @@ register(
         quality_rules=("columns", "counts_valid"),
         rows=flag_rows,
         description="hate crime strands and domestic abuse by borough",
+        label="Flagged crime (hate crime, domestic abuse) by borough",
+        definitions=(FLAGS_DEFINITION,),
     )
 )
 
@@ -233,6 +299,15 @@ register(
 def slugs() -> tuple[str, ...]:
     """The published tables' slugs, in catalogue order."""
     return tuple(CATALOGUE)
+
+
+def headline() -> DatasetSpec:
+    """The table that counts every crime (reconciles_to "counted"): the month's volume is judged on it,
+    the owner acknowledges its total, the report and the not-geocoded figures start from it."""
+    for dataset in CATALOGUE.values():
+        if dataset.reconciles_to == "counted":
+            return dataset
+    raise ValueError("no dataset in the catalogue counts every crime (reconciles_to 'counted')")
 
 
 def spec(slug: str) -> DatasetSpec:

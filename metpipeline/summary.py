@@ -41,10 +41,8 @@ def print_release_summary(month: str) -> None:
             f"  excluded: {excluded or 'none'}"
         )
     ng = recon.get("not_geocoded") or {}
-    print(
-        f"  counted crimes: {recon.get('counted', 0):,} "
-        f"(not geocoded: ward {ng.get('ward')}, LSOA {ng.get('lsoa')})"
-    )
+    left_out = ", ".join(f"{slug} {n}" for slug, n in ng.items())
+    print(f"  counted crimes: {recon.get('counted', 0):,} (not geocoded: {left_out or 'none'})")
     print(
         f"  disclosure policy {disclosure.get('policy_version')}: "
         f"{_suppressed_total(disclosure.get('suppressed_cells')):,} cells suppressed; "

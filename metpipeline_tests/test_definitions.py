@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from metpipeline.catalogue import CATALOGUE
+
 
 def test_code_location_loads_the_whole_flow():
     from metpipeline.definitions import defs
@@ -19,10 +21,7 @@ def test_code_location_loads_the_whole_flow():
         "connect_extract",
         "harmonised_offences",
         "monthly_cells",
-        "borough_dataset",
-        "ward_dataset",
-        "lsoa_dataset",
-        "flagged_dataset",
+        *(s.asset_name for s in CATALOGUE.values()),
         "disclosed_datasets",
         "release_report",
         "release_candidates",

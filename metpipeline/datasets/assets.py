@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec
 from metpipeline.cellstore import CELLS_INPUT_MANAGER, MissingMonths, MonthlyCells, write_month
 from metpipeline.datasets.build import (
-    AIRPORTS,
     airports_name,
+    airports_table,
     all_month_cells,
     assemble,
     extend,
@@ -194,16 +194,17 @@ def materialise_dataset(
     metadata: dict[str, dict] = {}
     for month in context.partition_keys:
         reading = MonthlyCells(area, [m for m in cells.months if m <= month])
-        names = [dataset.slug, AIRPORTS] if dataset.slug == "borough" else [dataset.slug]
+        names = [dataset.slug, airports_table(dataset.slug)] if dataset.airports_row else [dataset.slug]
         for name in names:
             reading.require(name, month, FIRST_MONTH)
         for window in WINDOWS:
             months = window_months(month, window, FIRST_MONTH)
             table, how = window_table(reading, dataset.slug, dataset, months, window)
             area.write_parquet(area.counts_path(month, dataset.slug, window), table)
-            if dataset.slug == "borough":  # where the 2026 layout counts the airports' crimes
-                airports = assemble(reading.read(AIRPORTS, months, dataset.key_columns), dataset, months)
-                area.write_parquet(area.counts_dir(month) / airports_name(window), airports)
+            if dataset.airports_row:  # where the 2026 layout counts the airports' crimes
+                by_location = reading.read(airports_table(dataset.slug), months, dataset.key_columns)
+                airports = assemble(by_location, dataset, months)
+                area.write_parquet(area.counts_dir(month) / airports_name(dataset.slug, window), airports)
             metadata[f"{month} {window}"] = _table_metadata(table, how)
     return dg.MaterializeResult(
         metadata={
@@ -238,7 +239,3 @@ def dataset_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
 
 
 DATASET_ASSETS = {slug: dataset_asset(s) for slug, s in CATALOGUE.items()}
-borough_dataset = DATASET_ASSETS["borough"]
-ward_dataset = DATASET_ASSETS["ward"]
-lsoa_dataset = DATASET_ASSETS["lsoa"]
-flagged_dataset = DATASET_ASSETS["flagged"]

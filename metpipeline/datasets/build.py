@@ -14,7 +14,7 @@ month (an early release has no historical months) gives a table with the key col
 import numpy as np
 import pandas as pd
 
-from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec, spec
+from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec, headline, spec
 from metpipeline.memory import RELEASE_EVERY_COLUMNS, release_pools
 from metpipeline.months import add_months, month_range
 from metpipeline.reference import AVIATION_BOROUGH, UNKNOWN_BOROUGH
@@ -84,7 +84,7 @@ def month_cells(harmonised: pd.DataFrame, dataset: DatasetSpec) -> pd.DataFrame:
     return _cells_of(dataset.counted_rows(harmonised), dataset)
 
 
-def airports_cells(harmonised: pd.DataFrame) -> pd.DataFrame:
+def airports_cells(harmonised: pd.DataFrame, dataset: DatasetSpec) -> pd.DataFrame:
     """The airports pseudo-borough's crimes (recorded by Aviation Security, SO18) as borough cells whose
     borough is where each crime happened: the ward's borough, else the LSOA's, else `Unknown`."""
     air = harmonised[(harmonised["borough_name"] == AVIATION_BOROUGH).to_numpy(dtype=bool)]
@@ -96,15 +96,16 @@ def airports_cells(harmonised: pd.DataFrame) -> pd.DataFrame:
             "borough_name": located.fillna(UNKNOWN_BOROUGH),
         }
     )
-    return _cells_of(frame, spec("borough"))
+    return _cells_of(frame, dataset)
 
 
 def all_month_cells(harmonised: pd.DataFrame, specs=None) -> dict[str, pd.DataFrame]:
     """Every table's cells of one month (and the airports' cells, for the 2026 borough layout)."""
     specs = list(CATALOGUE.values()) if specs is None else specs
     out = {s.slug: month_cells(harmonised, s) for s in specs}
-    if any(s.slug == "borough" for s in specs):
-        out[AIRPORTS] = airports_cells(harmonised)
+    for s in specs:
+        if s.airports_row:
+            out[airports_table(s.slug)] = airports_cells(harmonised, s)
     return out
 
 
@@ -209,14 +210,20 @@ def build_table(harmonised: pd.DataFrame, slug: str, months: list[str]) -> pd.Da
     return _from_crimes(harmonised, months, lambda crimes: month_cells(crimes, dataset), dataset)
 
 
-def build_airports_by_location(harmonised: pd.DataFrame, months: list[str]) -> pd.DataFrame:
-    """The borough-shaped table of the airports' crimes by where they happened, straight from crimes."""
-    return _from_crimes(harmonised, months, airports_cells, spec("borough"))
+def build_airports_by_location(harmonised: pd.DataFrame, slug: str, months: list[str]) -> pd.DataFrame:
+    """The table of the airports' crimes by where they happened, shaped as `slug`, straight from crimes."""
+    dataset = spec(slug)
+    return _from_crimes(harmonised, months, lambda crimes: airports_cells(crimes, dataset), dataset)
 
 
-def airports_name(window: str) -> str:
-    """The counts file of the airports' table beside `borough__<window>.parquet`."""
-    return f"borough__{window}__{AIRPORTS}.parquet"
+def airports_table(slug: str) -> str:
+    """The cell store's name of a table's airports-by-location cells (the borough table's: `airports`)."""
+    return AIRPORTS if slug == headline().slug else f"{slug}__{AIRPORTS}"
+
+
+def airports_name(slug: str, window: str) -> str:
+    """The counts file of a table's airports-by-location table beside `<slug>__<window>.parquet`."""
+    return f"{slug}__{window}__{AIRPORTS}.parquet"
 
 
 def build_datasets(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from metpipeline.catalogue import CATALOGUE
+from metpipeline.catalogue import CATALOGUE, DatasetSpec, spec
 from metpipeline.datasets.build import datastore_file_name, key_columns
 from metpipeline.reference import AVIATION_BOROUGH
 
@@ -39,7 +39,7 @@ class Layout:
 
     def differs(self, other: "Layout", slug: str) -> bool:
         """Whether the two layouts write different files for `slug`."""
-        rows_differ = slug == "borough" and self.airports_by_location != other.airports_by_location
+        rows_differ = spec(slug).airports_row and self.airports_by_location != other.airports_by_location
         return self.header(slug) != other.header(slug) or rows_differ
 
 
@@ -81,19 +81,24 @@ def file_name(slug: str, window: str, layout_: Layout, current: bool) -> str:
     return name if current else name.removesuffix(".csv") + f" [{layout_.name} layout].csv"
 
 
-def airports_by_location(wide: pd.DataFrame, by_location: pd.DataFrame, where: str) -> pd.DataFrame:
+def airports_by_location(
+    wide: pd.DataFrame, by_location: pd.DataFrame, dataset: DatasetSpec, where: str
+) -> pd.DataFrame:
     """The canonical borough table with the airports row's crimes moved to the boroughs where they happened.
 
     `wide`: the canonical table as published (text cells: numbers or the suppression marker);
     `by_location`: the airports' crimes as a canonical table whose borough is the crime's location
     (`Unknown` when not geocoded), same months. Every crime stays counted: the month totals are checked.
     """
-    keys = key_columns("borough")
+    keys = dataset.key_columns
+    borough = next(k.published for k in dataset.keys if k.source == "borough_name")
     months = [c for c in wide.columns if c not in keys]
     if list(by_location.columns) != keys + months:
-        raise ValueError(f"{where}: the airports-by-location table's columns differ from the borough table's")
-    kept = wide[wide["BoroughName"] != AVIATION_BOROUGH]
-    moved = wide[wide["BoroughName"] == AVIATION_BOROUGH]
+        raise ValueError(
+            f"{where}: the airports-by-location table's columns differ from the {dataset.slug} table's"
+        )
+    kept = wide[wide[borough] != AVIATION_BOROUGH]
+    moved = wide[wide[borough] == AVIATION_BOROUGH]
     # int64 conversion raises on anything but a whole number (the borough file is never suppressed).
     numbers = [frame.set_index(keys)[months].astype("int64") for frame in (kept, by_location)]
     merged = numbers[0].add(numbers[1], fill_value=0).astype("int64")
@@ -111,10 +116,10 @@ def airports_by_location(wide: pd.DataFrame, by_location: pd.DataFrame, where: s
 
 def render(wide: pd.DataFrame, slug: str, layout_: Layout, airports: pd.DataFrame | None, where: str):
     """The canonical table (text cells) in `layout_`: rows moved where the layout says, headers renamed."""
-    if slug == "borough" and layout_.airports_by_location:
+    if spec(slug).airports_row and layout_.airports_by_location:
         if airports is None:
             raise ValueError(f"{where}: the airports-by-location counts are missing")
-        wide = airports_by_location(wide, airports, where)
+        wide = airports_by_location(wide, airports, spec(slug), where)
     renamed = dict(zip(key_columns(slug), layout_.header(slug), strict=True))
     return wide.rename(columns=renamed)
 

@@ -49,13 +49,14 @@ def tidy_names(slug: str) -> tuple[str, str]:
     return f"{slug}-tidy.csv.gz", f"{slug}-tidy.parquet"
 
 
-def _airports(counts: Path, window: str, month: str) -> pd.DataFrame:
-    path = counts / airports_name(window)
+def _airports(counts: Path, slug: str, window: str, month: str) -> pd.DataFrame:
+    path = counts / airports_name(slug, window)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: materialise borough_dataset for {month} again")
+        raise FileNotFoundError(f"{path} is missing: materialise {spec(slug).asset_name} for {month} again")
     airports = pd.read_parquet(path)
-    airports[key_columns("borough")] = airports[key_columns("borough")].astype(str)
-    months = [c for c in airports.columns if c not in key_columns("borough")]
+    keys = key_columns(slug)
+    airports[keys] = airports[keys].astype(str)
+    months = [c for c in airports.columns if c not in keys]
     airports[months] = airports[months].astype("int64")
     return airports
 
@@ -113,8 +114,9 @@ def _wide_files_and_workbook(publishable: Path, counts: Path, slug: str, month: 
                 continue
             where = f"{slug} {window} {month} ({lay.name})"
             name = layouts.file_name(slug, window, lay, is_current)
-            if slug == "borough" and lay.airports_by_location:
-                frame = layouts.render(read_text(source), slug, lay, _airports(counts, window, month), where)
+            if spec(slug).airports_row and lay.airports_by_location:
+                airports = _airports(counts, slug, window, month)
+                frame = layouts.render(read_text(source), slug, lay, airports, where)
                 (out / name).write_bytes(render_csv(frame.astype(str)))
                 table = workbook.WorkbookTable(window, frame.astype(str), name)
             else:

@@ -9,7 +9,7 @@ saying what the value looks like; the value itself is never echoed, since it cou
 import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from metpipeline import reference
+from metpipeline.catalogue import spec
 from metpipeline.datasets import layouts
 from metpipeline.datasets.public import tidy_names as public_names
 from metpipeline.datasets.public import workbook_name
@@ -71,16 +72,16 @@ def _vocab() -> dict[str, frozenset[str]]:
     }
 
 
-KIND = {
-    "MajorText": "major", "Major Category": "major", "major": "major",
-    "MinorText": "minor", "Minor Category": "minor", "minor": "minor",
-    "WardCode": "ward_code", "ward_code": "ward_code", "WardName": "ward_name", "ward_name": "ward_name",
-    "LSOA Code": "lsoa_code", "lsoa_code": "lsoa_code", "LSOA Name": "lsoa_name", "lsoa_name": "lsoa_name",
-    "BoroughName": "borough", "LookUp_BoroughName": "borough", "Borough": "borough",
-    "borough_name": "borough",
-    "FlagType": "flag_type", "flag_type": "flag_type", "FlagText": "flag", "flag": "flag",
-    "Group": "major", "SubGroup": "minor", "BOCU": "borough",  # the 2026 layout (datasets/layouts.py)
-}  # fmt: skip
+@cache
+def kinds(slug: str) -> dict[str, str]:
+    """Every name a key column of `slug` goes by in its public files -> the vocabulary its values must be
+    in: the catalogue's published and tidy names (each key declares its vocabulary) and each layout's
+    header for it (datasets/layouts.py). A column of one table is never judged by another table's rule."""
+    dataset = spec(slug)
+    out = dict(dataset.vocabularies)
+    for lay in layouts.LAYOUTS.values():
+        out.update(zip(lay.header(slug), (k.vocabulary for k in dataset.keys), strict=True))
+    return out
 
 
 def allowed_files(slug: str) -> dict[str, list[str] | None]:
@@ -126,25 +127,26 @@ def scan_batches(
         extra = [c for c in cols if c not in fixed]
         problems.append(f"{name}: columns not allowed for {slug} (expected {fixed}); unexpected: {extra}")
     vocab = dict(_vocab(), flag_type=frozenset(policy.flag_types), flag=frozenset(policy.flag_texts))
+    kind = kinds(slug)
     parquet = name.endswith(".parquet")
     found: dict[str, int] = {}
     shapes: dict[str, set[str]] = {}
     verdicts: dict[str, dict[str, bool]] = {}  # per column: each distinct text value judged once
     for frame in batches:
-        if isinstance(frame, pa.RecordBatch) and parquet and not _arrow_judged(frame):
+        if isinstance(frame, pa.RecordBatch) and parquet and not _arrow_judged(frame, kind):
             frame = frame.to_pandas()  # a type the Arrow path does not judge: as pandas reads it
         for col in cols:
-            if isinstance(frame, pa.RecordBatch) and parquet and _is_count_column(col):
+            if isinstance(frame, pa.RecordBatch) and parquet and _is_count_column(col, kind):
                 n, sample = _bad_arrow_counts(frame, col)
             elif isinstance(frame, pa.RecordBatch) and col == "suppressed":
                 continue  # boolean without nulls (`_arrow_judged`): every value allowed
             elif isinstance(frame, pa.RecordBatch):  # text (all of a CSV): judged in Arrow, no pandas copy
-                rule = _text_rule(col, vocab, policy)
+                rule = _text_rule(col, kind, vocab, policy)
                 if rule is None:
                     continue  # an unexpected column is already reported above
                 n, sample = _bad_text(frame.column(col), rule, verdicts.setdefault(col, {}))
             else:
-                bad_mask = _bad_cells(frame, col, vocab, policy, parquet)
+                bad_mask = _bad_cells(frame, col, kind, vocab, policy, parquet)
                 if bad_mask is None:
                     continue
                 n = int(bad_mask.sum())
@@ -163,24 +165,24 @@ def scan_batches(
     return problems
 
 
-def _is_count_column(col: str) -> bool:
-    return col not in KIND and (MONTH_COLUMN.match(col) is not None or col == "count")
+def _is_count_column(col: str, kind: dict[str, str]) -> bool:
+    return col not in kind and (MONTH_COLUMN.match(col) is not None or col == "count")
 
 
-def _arrow_judged(batch: pa.RecordBatch) -> bool:
+def _arrow_judged(batch: pa.RecordBatch, keys: dict[str, str]) -> bool:
     """Whether a Parquet block is judged in Arrow: text columns as text, counts as integers, `suppressed`
     as booleans without nulls. Anything else (floats, dictionaries, a text count) goes through pandas,
     which judges every type (`_bad_cells`)."""
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        kind = column.type
+        arrow_type = column.type
         if name == "suppressed":
-            ok = pa.types.is_boolean(kind) and column.null_count == 0
-        elif _is_count_column(name):
-            ok = pa.types.is_integer(kind)
+            ok = pa.types.is_boolean(arrow_type) and column.null_count == 0
+        elif _is_count_column(name, keys):
+            ok = pa.types.is_integer(arrow_type)
         else:
-            if pa.types.is_dictionary(kind):
-                kind = kind.value_type
-            ok = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            if pa.types.is_dictionary(arrow_type):
+                arrow_type = arrow_type.value_type
+            ok = pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
         if not ok:
             return False
     return True
@@ -199,25 +201,27 @@ def _bad_arrow_counts(batch: pa.RecordBatch, col: str) -> tuple[int, list]:
     return n, (pc.filter(values, bad).slice(0, 200).to_pylist() if n else [])
 
 
-def _bad_cells(frame: pd.DataFrame, col: str, vocab: dict, policy: Policy, parquet: bool) -> pd.Series | None:
+def _bad_cells(
+    frame: pd.DataFrame, col: str, kind: dict[str, str], vocab: dict, policy: Policy, parquet: bool
+) -> pd.Series | None:
     """The cells of one column that are not allowed (None: a column no rule knows)."""
     series = frame[col]
-    if parquet and _is_count_column(col):
+    if parquet and _is_count_column(col, kind):
         bad_mask = _bad_parquet_counts(series, frame.get("suppressed"))
     elif col == "suppressed":
         bad_mask = ~series.isin([True, False])
     else:
-        rule = _text_rule(col, vocab, policy)
+        rule = _text_rule(col, kind, vocab, policy)
         if rule is None:
             return None
         bad_mask = _bad_values(series, rule)
     return pd.Series(bad_mask, index=frame.index).fillna(True).astype(bool)
 
 
-def _text_rule(col: str, vocab: dict, policy: Policy) -> Callable[[str], bool] | None:
+def _text_rule(col: str, kind: dict[str, str], vocab: dict, policy: Policy) -> Callable[[str], bool] | None:
     """What a text value of `col` must be (None: a column no rule knows)."""
-    if col in KIND:
-        return _in_vocab(vocab[KIND[col]], upper=KIND[col] in ("flag_type", "flag"))
+    if col in kind:
+        return _in_vocab(vocab[kind[col]], upper=kind[col] in ("flag_type", "flag"))
     if MONTH_COLUMN.match(col) or col == "count":
         return lambda v: v == policy.marker or COUNT.fullmatch(v) is not None
     if col == "month":

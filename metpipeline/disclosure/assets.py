@@ -29,6 +29,8 @@ def disclosure_record(month, policy, outcome, release, ng) -> dict:
         "month": month,
         "policy_version": policy.version,
         "marker": policy.marker,
+        # What the policy did to each table: the publishable totals check sums only tables with no marker.
+        "actions": {slug: rule.action for slug, rule in policy.datasets.items()},
         "min_interval_width": policy.min_interval_width,
         "suppressed_cells": outcome.cells(release),
         "withheld_categories": {

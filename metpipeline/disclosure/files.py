@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from metpipeline.catalogue import CATALOGUE, headline
 from metpipeline.datasets.render import read_header, read_text
 from metpipeline.disclosure.constraints import Hidden, Known
 from metpipeline.disclosure.policy import Policy
@@ -84,16 +85,18 @@ def read_counts(counts_dir: Path) -> Release:
 
 
 def not_geocoded(release: Release) -> dict[str, dict[str, int]]:
-    """Crimes left out of the ward and LSOA files per month, London-wide: borough total minus file total.
+    """Crimes left out of each geocoded table (ward, LSOA) per month, London-wide: the headline table's
+    (borough) total minus the table's.
 
     Call before withholding: the LSOA figure counts only crimes with no LSOA geocode.
     """
-    out: dict[str, dict[str, int]] = {"ward": {}, "lsoa": {}}
+    geocoded = [s.slug for s in CATALOGUE.values() if s.not_geocoded]
+    out: dict[str, dict[str, int]] = {slug: {} for slug in geocoded}
     for window in WINDOWS:
-        b = release.get(("borough", window))
+        b = release.get((headline().slug, window))
         if b is None:
             continue
-        for slug in ("ward", "lsoa"):
+        for slug in geocoded:
             t = release.get((slug, window))
             if t is None:
                 continue

@@ -43,12 +43,12 @@ def harmonised_offences(
     return dg.MaterializeResult(
         metadata={
             "counted": dg.MetadataValue.int(sum(x["counted"] for x in ledgers.values())),
-            "not_geocoded_ward": dg.MetadataValue.int(
-                sum(x["not_geocoded"]["ward"] for x in ledgers.values())
-            ),
-            "not_geocoded_lsoa": dg.MetadataValue.int(
-                sum(x["not_geocoded"]["lsoa"] for x in ledgers.values())
-            ),
+            **{
+                f"not_geocoded_{slug}": dg.MetadataValue.int(
+                    sum(x["not_geocoded"].get(slug, 0) for x in ledgers.values())
+                )
+                for slug in {s for x in ledgers.values() for s in x["not_geocoded"]}
+            },
             "premises_defaulted": dg.MetadataValue.int(
                 sum(x["premises_defaulted"] for x in ledgers.values())
             ),

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from metpipeline.catalogue import CATALOGUE
 from metpipeline.harmonise.rules import CONNECT_REASONS, CRIS_REASONS
 
 
@@ -34,9 +35,9 @@ def reconciliation(
             "CONNECT": system_ledger(connect_reasons, CONNECT_REASONS),
         },
         "counted": int(len(harmonised)),
+        # Per table of geocoded crimes: the crimes counted here that its rows leave out.
         "not_geocoded": {
-            "ward": int(harmonised["ward_code"].isna().sum()),
-            "lsoa": int(harmonised["lsoa_code"].isna().sum()),
+            s.slug: int(harmonised[s.not_geocoded].isna().sum()) for s in CATALOGUE.values() if s.not_geocoded
         },
         "premises_defaulted": int(harmonised["premises_defaulted"].sum()),
     }

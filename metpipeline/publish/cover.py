@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from metpipeline.catalogue import CATALOGUE, headline, spec
 from metpipeline.publish.datapackage import LICENCE, SUPPRESSED, TITLES
-from metpipeline.reference import HATE_STRANDS, offence_classification
+from metpipeline.reference import offence_classification
 
 _MONTH_COLUMN = re.compile(r"^\d{6}$")
 LONDON = ZoneInfo("Europe/London")
@@ -177,9 +178,10 @@ suppressed to protect the people involved; withheld categories are not published
 <ul>{% for line in suppressed %}<li>Suppressed: {{ line }}</li>{% endfor %}
 {% for line in withheld %}<li>Withheld: {{ line }}</li>{% else %}<li>Withheld: none</li>{% endfor %}</ul>
 <h2 id="quality">Quality notes</h2>
-<ul>{% for line in not_geocoded %}<li>Not geocoded (left out of ward and LSOA counts): {{ line }}</li>
+<ul>{% for line in not_geocoded %}
+<li>Not geocoded (counted, but left out of the tables by area): {{ line }}</li>
 {% else %}<li>Not geocoded: not reported for this release.</li>{% endfor %}
-<li>Ward and LSOA counts therefore do not add up to borough counts.</li></ul>
+<li>The tables by area ({{ geocoded }}) therefore do not add up to the {{ headline }} counts.</li></ul>
 <h2 id="history">Version history</h2>
 <table>
 <caption>Every version of this dataset, newest first</caption>
@@ -201,8 +203,8 @@ suppressed to protect the people involved; withheld categories are not published
 <tbody>
 {% for d in categories %}<tr><td>{{ d.major }}</td><td>{{ d.minor }}</td><td>{{ d.ho_codes }}</td></tr>
 {% endfor %}</tbody></table>
-{% if flagged %}<p>Flags: hate crime strands ({{ strands }}) and domestic abuse, as recorded on the
-crime.</p>{% endif %}
+{% for term, text in definitions %}<p>{{ term }}: {{ text }}</p>
+{% endfor %}
 <h2 id="contact">Contact</h2>
 <p>Metropolitan Police Service Data Office:
 {% if contact_href %}<a href="{{ contact_href }}">{{ contact }}</a>{% else %}{{ contact }}{% endif %}.</p>
@@ -277,8 +279,9 @@ def render_cover(
             for f in public_files or []
         ],
         categories=category_definitions(),
-        flagged=dataset == "flagged",
-        strands=", ".join(s.title() for s in HATE_STRANDS),
+        definitions=spec(dataset).definitions,
+        geocoded=", ".join(s.slug for s in CATALOGUE.values() if s.not_geocoded),
+        headline=headline().slug,
         policy_version=disclosure.get("policy_version", "not stated"),
         suppressed_marker=SUPPRESSED,
         suppressed=suppressed,

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from metpipeline import settings
-from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec
+from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec, headline
 from metpipeline.datasets.build import datastore_file_name as csv_name
 from metpipeline.datasets.render import read_header
 from metpipeline.months import yyyymm
@@ -342,17 +342,17 @@ def dataset_checks(dataset: DatasetSpec) -> list[dg.AssetChecksDefinition]:
     return [_dataset_check(dataset, rule) for rule in dataset.quality_rules]
 
 
-@dg.asset_check(asset="borough_dataset", name="volume_within_trailing_range", blocking=False)
+@dg.asset_check(asset=headline().asset_name, name="volume_within_trailing_range", blocking=False)
 def volume_within_trailing_range(
     context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource
 ) -> dg.AssetCheckResult:
     """Month total and each major category within +-25% of the trailing twelve months (a warning)."""
     month = partition_of(context)
-    files = read_dataset_files(workarea.area, "borough", month)
+    files = read_dataset_files(workarea.area, headline().slug, month)
     return volume_result(files.get("24m", pd.DataFrame()), month)
 
 
-@dg.asset_check(asset="borough_dataset", name="month_volume_plausible", blocking=True)
+@dg.asset_check(asset=headline().asset_name, name="month_volume_plausible", blocking=True)
 def month_volume_plausible(
     context: dg.AssetCheckExecutionContext,
     workarea: WorkAreaResource,
@@ -364,7 +364,7 @@ def month_volume_plausible(
     from metpipeline.governance import acknowledge
 
     month = partition_of(context)
-    files = read_dataset_files(workarea.area, "borough", month)
+    files = read_dataset_files(workarea.area, headline().slug, month)
     found = plausibility.assess(
         files.get("24m", pd.DataFrame()), month, settings.share(settings.MIN_VOLUME_RATIO)
     )
@@ -413,28 +413,40 @@ def publishable_files(publishable: Path, slug: str, month: str) -> dict[str, pd.
 def publishable_totals_reconcile(
     context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource
 ) -> dg.AssetCheckResult:
-    """Borough and LSOA publishable files: month total (+ withheld categories) reconciles with the ledger."""
+    """Each publishable file the totals rule applies to and the policy left unsuppressed (published as
+    counted, or rows withheld): its month total plus what was withheld reconciles with the ledger. A file
+    with suppressed cells has no month total to check; its counts file was checked before disclosure."""
     month, area = partition_of(context), workarea.area
     ledger, publishable = read_ledger(area, month), area.publishable_dir(month)
     record = WorkArea.read_json(publishable / "disclosure.json")
-    withheld = int(record.get("withheld_totals", {}).get("lsoa", {}).get(month.replace("-", ""), 0))
+    actions = record.get("actions", {})
+    summed = [
+        s
+        for s in CATALOGUE.values()
+        if "totals_reconcile" in s.quality_rules and actions.get(s.slug) != "suppress"
+    ]
+    withheld = {
+        s.slug: int(record.get("withheld_totals", {}).get(s.slug, {}).get(month.replace("-", ""), 0))
+        for s in summed
+    }
     results = [
         dataset_result(
-            "borough", "totals_reconcile", publishable_files(publishable, "borough", month), month, ledger
-        ),
-        dataset_result(
-            "lsoa",
+            s,
             "totals_reconcile",
-            publishable_files(publishable, "lsoa", month),
+            publishable_files(publishable, s.slug, month),
             month,
             ledger,
-            withheld=withheld,
-        ),
+            withheld=withheld[s.slug],
+        )
+        for s in summed
     ]
     return dg.AssetCheckResult(
         passed=all(r.passed for r in results),
         description="; ".join(f"{r.metadata['rule'].value}: {r.description}" for r in results),
-        metadata={"withheld_lsoa": withheld, "rule": "publishable_totals_reconcile"},
+        metadata={
+            **{f"withheld_{slug}": n for slug, n in withheld.items()},
+            "rule": "publishable_totals_reconcile",
+        },
     )
 
 

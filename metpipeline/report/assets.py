@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from metpipeline.catalogue import headline
 from metpipeline.disclosure import checks as disclosure_checks
 from metpipeline.disclosure.files import previous_publishable
 from metpipeline.disclosure.policy import load_policy
@@ -62,8 +63,8 @@ def _recomputable(area: WorkArea, month: str, policy):
             )
 
     def volume():
-        borough = quality.read_dataset_files(area, "borough", month).get("24m", pd.DataFrame())
-        return quality.volume_result(borough, month)
+        counted = quality.read_dataset_files(area, headline().slug, month).get("24m", pd.DataFrame())
+        return quality.volume_result(counted, month)
 
     pub, counts = area.publishable_dir(month), area.counts_dir(month)
     yield "volume_within_trailing_range", volume
@@ -85,9 +86,9 @@ def release_report(
     month, area = context.partition_key, workarea.area
     policy = load_policy(governance.policy_file)
     disclosure = WorkArea.read_json(area.publishable_dir(month) / "disclosure.json")
-    borough = quality.read_dataset_files(area, "borough", month).get("24m", pd.DataFrame())
-    cols = [c for c in borough.columns if str(c).isdigit() and c <= month.replace("-", "")][-13:]
-    totals = {c: int(borough[c].sum()) for c in cols}
+    counted = quality.read_dataset_files(area, headline().slug, month).get("24m", pd.DataFrame())
+    cols = [c for c in counted.columns if str(c).isdigit() and c <= month.replace("-", "")][-13:]
+    totals = {c: int(counted[c].sum()) for c in cols}
     evaluated = checks_of_run(context.instance, context.run_id)
     previous_dir = previous_publishable(area.path("releases"), month)
     previous = previous_dir / "disclosure.json" if previous_dir is not None else None

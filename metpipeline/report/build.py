@@ -6,6 +6,8 @@ import html
 import jinja2
 import markupsafe
 
+from metpipeline.catalogue import CATALOGUE
+
 # Autoescaped: check descriptions carry text people typed (a volume acknowledgement's reason, names), and
 # the report is mailed to owners as a link; nothing typed may become markup.
 TEMPLATE = jinja2.Environment(autoescape=True).from_string(
@@ -49,8 +51,9 @@ entirely: {% for c in cats %}{{ c.minor }}{% if not loop.last %}, {% endif %}{% 
 <h2>Reconciliation</h2><table><tr><th>system</th><th>extracted</th><th>counted</th><th>excluded</th></tr>
 {% for s, d in r.reconciliation.systems.items() %}<tr><td>{{ s }}</td><td>{{ d.extracted }}</td>
 <td>{{ d.counted }}</td><td>{% for k, v in d.excluded.items() %}{{ k }}: {{ v }}<br>{% endfor %}</td></tr>
-{% endfor %}</table><p>Counted: {{ r.reconciliation.counted }}. Not geocoded (left out of ward / LSOA
-counts): {{ r.not_geocoded.ward }} / {{ r.not_geocoded.lsoa }}.</p></body></html>
+{% endfor %}</table><p>Counted: {{ r.reconciliation.counted }}. Not geocoded (counted, but left out of
+the table's rows): {% for slug, n in r.not_geocoded.items() %}{{ slug }} {{ n }}
+{{- "; " if not loop.last }}{% endfor %}.</p></body></html>
 """
 )
 
@@ -125,8 +128,9 @@ def build_report(
         },
         "reconciliation": reconciliation,
         "not_geocoded": {
-            "ward": (reconciliation.get("not_geocoded") or {}).get("ward"),
-            "lsoa": (reconciliation.get("not_geocoded") or {}).get("lsoa"),
+            s.slug: (reconciliation.get("not_geocoded") or {}).get(s.slug)
+            for s in CATALOGUE.values()
+            if s.not_geocoded
         },
         "volume": dict(sorted(monthly_totals.items())),
     }

@@ -14,17 +14,12 @@ import sqlalchemy as sa
 
 from metpipeline.approval import checklist as checklist_mod
 from metpipeline.approval.candidates import DATASETS, candidate_path
+from metpipeline.catalogue import CATALOGUE
 from metpipeline.governance import decide, ledger
 from metpipeline.governance.registry import Registry, normalise_name
 from metpipeline.publish.catalog import LONDON, publication_time
 from metpipeline.workarea import WorkArea
 
-TITLES = {
-    "borough": "Crime by borough",
-    "ward": "Crime by ward",
-    "lsoa": "Crime by LSOA (small area)",
-    "flagged": "Flagged crime (hate crime, domestic abuse) by borough",
-}
 SHORT = 16  # hex digits of a candidate's hash bound into a decision (decision_job.SHORT)
 
 
@@ -193,7 +188,7 @@ def month_view(
         views.append(
             DatasetView(
                 dataset=dataset,
-                title=TITLES.get(dataset, dataset),
+                title=CATALOGUE[dataset].name if dataset in CATALOGUE else dataset,
                 content_hash=current.content_hash,
                 checks_passed=current.checks_passed,
                 people=tuple(registry.describe(p) for p in allowed),

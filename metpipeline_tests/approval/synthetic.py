@@ -86,7 +86,7 @@ def write_release(
     for window, ms in (("24m", recent), ("historical", historical)):
         # Where the 2026 layout counts the airports' crimes: none in these files.
         empty = pd.DataFrame(columns=[*WIDE_KEYS["borough"], *(m.replace("-", "") for m in ms)])
-        area.write_parquet(counts / airports_name(window), empty.astype("int64") if ms else empty)
+        area.write_parquet(counts / airports_name("borough", window), empty.astype("int64") if ms else empty)
     area.write_bytes(
         pub / "disclosure.json",
         json.dumps(

@@ -8,14 +8,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from metpipeline.catalogue import headline
 from metpipeline.cellstore import CELLS_INPUT_MANAGER, CellsInputManager
-from metpipeline.datasets.assets import (
-    borough_dataset,
-    flagged_dataset,
-    lsoa_dataset,
-    monthly_cells,
-    ward_dataset,
-)
+from metpipeline.datasets.assets import DATASET_ASSETS, monthly_cells
 from metpipeline.datasets.build import SLUGS, WINDOWS
 from metpipeline.datasets.render import render_csv
 from metpipeline.extract.assets import connect_extract, cris_extract
@@ -34,7 +29,7 @@ from metpipeline_tests.golden.datamart import (
 )
 
 MONTHLY = [cris_extract, connect_extract, harmonised_offences, monthly_cells]
-DATASETS = [borough_dataset, ward_dataset, lsoa_dataset, flagged_dataset]
+DATASETS = list(DATASET_ASSETS.values())  # every table of the catalogue
 
 
 def _resources():
@@ -181,8 +176,8 @@ def test_dataset_asset_names_missing_months(tmp_path):
         pytest.raises(Exception, match=r"metpipeline backfill 2022-01 2024-10") as err,
     ):
         dg.materialize(
-            [monthly_cells, borough_dataset],
-            selection=[borough_dataset],
+            [monthly_cells, DATASET_ASSETS[headline().slug]],
+            selection=[DATASET_ASSETS[headline().slug]],
             resources=_resources(),
             instance=dg.DagsterInstance.ephemeral(),
             partition_key="2024-10",
@@ -204,7 +199,7 @@ def test_both_layouts_match_their_golden_files(golden, name):
     for slug, window in [("borough", "24m"), ("borough", "historical"), ("ward", "24m")]:
         counts = area.release_dir(RELEASE_MONTH, "counts")
         canonical = pd.read_parquet(counts / f"{slug}__{window}.parquet").astype(str)
-        airports = pd.read_parquet(counts / airports_name(window)) if slug == "borough" else None
+        airports = pd.read_parquet(counts / airports_name(slug, window)) if slug == "borough" else None
         rendered = render_csv(layouts.render(canonical, slug, lay, airports, f"{slug} {window}"))
         suffix = "" if name == "datastore-2024" else f"__{name}"
         assert rendered == (EXPECTED_DIR / f"{slug}__{window}{suffix}.csv").read_bytes(), (slug, window)

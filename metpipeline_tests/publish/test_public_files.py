@@ -199,7 +199,7 @@ def test_airport_crimes_are_counted_where_they_happened_in_the_2026_layout():
             "lsoa_borough_name": ["Hillingdon", "Newham", None, "Camden"],
         }
     )
-    airports = build_airports_by_location(harmonised, ["2024-05"])
+    airports = build_airports_by_location(harmonised, "borough", ["2024-05"])
     assert airports.to_dict("records") == [
         {"MajorText": "THEFT", "MinorText": "SHOPLIFTING", "BoroughName": b, "202405": 1}
         for b in ("Hillingdon", "Newham", "Unknown")
