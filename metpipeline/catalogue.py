@@ -82,10 +82,12 @@ class DatasetSpec:
     description: str = ""
     # What the data owner's decision page calls the table (default: the title).
     label: str = ""
-    # For a table of geocoded crimes (reconciles_to "geocoded"): the harmonised column whose missing value
-    # keeps a crime out of it. Its not-geocoded figure (crimes counted London-wide but in no row) is
-    # derived from it: in the ledger, the report, the cover sheet and the disclosure record.
+    # For a table that places another table's records in smaller areas (ward, LSOA: the borough table's
+    # crimes): the harmonised column whose missing value keeps a record out of it, and that other table.
+    # Its not-geocoded figure (records counted in `part_of` but in no row here) is derived from them: in the
+    # ledger, the report, the cover sheet and the disclosure record.
     not_geocoded: str | None = None
+    part_of: str | None = None
     # The table has the airports pseudo-borough's row (crimes recorded by Aviation Security, SO18). The
     # 2026 layout counts them where they happened instead, so the dataset also writes an extra table: the
     # airports' crimes by location (datasets/build.py `airports_cells`, datasets/layouts.py).
@@ -115,10 +117,10 @@ class DatasetSpec:
             problems.append(f"quality rules {unknown} unknown: expected some of {QUALITY_RULES}")
         if "totals_reconcile" in self.quality_rules and self.reconciles_to is None:
             problems.append("rule totals_reconcile needs reconciles_to")
-        if (self.reconciles_to == "geocoded") != (self.not_geocoded is not None):
-            problems.append(
-                "a table of geocoded crimes (reconciles_to 'geocoded') names its not_geocoded column"
-            )
+        if (self.not_geocoded is None) != (self.part_of is None):
+            problems.append("not_geocoded and part_of go together")
+        if self.reconciles_to == "geocoded" and self.not_geocoded is None:
+            problems.append("a table of geocoded crimes (reconciles_to 'geocoded') names not_geocoded")
         if self.airports_row and "borough_name" not in self.source_columns:
             problems.append("airports_row needs a key column counted by borough_name")
         if problems:
@@ -165,14 +167,16 @@ class DatasetSpec:
         return harmonised if self.rows is None else self.rows(harmonised)
 
 
-def flag_rows(harmonised: pd.DataFrame) -> pd.DataFrame:
-    """One row per (crime, flag): hate strands as HATE CRIME / strand, domestic abuse as DOMESTIC ABUSE."""
+def flag_rows(harmonised: pd.DataFrame, where: tuple[str, ...] = ("borough_name",)) -> pd.DataFrame:
+    """One row per (crime, flag): hate strands as HATE CRIME / strand, domestic abuse as DOMESTIC ABUSE;
+    with the crime's `month` and the columns `where` (the table's geography)."""
+    columns = ["month", *where]
     parts = []
     for column, strand in zip(HATE_COLUMNS, HATE_STRANDS, strict=True):
-        part = harmonised.loc[harmonised[column].to_numpy(dtype=bool), ["month", "borough_name"]].copy()
+        part = harmonised.loc[harmonised[column].to_numpy(dtype=bool), columns].copy()
         part["flag_type"], part["flag_text"] = "HATE CRIME", strand
         parts.append(part)
-    part = harmonised.loc[harmonised["domestic_abuse"].to_numpy(dtype=bool), ["month", "borough_name"]].copy()
+    part = harmonised.loc[harmonised["domestic_abuse"].to_numpy(dtype=bool), columns].copy()
     part["flag_type"], part["flag_text"] = "DOMESTIC ABUSE", "DOMESTIC ABUSE"
     parts.append(part)
     return pd.concat(parts, ignore_index=True)
@@ -239,6 +243,7 @@ register(
         sensitivity="small-area",
         reconciles_to="geocoded",
         not_geocoded="ward_code",
+        part_of="borough",
         description="crimes by ward and offence category",
         label="Crime by ward",
     )
@@ -268,6 +273,7 @@ register(
         sensitivity="small-area",
         reconciles_to="geocoded",
         not_geocoded="lsoa_code",
+        part_of="borough",
         description="crimes by LSOA and offence category",
         label="Crime by LSOA (small area)",
     )

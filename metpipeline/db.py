@@ -80,7 +80,7 @@ def make_state_engine(url: str) -> sa.Engine:
     never waiting without limit or word."""
     from metpipeline import settings
 
-    seconds = settings.whole_number(settings.STATE_LOCK_TIMEOUT, 1)
+    seconds = settings.STATE_LOCK_TIMEOUT.get()
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": seconds, "check_same_thread": False})
     elif url.startswith("postgresql"):

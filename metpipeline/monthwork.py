@@ -43,7 +43,7 @@ MIN_MONTHS = 8
 
 def processes() -> int:
     """METPIPELINE_BACKFILL_PROCESSES, checked (at least 1: the run's own process)."""
-    return settings.whole_number(settings.BACKFILL_PROCESSES, minimum=1)
+    return settings.BACKFILL_PROCESSES.get()
 
 
 def map_months(

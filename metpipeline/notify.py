@@ -50,7 +50,7 @@ def _guard(send_one, log, channel: str) -> str:
 
 
 def _email(notice: Notice, host: str) -> str:
-    port = settings.whole_number(settings.SMTP_PORT, minimum=1)
+    port = settings.SMTP_PORT.get()
     message = EmailMessage()
     message["Subject"] = notice.subject
     message["From"] = settings.NOTIFY_FROM.value() or "metpipeline@localhost"

@@ -8,8 +8,10 @@ config can never change them and the Dagster UI never shows a value (see resourc
 import os
 import re
 import urllib.parse
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -27,16 +29,36 @@ def var_dir() -> Path:
 
 @dataclass(frozen=True)
 class Setting:
+    """One environment variable: declared once, with its description, its embedded default and its parser
+    (`parse(setting, raw) -> value`, raising a one-line ConfigError that names the variable)."""
+
     name: str
     help: str
+    embedded: Callable[[], str | None] = field(repr=False, compare=False)
+    parse: Callable[["Setting", str], Any] = field(repr=False, compare=False)
+    # The parser reads the file the setting names (owners registry, policy, keys): checked only by the
+    # processes that use it, which alone may see the file.
+    reads_file: bool = False
 
     def default(self) -> str | None:
-        return _DEFAULTS[self.name]()
+        return self.embedded()
 
     def value(self) -> str | None:
         """The raw value: the environment's if set (and not empty), else the embedded default."""
         raw = os.environ.get(self.name)
         return raw if raw not in (None, "") else self.default()
+
+    def get(self) -> Any:
+        """The parsed value (a whole number, a share, a month, a checked URL…); a malformed value raises a
+        ConfigError naming the variable and the form expected."""
+        return self.parse(self, (self.value() or "").strip())
+
+    def problem(self) -> str | None:
+        try:
+            self.get()
+        except ConfigError as exc:
+            return str(exc)
+        return None
 
     def is_set(self) -> bool:
         return os.environ.get(self.name) not in (None, "")
@@ -45,6 +67,18 @@ class Setting:
         """Give the setting a value for this process and the runs it starts (the embedded demo's release
         time). The one place outside a deployment's environment where a setting is set."""
         os.environ[self.name] = value
+
+
+_REGISTRY: dict[str, Setting] = {}
+
+
+def declare(name: str, help: str, default: Callable[[], str | None], parse=None, reads_file=False) -> Setting:
+    """Declare a setting (each exactly once): `metpipeline config` lists it, every command checks it."""
+    if name in _REGISTRY:
+        raise ValueError(f"setting {name} is declared twice")
+    setting = Setting(name, help, default, parse or text, reads_file)
+    _REGISTRY[name] = setting
+    return setting
 
 
 def dagster_home(default: Path) -> Path:
@@ -57,174 +91,40 @@ def dagster_home_is_set() -> bool:
     return os.environ.get("DAGSTER_HOME") not in (None, "")
 
 
-DATAMART_URL = Setting(
-    "METPIPELINE_DATAMART_URL",
-    "SQLAlchemy URL of the DataMart (production: mssql+pyodbc://…; schema dm on SQL Server, none on SQLite)",
-)
-STATE_URL = Setting("METPIPELINE_STATE_URL", "SQLAlchemy URL of the pipeline's own state (ledger, releases)")
-BUCKET_URL = Setting("METPIPELINE_BUCKET_URL", "where releases are published: s3://bucket/prefix or a folder")
-S3_ENDPOINT_URL = Setting("METPIPELINE_S3_ENDPOINT_URL", "optional endpoint of an S3-compatible store")
-WORK_DIR = Setting("METPIPELINE_WORK_DIR", "directory for intermediate extracts, datasets and candidates")
-OWNERS_FILE = Setting("METPIPELINE_OWNERS_FILE", "YAML registry of data owners (default: the embedded demo)")
-POLICY_FILE = Setting("METPIPELINE_DISCLOSURE_POLICY", "YAML disclosure policy (default: the packaged one)")
-LEDGER_KEY_FILE = Setting(
-    "METPIPELINE_LEDGER_KEY_FILE",
-    "secret key (file) that seals the approval ledger; the embedded default is created under var/, mode 0600",
-)
-IDENTITY_KEY_FILE = Setting(
-    "METPIPELINE_IDENTITY_KEY_FILE",
-    "secret key (file) with which the webserver and the code location seal who launched each run; the "
-    "embedded default is created under var/, mode 0600",
-)
-IDENTITY_HEADER = Setting(
-    "METPIPELINE_IDENTITY_HEADER",
-    "header in which the sign-in proxy passes the signed-in user (e.g. X-Forwarded-User); empty: no proxy",
-)
-TRUSTED_PROXIES = Setting(
-    "METPIPELINE_TRUSTED_PROXIES", "comma-separated addresses of the sign-in proxy (identity header trusted)"
-)
-FIRST_MONTH = Setting("METPIPELINE_FIRST_MONTH", "first month the DataMart holds, YYYY-MM")
-CHECKLIST_FILE = Setting("METPIPELINE_CHECKLIST_FILE", "the owner's pre-release checklist (versioned YAML)")
-PUBLIC_BASE_URL = Setting(
-    "METPIPELINE_PUBLIC_BASE_URL", "the bucket's public address; links on index.html are absolute when set"
-)
-UI_BASE_URL = Setting(
-    "METPIPELINE_UI_BASE_URL", "the Dagster UI's address as owners reach it (links in messages)"
-)
-SMTP_HOST = Setting(
-    "METPIPELINE_SMTP_HOST", "mail server for notifications; empty: no e-mail (log line only)"
-)
-SMTP_PORT = Setting("METPIPELINE_SMTP_PORT", "mail server port")
-NOTIFY_FROM = Setting("METPIPELINE_NOTIFY_FROM", "sender address of notifications")
-WEBHOOK_URL = Setting(
-    "METPIPELINE_WEBHOOK_URL", "webhook (Teams/Slack-compatible JSON) for notifications; empty: off"
-)
-REMINDER_DAYS = Setting("METPIPELINE_REMINDER_DAYS", "days without a decision before owners are reminded")
-RELEASE_TIME = Setting(
-    "METPIPELINE_RELEASE_TIME", "time of day (London) approved releases are published, HH:MM, or 'immediate'"
-)
-MIN_VOLUME_RATIO = Setting(
-    "METPIPELINE_MIN_VOLUME_RATIO",
-    "a month below this share of its trailing 12-month mean (or with no crime at all) blocks the release",
-)
-PUBLISH_MAX_ATTEMPTS = Setting(
-    "METPIPELINE_PUBLISH_MAX_ATTEMPTS", "publish runs tried per approved candidate before it needs attention"
-)
-PUBLISH_BACKOFF_SECONDS = Setting(
-    "METPIPELINE_PUBLISH_BACKOFF_SECONDS", "wait before retrying a failed publish run (doubles per attempt)"
-)
-LAYOUT = Setting("METPIPELINE_LAYOUT", "layout of the public CSV files (datastore-2026 or datastore-2024)")
-PREVIOUS_LAYOUT = Setting(
-    "METPIPELINE_PREVIOUS_LAYOUT", "a layout also published beside the current one while deprecated, or none"
-)
-PREVIOUS_LAYOUT_UNTIL = Setting(
-    "METPIPELINE_PREVIOUS_LAYOUT_UNTIL", "last release month (YYYY-MM) that carries the previous layout"
-)
-CONTACT = Setting("METPIPELINE_CONTACT", "the public's contact for the data: an e-mail address or a URL")
-WORKBOOK_MAX_CELLS = Setting(
-    "METPIPELINE_WORKBOOK_MAX_CELLS", "largest table (cells) put in a spreadsheet; larger ones are CSV only"
-)
-BACKFILL_PROCESSES = Setting(
-    "METPIPELINE_BACKFILL_PROCESSES",
-    "processes that share a back-fill's extraction, month by month (1: the run's own process alone)",
-)
-RELEASE_CRON = Setting(
-    "METPIPELINE_RELEASE_CRON",
-    "when the monthly release run starts: a monthly cron 'MIN HOUR DAY * *' (London time)",
-)
-STATE_LOCK_TIMEOUT = Setting(
-    "METPIPELINE_STATE_LOCK_TIMEOUT_SECONDS",
-    "how long to wait for the state database when another process holds a lock on it, then fail saying so",
-)
-
-_DEFAULTS = {
-    DATAMART_URL.name: lambda: f"sqlite:///{var_dir() / 'datamart.sqlite'}",
-    STATE_URL.name: lambda: f"sqlite:///{var_dir() / 'state.sqlite'}",
-    BUCKET_URL.name: lambda: str(var_dir() / "bucket"),
-    S3_ENDPOINT_URL.name: lambda: None,
-    WORK_DIR.name: lambda: str(var_dir() / "work"),
-    OWNERS_FILE.name: lambda: str(Path(__file__).parent / "approval" / "owners.embedded.yaml"),
-    POLICY_FILE.name: lambda: str(Path(__file__).parent / "disclosure" / "policy.yaml"),
-    LEDGER_KEY_FILE.name: lambda: str(var_dir() / "ledger.key"),
-    IDENTITY_KEY_FILE.name: lambda: str(var_dir() / "identity.key"),
-    IDENTITY_HEADER.name: lambda: None,
-    TRUSTED_PROXIES.name: lambda: "127.0.0.1,::1",
-    FIRST_MONTH.name: lambda: "2022-01",
-    CHECKLIST_FILE.name: lambda: str(Path(__file__).parent / "approval" / "checklist.yaml"),
-    UI_BASE_URL.name: lambda: "http://127.0.0.1:3000",
-    PUBLIC_BASE_URL.name: lambda: None,
-    SMTP_HOST.name: lambda: None,
-    SMTP_PORT.name: lambda: "25",
-    NOTIFY_FROM.name: lambda: "metpipeline@localhost",
-    WEBHOOK_URL.name: lambda: None,
-    REMINDER_DAYS.name: lambda: "3",
-    RELEASE_TIME.name: lambda: "09:30",
-    MIN_VOLUME_RATIO.name: lambda: "0.5",
-    PUBLISH_MAX_ATTEMPTS.name: lambda: "5",
-    PUBLISH_BACKOFF_SECONDS.name: lambda: "60",
-    LAYOUT.name: lambda: "datastore-2026",
-    PREVIOUS_LAYOUT.name: lambda: "datastore-2024",
-    PREVIOUS_LAYOUT_UNTIL.name: lambda: "2027-06",
-    CONTACT.name: lambda: "data.office@met.police.example",
-    WORKBOOK_MAX_CELLS.name: lambda: "1000000",
-    BACKFILL_PROCESSES.name: lambda: "2",
-    RELEASE_CRON.name: lambda: "0 6 5 * *",
-    STATE_LOCK_TIMEOUT.name: lambda: "30",
-}
-
-ALL_SETTINGS = (
-    DATAMART_URL,
-    STATE_URL,
-    BUCKET_URL,
-    S3_ENDPOINT_URL,
-    WORK_DIR,
-    OWNERS_FILE,
-    POLICY_FILE,
-    LEDGER_KEY_FILE,
-    IDENTITY_KEY_FILE,
-    IDENTITY_HEADER,
-    TRUSTED_PROXIES,
-    FIRST_MONTH,
-    CHECKLIST_FILE,
-    UI_BASE_URL,
-    PUBLIC_BASE_URL,
-    SMTP_HOST,
-    SMTP_PORT,
-    NOTIFY_FROM,
-    WEBHOOK_URL,
-    REMINDER_DAYS,
-    RELEASE_TIME,
-    MIN_VOLUME_RATIO,
-    PUBLISH_MAX_ATTEMPTS,
-    PUBLISH_BACKOFF_SECONDS,
-    LAYOUT,
-    PREVIOUS_LAYOUT,
-    PREVIOUS_LAYOUT_UNTIL,
-    CONTACT,
-    WORKBOOK_MAX_CELLS,
-    BACKFILL_PROCESSES,
-    RELEASE_CRON,
-    STATE_LOCK_TIMEOUT,
-)
-
+# --- parsers: (setting, raw value) -> the value, or a ConfigError naming the variable ----------------------
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+LAYOUT_NAMES = ("datastore-2026", "datastore-2024")  # datasets/layouts.py's LAYOUTS (a test keeps them equal)
 
 
-def whole_number(setting: Setting, minimum: int = 0) -> int:
-    """A setting that must be a whole number >= minimum; otherwise one line naming the variable."""
-    raw = (setting.value() or "").strip()
-    try:
-        value = int(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ConfigError(f"{setting.name}={raw!r}: expected a whole number of at least {minimum}")
-    return value
+def text(setting: Setting, raw: str) -> str | None:
+    return raw or None
 
 
-def share(setting: Setting) -> float:
-    """A setting that must be a number from 0 to 1; otherwise one line naming the variable."""
-    raw = (setting.value() or "").strip()
+def is_month(value: str) -> bool:
+    return bool(_MONTH.match(value or ""))
+
+
+def month(setting: Setting, raw: str) -> str:
+    if not is_month(raw):
+        raise ConfigError(f"{setting.name}={raw!r} is not a month: expected YYYY-MM, e.g. 2022-01")
+    return raw
+
+
+def whole(minimum: int, maximum: int | None = None) -> Callable[[Setting, str], int]:
+    def parse(setting: Setting, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum or (maximum is not None and value > maximum):
+            expected = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+            raise ConfigError(f"{setting.name}={raw!r}: expected a whole number {expected}")
+        return value
+
+    return parse
+
+
+def share(setting: Setting, raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
@@ -234,16 +134,338 @@ def share(setting: Setting) -> float:
     return value
 
 
-def is_month(value: str) -> bool:
-    return bool(_MONTH.match(value or ""))
+def folder(setting: Setting, raw: str) -> str:
+    if not raw:
+        raise ConfigError(f"{setting.name} is empty: name a folder")
+    return raw
+
+
+def sqlalchemy_url(setting: Setting, raw: str) -> str:
+    check_sqlalchemy_url(setting.name, raw)
+    userinfo, _ = user_part(raw.partition("://")[2])
+    password = (userinfo or "").partition(":")[2]
+    if "@" in password:
+        raise ConfigError(
+            f"{setting.name}={redact_url(raw)!r}: the password holds an '@' that is not percent-encoded, "
+            "so the host would be read from the password; write it as %40"
+        )
+    if "#" in password or "?" in password:
+        raise ConfigError(
+            f"{setting.name}={redact_url(raw)!r}: the password holds a '#' or '?' that is not "
+            "percent-encoded; write them as %23 and %3F"
+        )
+    return raw
+
+
+def bucket_url(setting: Setting, raw: str) -> str:
+    return check_bucket_url(setting.name, raw)
+
+
+def http(setting: Setting, raw: str) -> str | None:
+    """An optional http(s) address (empty: none)."""
+    if not raw:
+        return None
+    parsed = urllib.parse.urlsplit(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{setting.name}={redact_url(raw)!r}: expected an http:// or https:// address")
+    return raw
+
+
+def release_time(setting: Setting, raw: str) -> str:
+    raw = raw.lower()
+    if raw == "immediate" or re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw):
+        return raw
+    raise ConfigError(f"{setting.name}={raw!r}: expected HH:MM (London time), e.g. 09:30, or immediate")
+
+
+def monthly_cron(setting: Setting, raw: str) -> str:
+    parts = raw.split()
+    ok = len(parts) == 5 and parts[3:] == ["*", "*"] and all(p.isdigit() for p in parts[:3])
+    if ok and int(parts[0]) < 60 and int(parts[1]) < 24 and 1 <= int(parts[2]) <= 28:
+        return raw
+    raise ConfigError(
+        f"{setting.name}={raw!r}: expected a monthly cron 'MIN HOUR DAY * *' with a day from 1 to 28 "
+        "(every month has it), e.g. '0 6 5 * *'"
+    )
+
+
+def addresses(setting: Setting, raw: str) -> tuple[str, ...]:
+    import ipaddress
+
+    parts = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for part in parts:
+        try:
+            ipaddress.ip_address(part)
+        except ValueError:
+            raise ConfigError(
+                f"{setting.name}={raw!r}: {part!r} is not an IP address; list the sign-in proxy's "
+                "addresses, comma-separated, e.g. 127.0.0.1,::1"
+            ) from None
+    return parts
+
+
+def header_name(setting: Setting, raw: str) -> str | None:
+    # Unset: no proxy. Set but empty is refused: a deployment that meant to name the header did not.
+    if os.environ.get(setting.name) is None:
+        return None
+    if re.fullmatch(r"[A-Za-z0-9-]+", raw):
+        return raw
+    raise ConfigError(
+        f"{setting.name}={raw!r}: expected the name of the header in which the sign-in proxy passes "
+        "the user, such as X-Forwarded-User, or unset it (no proxy)"
+    )
+
+
+def layout_name(none_allowed: bool) -> Callable[[Setting, str], str | None]:
+    def parse(setting: Setting, raw: str) -> str | None:
+        raw = raw.lower()
+        if none_allowed and raw in ("", "none"):
+            return None
+        if raw in LAYOUT_NAMES:
+            return raw
+        allowed = ", ".join(LAYOUT_NAMES) + (" or none" if none_allowed else "")
+        raise ConfigError(f"{setting.name}={raw!r}: expected one of {allowed}")
+
+    return parse
+
+
+def contact(setting: Setting, raw: str) -> str:
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", raw):
+        return raw
+    try:
+        if http(setting, raw):
+            return raw
+    except ConfigError:
+        pass
+    raise ConfigError(f"{setting.name}={raw!r}: expected an e-mail address or an http(s) address")
+
+
+def sender(setting: Setting, raw: str) -> str:
+    if re.fullmatch(r"[^@\s]+@[^@\s]+", raw):
+        return raw
+    raise ConfigError(f"{setting.name}={raw!r}: expected an e-mail address")
+
+
+def utf8_file(setting: Setting, raw: str) -> Path:
+    path = Path(raw)
+    try:
+        path.read_bytes().decode("utf-8")
+    except IsADirectoryError:
+        raise ConfigError(f"{setting.name}={path}: is a folder; expected a file") from None
+    except FileNotFoundError:
+        raise ConfigError(f"{setting.name}={path}: the file does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"{setting.name}={path}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{setting.name}={path}: is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    return path
+
+
+def key_file(setting: Setting, raw: str) -> Path:
+    path = Path(raw)
+    if not setting.is_set() and not path.exists():
+        return path  # the embedded default, created (0600) on first use
+    if not path.exists():
+        raise ConfigError(
+            f"{setting.name}={path}: the file does not exist; mount the key there: "
+            f"`{keyfile.KEY_FIX.format(path=path)}`"
+        )
+    problem = keyfile.read_problem(path, setting.name)
+    if problem:
+        raise ConfigError(problem)
+    return path
+
+
+_PACKAGE = Path(__file__).parent
+
+# --- the settings: each declared once ------------------------------------------------------------------
+DATAMART_URL = declare(
+    "METPIPELINE_DATAMART_URL",
+    "SQLAlchemy URL of the DataMart (production: mssql+pyodbc://…; schema dm on SQL Server, none on SQLite)",
+    lambda: f"sqlite:///{var_dir() / 'datamart.sqlite'}",
+    sqlalchemy_url,
+)
+STATE_URL = declare(
+    "METPIPELINE_STATE_URL",
+    "SQLAlchemy URL of the pipeline's own state (ledger, releases)",
+    lambda: f"sqlite:///{var_dir() / 'state.sqlite'}",
+    sqlalchemy_url,
+)
+BUCKET_URL = declare(
+    "METPIPELINE_BUCKET_URL",
+    "where releases are published: s3://bucket/prefix or a folder",
+    lambda: str(var_dir() / "bucket"),
+    bucket_url,
+)
+S3_ENDPOINT_URL = declare(
+    "METPIPELINE_S3_ENDPOINT_URL", "optional endpoint of an S3-compatible store", lambda: None, http
+)
+WORK_DIR = declare(
+    "METPIPELINE_WORK_DIR",
+    "directory for intermediate extracts, datasets and candidates",
+    lambda: str(var_dir() / "work"),
+    folder,
+)
+OWNERS_FILE = declare(
+    "METPIPELINE_OWNERS_FILE",
+    "YAML registry of data owners (default: the embedded demo)",
+    lambda: str(_PACKAGE / "approval" / "owners.embedded.yaml"),
+    utf8_file,
+    reads_file=True,
+)
+POLICY_FILE = declare(
+    "METPIPELINE_DISCLOSURE_POLICY",
+    "YAML disclosure policy (default: the packaged one)",
+    lambda: str(_PACKAGE / "disclosure" / "policy.yaml"),
+    utf8_file,
+    reads_file=True,
+)
+LEDGER_KEY_FILE = declare(
+    "METPIPELINE_LEDGER_KEY_FILE",
+    "secret key (file) that seals the approval ledger; the embedded default is created under var/, mode 0600",
+    lambda: str(var_dir() / "ledger.key"),
+    key_file,
+    reads_file=True,
+)
+IDENTITY_KEY_FILE = declare(
+    "METPIPELINE_IDENTITY_KEY_FILE",
+    "secret key (file) with which the webserver and the code location seal who launched each run; the "
+    "embedded default is created under var/, mode 0600",
+    lambda: str(var_dir() / "identity.key"),
+    key_file,
+    reads_file=True,
+)
+IDENTITY_HEADER = declare(
+    "METPIPELINE_IDENTITY_HEADER",
+    "header in which the sign-in proxy passes the signed-in user (e.g. X-Forwarded-User); empty: no proxy",
+    lambda: None,
+    header_name,
+)
+TRUSTED_PROXIES = declare(
+    "METPIPELINE_TRUSTED_PROXIES",
+    "comma-separated addresses of the sign-in proxy (identity header trusted)",
+    lambda: "127.0.0.1,::1",
+    addresses,
+)
+FIRST_MONTH = declare(
+    "METPIPELINE_FIRST_MONTH", "first month the DataMart holds, YYYY-MM", lambda: "2022-01", month
+)
+CHECKLIST_FILE = declare(
+    "METPIPELINE_CHECKLIST_FILE",
+    "the owner's pre-release checklist (versioned YAML)",
+    lambda: str(_PACKAGE / "approval" / "checklist.yaml"),
+    utf8_file,
+    reads_file=True,
+)
+UI_BASE_URL = declare(
+    "METPIPELINE_UI_BASE_URL",
+    "the Dagster UI's address as owners reach it (links in messages)",
+    lambda: "http://127.0.0.1:3000",
+    http,
+)
+PUBLIC_BASE_URL = declare(
+    "METPIPELINE_PUBLIC_BASE_URL",
+    "the bucket's public address; links on index.html are absolute when set",
+    lambda: None,
+    http,
+)
+SMTP_HOST = declare(
+    "METPIPELINE_SMTP_HOST", "mail server for notifications; empty: no e-mail (log line only)", lambda: None
+)
+SMTP_PORT = declare("METPIPELINE_SMTP_PORT", "mail server port", lambda: "25", whole(1, 65535))
+NOTIFY_FROM = declare(
+    "METPIPELINE_NOTIFY_FROM", "sender address of notifications", lambda: "metpipeline@localhost", sender
+)
+WEBHOOK_URL = declare(
+    "METPIPELINE_WEBHOOK_URL",
+    "webhook (Teams/Slack-compatible JSON) for notifications; empty: off",
+    lambda: None,
+    http,
+)
+REMINDER_DAYS = declare(
+    "METPIPELINE_REMINDER_DAYS", "days without a decision before owners are reminded", lambda: "3", whole(1)
+)
+RELEASE_TIME = declare(
+    "METPIPELINE_RELEASE_TIME",
+    "time of day (London) approved releases are published, HH:MM, or 'immediate'",
+    lambda: "09:30",
+    release_time,
+)
+MIN_VOLUME_RATIO = declare(
+    "METPIPELINE_MIN_VOLUME_RATIO",
+    "a month below this share of its trailing 12-month mean (or with no crime at all) blocks the release",
+    lambda: "0.5",
+    share,
+)
+PUBLISH_MAX_ATTEMPTS = declare(
+    "METPIPELINE_PUBLISH_MAX_ATTEMPTS",
+    "publish runs tried per approved candidate before it needs attention",
+    lambda: "5",
+    whole(1),
+)
+PUBLISH_BACKOFF_SECONDS = declare(
+    "METPIPELINE_PUBLISH_BACKOFF_SECONDS",
+    "wait before retrying a failed publish run (doubles per attempt)",
+    lambda: "60",
+    whole(0),
+)
+LAYOUT = declare(
+    "METPIPELINE_LAYOUT",
+    "layout of the public CSV files (datastore-2026 or datastore-2024)",
+    lambda: "datastore-2026",
+    layout_name(none_allowed=False),
+)
+PREVIOUS_LAYOUT = declare(
+    "METPIPELINE_PREVIOUS_LAYOUT",
+    "a layout also published beside the current one while deprecated, or none",
+    lambda: "datastore-2024",
+    layout_name(none_allowed=True),
+)
+PREVIOUS_LAYOUT_UNTIL = declare(
+    "METPIPELINE_PREVIOUS_LAYOUT_UNTIL",
+    "last release month (YYYY-MM) that carries the previous layout",
+    lambda: "2027-06",
+    month,
+)
+CONTACT = declare(
+    "METPIPELINE_CONTACT",
+    "the public's contact for the data: an e-mail address or a URL",
+    lambda: "data.office@met.police.example",
+    contact,
+)
+WORKBOOK_MAX_CELLS = declare(
+    "METPIPELINE_WORKBOOK_MAX_CELLS",
+    "largest table (cells) put in a spreadsheet; larger ones are CSV only",
+    lambda: "1000000",
+    whole(0),
+)
+BACKFILL_PROCESSES = declare(
+    "METPIPELINE_BACKFILL_PROCESSES",
+    "processes that share a back-fill's extraction, month by month (1: the run's own process alone)",
+    lambda: "2",
+    whole(1),
+)
+RELEASE_CRON = declare(
+    "METPIPELINE_RELEASE_CRON",
+    "when the monthly release run starts: a monthly cron 'MIN HOUR DAY * *' (London time)",
+    lambda: "0 6 5 * *",
+    monthly_cron,
+)
+STATE_LOCK_TIMEOUT = declare(
+    "METPIPELINE_STATE_LOCK_TIMEOUT_SECONDS",
+    "how long to wait for the state database when another process holds a lock on it, then fail saying so",
+    lambda: "30",
+    whole(1),
+)
+
+ALL_SETTINGS = tuple(_REGISTRY.values())
 
 
 def first_month() -> str:
     """METPIPELINE_FIRST_MONTH, checked: a malformed value is a one-line ConfigError, not a traceback."""
-    value = (FIRST_MONTH.value() or "").strip()
-    if not _MONTH.match(value):
-        raise ConfigError(f"{FIRST_MONTH.name}={value!r} is not a month: expected YYYY-MM, e.g. 2022-01")
-    return value
+    return FIRST_MONTH.get()
 
 
 def check_sqlalchemy_url(variable: str, url: str) -> str:
@@ -394,205 +616,15 @@ def redact_secrets(text: str) -> str:
 
 
 # --- every setting checked before any work ----------------------------------------------------------------
-# One check per setting: the problem in one line naming the variable and the expected form, or None. A
+# Each setting's parser is its check: the problem in one line naming the variable and the expected form. A
 # command checks them all when it starts (cli.py), the code location when it loads (definitions.py), and
 # `metpipeline config` flags each malformed value. `files`: also read the files settings name (the owners
-# registry, the policy, the checklist, the ledger key), which only the processes that use them can see.
-
-LAYOUT_NAMES = ("datastore-2026", "datastore-2024")  # datasets/layouts.py's LAYOUTS (a test keeps them equal)
-
-
-def _problem(check, *args) -> str | None:
-    try:
-        check(*args)
-    except ConfigError as exc:
-        return str(exc)
-    return None
-
-
-def _url(setting: Setting) -> str | None:
-    raw = (setting.value() or "").strip()
-    problem = _problem(check_sqlalchemy_url, setting.name, raw)
-    if problem:
-        return problem
-    userinfo, _ = user_part(raw.partition("://")[2])
-    password = (userinfo or "").partition(":")[2]
-    if "@" in password:
-        return (
-            f"{setting.name}={redact_url(raw)!r}: the password holds an '@' that is not percent-encoded, "
-            "so the host would be read from the password; write it as %40"
-        )
-    if "#" in password or "?" in password:
-        return (
-            f"{setting.name}={redact_url(raw)!r}: the password holds a '#' or '?' that is not "
-            "percent-encoded; write them as %23 and %3F"
-        )
-    return None
-
-
-def _http(setting: Setting, optional: bool = True) -> str | None:
-    raw = (setting.value() or "").strip()
-    if not raw and optional:
-        return None
-    parsed = urllib.parse.urlsplit(raw)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        return f"{setting.name}={redact_url(raw)!r}: expected an http:// or https:// address"
-    return None
-
-
-def _whole(setting: Setting, minimum: int, maximum: int | None = None) -> str | None:
-    problem = _problem(whole_number, setting, minimum)
-    if problem is None and maximum is not None and whole_number(setting, minimum) > maximum:
-        return f"{setting.name}={setting.value()!r}: expected a whole number from {minimum} to {maximum}"
-    return problem
-
-
-def _month(setting: Setting) -> str | None:
-    raw = (setting.value() or "").strip()
-    return None if is_month(raw) else f"{setting.name}={raw!r} is not a month: expected YYYY-MM, e.g. 2022-01"
-
-
-def _release_time() -> str | None:
-    raw = (RELEASE_TIME.value() or "").strip().lower()
-    if raw == "immediate" or re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw):
-        return None
-    return f"{RELEASE_TIME.name}={raw!r}: expected HH:MM (London time), e.g. 09:30, or immediate"
-
-
-def _release_cron() -> str | None:
-    raw = (RELEASE_CRON.value() or "").strip()
-    parts = raw.split()
-    ok = len(parts) == 5 and parts[3:] == ["*", "*"] and all(p.isdigit() for p in parts[:3])
-    if ok and int(parts[0]) < 60 and int(parts[1]) < 24 and 1 <= int(parts[2]) <= 28:
-        return None
-    return (
-        f"{RELEASE_CRON.name}={raw!r}: expected a monthly cron 'MIN HOUR DAY * *' with a day from 1 to 28 "
-        "(every month has it), e.g. '0 6 5 * *'"
-    )
-
-
-def _proxies() -> str | None:
-    import ipaddress
-
-    raw = TRUSTED_PROXIES.value() or ""
-    for part in (p.strip() for p in raw.split(",")):
-        if not part:
-            continue
-        try:
-            ipaddress.ip_address(part)
-        except ValueError:
-            return (
-                f"{TRUSTED_PROXIES.name}={raw!r}: {part!r} is not an IP address; list the sign-in proxy's "
-                "addresses, comma-separated, e.g. 127.0.0.1,::1"
-            )
-    return None
-
-
-def _header() -> str | None:
-    raw = os.environ.get(IDENTITY_HEADER.name)
-    if raw is None or re.fullmatch(r"[A-Za-z0-9-]+", raw.strip()):
-        return None
-    return (
-        f"{IDENTITY_HEADER.name}={raw!r}: expected the name of the header in which the sign-in proxy passes "
-        "the user, such as X-Forwarded-User, or unset it (no proxy)"
-    )
-
-
-def _layout(setting: Setting, none_allowed: bool) -> str | None:
-    raw = (setting.value() or "").strip().lower()
-    if raw in LAYOUT_NAMES or (none_allowed and raw in ("", "none")):
-        return None
-    allowed = ", ".join(LAYOUT_NAMES) + (" or none" if none_allowed else "")
-    return f"{setting.name}={raw!r}: expected one of {allowed}"
-
-
-def _contact() -> str | None:
-    raw = (CONTACT.value() or "").strip()
-    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", raw) or _http(CONTACT, optional=False) is None:
-        return None
-    return f"{CONTACT.name}={raw!r}: expected an e-mail address or an http(s) address"
-
-
-def _sender() -> str | None:
-    raw = (NOTIFY_FROM.value() or "").strip()
-    return (
-        None
-        if re.fullmatch(r"[^@\s]+@[^@\s]+", raw)
-        else f"{NOTIFY_FROM.name}={raw!r}: expected an e-mail address"
-    )
-
-
-def _utf8_file(setting: Setting) -> str | None:
-    path = Path(setting.value() or "")
-    try:
-        path.read_bytes().decode("utf-8")
-    except IsADirectoryError:
-        return f"{setting.name}={path}: is a folder; expected a file"
-    except FileNotFoundError:
-        return f"{setting.name}={path}: the file does not exist"
-    except OSError as exc:
-        return f"{setting.name}={path}: cannot be read ({exc.strerror})"
-    except UnicodeDecodeError as exc:
-        return f"{setting.name}={path}: is not UTF-8 text (byte {exc.start}); save it as UTF-8"
-    return None
-
-
-def _key_file(setting: Setting) -> str | None:
-    path = Path(setting.value() or "")
-    if not setting.is_set() and not path.exists():
-        return None  # the embedded default, created (0600) on first use
-    if not path.exists():
-        return (
-            f"{setting.name}={path}: the file does not exist; mount the key there: "
-            f"`{keyfile.KEY_FIX.format(path=path)}`"
-        )
-    return keyfile.read_problem(path, setting.name)
-
-
-CHECKS = {
-    DATAMART_URL.name: lambda: _url(DATAMART_URL),
-    STATE_URL.name: lambda: _url(STATE_URL),
-    BUCKET_URL.name: lambda: _problem(check_bucket_url, BUCKET_URL.name, (BUCKET_URL.value() or "").strip()),
-    S3_ENDPOINT_URL.name: lambda: _http(S3_ENDPOINT_URL),
-    WORK_DIR.name: lambda: (
-        None if (WORK_DIR.value() or "").strip() else f"{WORK_DIR.name} is empty: name a folder"
-    ),
-    IDENTITY_HEADER.name: _header,
-    TRUSTED_PROXIES.name: _proxies,
-    FIRST_MONTH.name: lambda: _month(FIRST_MONTH),
-    UI_BASE_URL.name: lambda: _http(UI_BASE_URL),
-    PUBLIC_BASE_URL.name: lambda: _http(PUBLIC_BASE_URL),
-    SMTP_HOST.name: lambda: None,
-    SMTP_PORT.name: lambda: _whole(SMTP_PORT, 1, 65535),
-    NOTIFY_FROM.name: _sender,
-    WEBHOOK_URL.name: lambda: _http(WEBHOOK_URL),
-    REMINDER_DAYS.name: lambda: _whole(REMINDER_DAYS, 1),
-    RELEASE_TIME.name: _release_time,
-    MIN_VOLUME_RATIO.name: lambda: _problem(share, MIN_VOLUME_RATIO),
-    PUBLISH_MAX_ATTEMPTS.name: lambda: _whole(PUBLISH_MAX_ATTEMPTS, 1),
-    PUBLISH_BACKOFF_SECONDS.name: lambda: _whole(PUBLISH_BACKOFF_SECONDS, 0),
-    LAYOUT.name: lambda: _layout(LAYOUT, none_allowed=False),
-    PREVIOUS_LAYOUT.name: lambda: _layout(PREVIOUS_LAYOUT, none_allowed=True),
-    PREVIOUS_LAYOUT_UNTIL.name: lambda: _month(PREVIOUS_LAYOUT_UNTIL),
-    CONTACT.name: _contact,
-    WORKBOOK_MAX_CELLS.name: lambda: _whole(WORKBOOK_MAX_CELLS, 0),
-    BACKFILL_PROCESSES.name: lambda: _whole(BACKFILL_PROCESSES, 1),
-    RELEASE_CRON.name: _release_cron,
-    STATE_LOCK_TIMEOUT.name: lambda: _whole(STATE_LOCK_TIMEOUT, 1),
-}
-FILE_CHECKS = {
-    OWNERS_FILE.name: lambda: _utf8_file(OWNERS_FILE),
-    POLICY_FILE.name: lambda: _utf8_file(POLICY_FILE),
-    CHECKLIST_FILE.name: lambda: _utf8_file(CHECKLIST_FILE),
-    LEDGER_KEY_FILE.name: lambda: _key_file(LEDGER_KEY_FILE),
-    IDENTITY_KEY_FILE.name: lambda: _key_file(IDENTITY_KEY_FILE),
-}
+# registry, the policy, the checklist, the keys), which only the processes that use them can see.
 
 
 def problem_of(setting: Setting, files: bool = True) -> str | None:
     """What is wrong with one setting's value, in one line, or None."""
-    check = CHECKS.get(setting.name) or (FILE_CHECKS.get(setting.name) if files else None)
-    found = check() if check else None
+    found = setting.problem() if files or not setting.reads_file else None
     return redact_secrets(found) if found else None
 
 

@@ -24,7 +24,10 @@ def theft_by_borough(harmonised: pd.DataFrame) -> pd.DataFrame:
 THEFT = DatasetSpec(
     slug="borough_theft",
     title="MPS Borough Theft",
-    keys=(Key("MinorText", "mps_minor", True), Key("BoroughName", "borough_name")),
+    keys=(
+        Key("MinorText", "mps_minor", True, "minor"),
+        Key("BoroughName", "borough_name", vocabulary="borough"),
+    ),
     tidy=(("BoroughName", "borough_name"), ("MinorText", "minor")),
     category=("MinorText", "MinorText"),
     geography="London boroughs",

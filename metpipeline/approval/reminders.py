@@ -70,7 +70,7 @@ def approval_reminder(
     bucket: BucketResource,
 ) -> dg.SkipReason:
     now = datetime.now(UTC)
-    days = settings.whole_number(settings.REMINDER_DAYS, minimum=1)
+    days = settings.REMINDER_DAYS.get()
     reminded: dict[str, str] = json.loads(context.cursor or "{}")
     engine = state.engine()
     registry = governance.registry()

@@ -129,19 +129,9 @@ def in_force(month: str) -> tuple[Layout, Layout | None]:
     (METPIPELINE_LAYOUT, METPIPELINE_PREVIOUS_LAYOUT, METPIPELINE_PREVIOUS_LAYOUT_UNTIL)."""
     from metpipeline import settings
 
-    def named(setting) -> Layout:
-        try:
-            return layout(setting.value() or "")
-        except ValueError as exc:
-            raise settings.ConfigError(f"{setting.name}: {exc}") from None
-
-    current = named(settings.LAYOUT)
-    if (settings.PREVIOUS_LAYOUT.value() or "").strip().lower() in ("", "none"):
+    current = layout(settings.LAYOUT.get())
+    previous_name = settings.PREVIOUS_LAYOUT.get()
+    if previous_name is None:
         return current, None
-    previous = named(settings.PREVIOUS_LAYOUT)
-    until = (settings.PREVIOUS_LAYOUT_UNTIL.value() or "").strip()
-    if not settings.is_month(until):
-        raise settings.ConfigError(
-            f"{settings.PREVIOUS_LAYOUT_UNTIL.name}={until!r} is not a month: expected YYYY-MM, e.g. 2027-06"
-        )
+    previous, until = layout(previous_name), settings.PREVIOUS_LAYOUT_UNTIL.get()
     return current, (previous if previous.name != current.name and month <= until else None)

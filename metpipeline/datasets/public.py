@@ -104,7 +104,7 @@ def _wide_files_and_workbook(publishable: Path, counts: Path, slug: str, month: 
     current, previous = layouts.in_force(month)
     names: list[str] = []
     current_tables = []
-    max_cells = settings.whole_number(settings.WORKBOOK_MAX_CELLS, minimum=0)
+    max_cells = settings.WORKBOOK_MAX_CELLS.get()
     for window in WINDOWS:
         source = publishable / datastore_file_name(slug, window)
         if not source.is_file():

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from metpipeline.catalogue import CATALOGUE, headline
+from metpipeline.catalogue import CATALOGUE
 from metpipeline.datasets.render import read_header, read_text
 from metpipeline.disclosure.constraints import Hidden, Known
 from metpipeline.disclosure.policy import Policy
@@ -85,20 +85,17 @@ def read_counts(counts_dir: Path) -> Release:
 
 
 def not_geocoded(release: Release) -> dict[str, dict[str, int]]:
-    """Crimes left out of each geocoded table (ward, LSOA) per month, London-wide: the headline table's
-    (borough) total minus the table's.
+    """Records left out of each geocoded table (ward, LSOA) per month, London-wide: the total of the table
+    it is part of (borough) minus its own.
 
     Call before withholding: the LSOA figure counts only crimes with no LSOA geocode.
     """
-    geocoded = [s.slug for s in CATALOGUE.values() if s.not_geocoded]
+    geocoded = {s.slug: s.part_of for s in CATALOGUE.values() if s.part_of}
     out: dict[str, dict[str, int]] = {slug: {} for slug in geocoded}
     for window in WINDOWS:
-        b = release.get((headline().slug, window))
-        if b is None:
-            continue
-        for slug in geocoded:
-            t = release.get((slug, window))
-            if t is None:
+        for slug, whole in geocoded.items():
+            b, t = release.get((whole, window)), release.get((slug, window))
+            if b is None or t is None:
                 continue
             for m in set(b.months) & set(t.months):
                 out[slug][m] = int(b.frame[m].sum()) - int(t.frame[m].sum())

@@ -35,9 +35,11 @@ def reconciliation(
             "CONNECT": system_ledger(connect_reasons, CONNECT_REASONS),
         },
         "counted": int(len(harmonised)),
-        # Per table of geocoded crimes: the crimes counted here that its rows leave out.
+        # Per table of geocoded records: the records it counts that its rows leave out for want of a geocode.
         "not_geocoded": {
-            s.slug: int(harmonised[s.not_geocoded].isna().sum()) for s in CATALOGUE.values() if s.not_geocoded
+            s.slug: int(s.counted_rows(harmonised)[s.not_geocoded].isna().sum())
+            for s in CATALOGUE.values()
+            if s.not_geocoded
         },
         "premises_defaulted": int(harmonised["premises_defaulted"].sum()),
     }

@@ -38,8 +38,8 @@ def publication_key(dataset: str, month: str, chash: str, published_version: int
 
 
 def plan(instance: dg.DagsterInstance, key: str, now: datetime | None = None) -> Plan:
-    max_attempts = settings.whole_number(settings.PUBLISH_MAX_ATTEMPTS, minimum=1)
-    backoff = settings.whole_number(settings.PUBLISH_BACKOFF_SECONDS)
+    max_attempts = settings.PUBLISH_MAX_ATTEMPTS.get()
+    backoff = settings.PUBLISH_BACKOFF_SECONDS.get()
     records = instance.get_run_records(filters=dg.RunsFilter(tags={ATTEMPT_TAG: key}))
     if any(r.dagster_run.status in _IN_FLIGHT for r in records):
         return Plan("wait", len(records), "a publish run is queued or running")

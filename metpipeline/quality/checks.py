@@ -365,9 +365,7 @@ def month_volume_plausible(
 
     month = partition_of(context)
     files = read_dataset_files(workarea.area, headline().slug, month)
-    found = plausibility.assess(
-        files.get("24m", pd.DataFrame()), month, settings.share(settings.MIN_VOLUME_RATIO)
-    )
+    found = plausibility.assess(files.get("24m", pd.DataFrame()), month, settings.MIN_VOLUME_RATIO.get())
     metadata: dict[str, dg.RawMetadataValue] = {
         "month_total": found.total,
         "trailing_mean": round(found.trailing_mean, 1) if found.trailing_mean is not None else None,

@@ -107,7 +107,7 @@ def next_step(engine, registry: Registry, current: ledger.Candidate, instance=No
     if attempt:
         from metpipeline import settings
 
-        limit = settings.whole_number(settings.PUBLISH_MAX_ATTEMPTS, 1)
+        limit = settings.PUBLISH_MAX_ATTEMPTS.get()
         return f"publication failed, retrying (attempt {attempt + 1} of {limit})"
     return "approved: it is being published now"
 
