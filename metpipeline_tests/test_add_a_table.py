@@ -120,6 +120,7 @@ def released(tmp_path_factory):
         str(code / "metpipeline")
         in subprocess.run(
             [sys.executable, "-c", "import metpipeline; print(metpipeline.__file__)"],
+            cwd=root,
             env=env,
             capture_output=True,
             text=True,
@@ -147,7 +148,8 @@ def test_its_public_files_cover_sheet_and_landing_page(released):
     var, run = released
     bucket = var / "bucket"
     latest = json.loads((bucket / "datasets" / BUCKET_SLUG / "latest.json").read_text())
-    version = bucket / "datasets" / BUCKET_SLUG / MONTH / f"v{latest['version']}"
+    assert latest["latest"]["version"] == 1
+    version = bucket / latest["latest"]["path"]
     names = {p.name for p in version.iterdir()}
     assert f"{TITLE} (most recent 24 months).csv" in names and f"{TITLE}.xlsx" in names
     assert {f"{SLUG}-tidy.csv.gz", "cover-sheet.html", "datapackage.json", "manifest.json"} <= names
