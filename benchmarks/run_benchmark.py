@@ -191,8 +191,8 @@ def extracted_rows(work_dir: str, months: list[str]) -> dict[str, int]:
 
 def phase_backfill(spec: dict) -> dict:
     t0 = time.perf_counter()
-    from metpipeline import operate
-    from metpipeline.orchestration import RANGE_END_TAG, RANGE_START_TAG
+    from metpipeline.commands import release as operate
+    from metpipeline.runs.release_chain import RANGE_END_TAG, RANGE_START_TAG
 
     operate._defs()
     import_s = time.perf_counter() - t0
@@ -214,7 +214,7 @@ def phase_backfill(spec: dict) -> dict:
 
 def phase_release(spec: dict) -> dict:
     t0 = time.perf_counter()
-    from metpipeline import operate
+    from metpipeline.commands import release as operate
 
     operate._defs()
     import_s = time.perf_counter() - t0
@@ -237,7 +237,7 @@ def phase_release(spec: dict) -> dict:
 
 def step_durations(run_id: str) -> dict[str, float]:
     """Seconds per step of a run, from the instance's step statistics, slowest first."""
-    from metpipeline import operate
+    from metpipeline.commands import release as operate
 
     stats = operate._instance().get_run_step_stats(run_id)
     out = {s.step_key: round(s.end_time - s.start_time, 2) for s in stats if s.start_time and s.end_time}
@@ -552,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     month = args.last_month
     env = dict(os.environ)
     env.update(
-        METPIPELINE_FIRST_MONTH=args.first_month,  # read by metpipeline.partitions at import
+        METPIPELINE_FIRST_MONTH=args.first_month,  # read by metpipeline.months.partitions at import
         METPIPELINE_DATAMART_URL=url,
         METPIPELINE_VAR_DIR=str(scratch / "var"),
         METPIPELINE_WORK_DIR=str(scratch / "work"),

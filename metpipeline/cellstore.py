@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from metpipeline import settings
-from metpipeline.months import ranges
+from metpipeline.months.arithmetic import ranges
 from metpipeline.workarea import WorkArea
 
 DIGEST = "digest.json"

@@ -15,7 +15,6 @@ from metpipeline import settings
 # the variable, shown where the code location's error is shown, not a stack trace twenty seconds into a run.
 settings.check_all(files=False)
 
-from metpipeline import jobs, orchestration, schedule  # noqa: E402
 from metpipeline.approval import defs as approval  # noqa: E402
 from metpipeline.datasets import defs as datasets  # noqa: E402
 from metpipeline.disclosure import defs as disclosure  # noqa: E402
@@ -25,6 +24,7 @@ from metpipeline.publish import defs as publish  # noqa: E402
 from metpipeline.quality import defs as quality  # noqa: E402
 from metpipeline.report import defs as report  # noqa: E402
 from metpipeline.resources import default_resources  # noqa: E402
+from metpipeline.runs import jobs, monthly_schedule, release_chain  # noqa: E402
 
 defs = dg.Definitions.merge(
     extract.defs,
@@ -35,10 +35,10 @@ defs = dg.Definitions.merge(
     report.defs,
     approval.defs,
     publish.defs,
-    orchestration.defs,
+    release_chain.defs,
     dg.Definitions(
         jobs=[jobs.monthly_release_job, jobs.backfill_job],
-        schedules=[schedule.monthly_release_schedule],
+        schedules=[monthly_schedule.monthly_release_schedule],
         resources=default_resources(),
         # Materializing assets from the UI (its implicit asset job, a back-fill of a range) runs every step
         # in the run's one process, as the jobs do: steps in processes of their own would each take the

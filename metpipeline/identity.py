@@ -17,7 +17,8 @@ _MAX_LINKED_RUNS = 100
 
 
 # The signed-in user of the web request being served, and whether the sign-in proxy vouched for one: set
-# by `metpipeline ui`'s middleware for the request (webserver.py), read by the run seals and the page.
+# by `metpipeline ui`'s middleware for the request (commands/webserver.py), read by the run seals and the
+# page.
 REQUEST_USER: contextvars.ContextVar[str | None] = contextvars.ContextVar("metpipeline_user", default=None)
 REQUEST_SIGNED_IN: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "metpipeline_signed_in", default=False

@@ -1,11 +1,11 @@
 """Giving freed memory back to the system, so that a run's resident size follows what it holds.
 
-A release's steps run one after another in one process (jobs.py). Each frees its tables when it ends, but
+A release's steps run one after another in one process (runs/jobs.py). Each frees its tables when it ends, but
 the allocators keep freed blocks in their pools: glibc's (pandas, numpy, Python) and Arrow's own
 (mimalloc). Freed there, the memory still counts as resident and only the allocator that freed it can reuse
 it, so without this every step started on top of the garbage of the steps before it (the historical LSOA
 table, 200 MiB, was read by six steps). `release_pools` empties both pools: the jobs' hook calls it
-after a step that grew the process by 64 MiB (jobs.py), and the heaviest steps between their own stages.
+after a step that grew the process by 64 MiB (runs/jobs.py), and the heaviest steps between their own stages.
 It costs tens of milliseconds on a large heap, so it is not called after every step; nor is the garbage
 collector, which takes 0.2 s once Dagster and Great Expectations are loaded.
 Measured in benchmarks/RESULTS.md. No Dagster here: back-fill helper processes import this module.

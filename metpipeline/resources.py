@@ -16,10 +16,11 @@ import dagster as dg
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
-from metpipeline import month_locks, settings
+from metpipeline import settings
 from metpipeline.cellstore import CellsInputManager
 from metpipeline.db import check_reachable, make_engine, make_state_engine
-from metpipeline.months import month_range
+from metpipeline.months import locks as month_locks
+from metpipeline.months.arithmetic import month_range
 from metpipeline.workarea import WorkArea
 
 
@@ -80,7 +81,7 @@ class WorkAreaResource(dg.ConfigurableResource):
         return settings.WORK_DIR.value() or ""
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # A run that writes months holds their locks for its whole life (month_locks.py).
+        # A run that writes months holds their locks for its whole life (months/locks.py).
         run = context.dagster_run
         months = _months_of(run.tags) if run is not None else []
         if months:

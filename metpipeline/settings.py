@@ -617,9 +617,10 @@ def redact_secrets(text: str) -> str:
 
 # --- every setting checked before any work ----------------------------------------------------------------
 # Each setting's parser is its check: the problem in one line naming the variable and the expected form. A
-# command checks them all when it starts (cli.py), the code location when it loads (definitions.py), and
-# `metpipeline config` flags each malformed value. `files`: also read the files settings name (the owners
-# registry, the policy, the checklist, the keys), which only the processes that use them can see.
+# command checks them all when it starts (commands/main.py), the code location when it loads
+# (definitions.py), and `metpipeline config` flags each malformed value. `files`: also read the files
+# settings name (the owners registry, the policy, the checklist, the keys), which only the processes that
+# use them can see.
 
 
 def problem_of(setting: Setting, files: bool = True) -> str | None:

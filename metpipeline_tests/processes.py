@@ -1,4 +1,5 @@
-"""Looking at processes from a test: whether one has ended, and which helpers (monthwork.py) one started."""
+"""Looking at processes from a test: whether one has ended, and which helpers (months/shared_work.py) one
+started."""
 
 from pathlib import Path
 
@@ -13,7 +14,7 @@ def gone(pid: int) -> bool:
 
 
 def helpers(pid: int) -> list[int]:
-    """The helper processes (monthwork.py) `pid` has spawned."""
+    """The helper processes (months/shared_work.py) `pid` has spawned."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:

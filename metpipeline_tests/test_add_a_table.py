@@ -107,7 +107,7 @@ def released(tmp_path_factory):
         DAGSTER_HOME=str(var / "dagster"),
     )
     run = subprocess.run(
-        [sys.executable, "-m", "metpipeline.cli", "demo", "--month", MONTH],
+        [sys.executable, "-m", "metpipeline", "demo", "--month", MONTH],
         cwd=root,
         env=env,
         capture_output=True,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from metpipeline.orchestration import earlier_months
+from metpipeline.runs.release_chain import earlier_months
 from metpipeline_tests.browser.harness import (
     REPO_ROOT,
     dagster_dev,

@@ -43,7 +43,7 @@ def test_code_location_loads_the_whole_flow():
 
 def test_launchpad_approval_config_defaults_to_the_month_the_schedule_releases():
     from metpipeline.approval.jobs import ApprovalConfig
-    from metpipeline.partitions import monthly_partitions
+    from metpipeline.months.partitions import monthly_partitions
 
     fields = ApprovalConfig.model_fields
     assert fields["month"].default == monthly_partitions.get_last_partition_key()
@@ -95,8 +95,8 @@ def test_every_dataset_asset_declares_the_months_it_reads():
     staleness follow a revised month to every release that contains it."""
     from metpipeline.catalogue import CATALOGUE
     from metpipeline.definitions import defs
-    from metpipeline.months import add_months, month_range
-    from metpipeline.partitions import FIRST_MONTH, monthly_partitions
+    from metpipeline.months.arithmetic import add_months, month_range
+    from metpipeline.months.partitions import FIRST_MONTH, monthly_partitions
 
     graph = defs.get_repository_def().asset_graph
     last = monthly_partitions.get_last_partition_key()
@@ -127,8 +127,8 @@ def test_both_jobs_return_freed_memory_after_a_step_that_grew_the_process(monkey
     """The README says memory a step frees is returned after any step that grew the process: both jobs
     carry the hook, and the hook returns memory after 64 MiB of growth since the previous step, not after
     every step (a return takes tens of milliseconds on a large heap)."""
-    from metpipeline import jobs
     from metpipeline.definitions import defs
+    from metpipeline.runs import jobs
 
     for name in ("monthly_release_job", "backfill_job"):
         assert jobs.freed_memory_hook in defs.resolve_job_def(name).hook_defs

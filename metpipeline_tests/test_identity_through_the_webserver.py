@@ -85,7 +85,7 @@ def server(tmp_path_factory):
     }
     log = open(root / "ui.log", "wb")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
-        [sys.executable, "-m", "metpipeline.cli", "ui", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "metpipeline", "ui", "--host", "127.0.0.1", "--port", str(port),
          "-w", str(REPO_ROOT / "workspace.yaml")],
         cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

@@ -12,9 +12,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "metpipeline"
 # Lower layers first. A module may import its own unit and any unit of a lower layer.
 LAYERS: list[set[str]] = [
     {"keyfile"},
-    {"settings", "months", "reference", "memory"},
-    {"catalogue", "db", "identity", "workarea", "month_locks", "notify", "instance", "bucket", "partitions"},
-    {"monthwork"},
+    {"settings", "reference", "memory"},
+    {"months"},  # month keys, partitions, per-month locks, a back-fill's shared month work
+    {"catalogue", "db", "identity", "workarea", "notify", "bucket"},
     {"cellstore", "governance", "datamart"},
     {"resources"},
     {"extract"},
@@ -25,15 +25,19 @@ LAYERS: list[set[str]] = [
     {"report"},
     {"approval"},
     {"publish"},
-    {"jobs", "summary", "run_launcher"},
-    {"orchestration"},
-    {"schedule", "demo"},
+    {"runs"},  # run control: jobs, the back-fill ─► release chain, the schedule, the launcher
     {"definitions"},
-    {"operate"},
     {"webui"},
-    {"webserver"},
-    {"cli"},
+    {"commands"},  # the `metpipeline` command and its sub-commands, the webserver among them
+    {"__main__"},  # `python -m metpipeline`
 ]
+# Inside a package, lower modules first, where the package's modules form layers of their own; every other
+# package's modules need only import one another without a cycle (test_no_import_cycle_inside_a_package).
+INNER_LAYERS: dict[str, list[set[str]]] = {
+    "months": [{"arithmetic", "locks", "shared_work"}, {"partitions"}],
+    "runs": [{"jobs", "launcher", "release_summary"}, {"release_chain"}, {"monthly_schedule"}],
+    "commands": [{"instance"}, {"datamart", "approve", "demo"}, {"release"}, {"webserver"}, {"main"}],
+}
 RANK = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
 
 
@@ -78,6 +82,81 @@ def test_the_check_can_fail(monkeypatch):
     monkeypatch.setitem(RANK, "datasets", RANK["publish"])
     with pytest.raises(AssertionError, match="imports datasets"):
         test_imports_go_only_downward()
+
+
+def inner_imports(package: str) -> list[tuple[str, str, str]]:
+    """(importing module, imported module, file) for every import between two modules of `package`."""
+    found = []
+    for path in sorted((PACKAGE / package).glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[:2] == ["metpipeline", package]:
+                    targets = [a.name for a in node.names] if len(parts) == 2 else [parts[2]]
+            elif isinstance(node, ast.Import):
+                prefix = f"metpipeline.{package}."
+                targets = [
+                    a.name[len(prefix) :].split(".")[0] for a in node.names if a.name.startswith(prefix)
+                ]
+            modules = {m.stem for m in (PACKAGE / package).glob("*.py")} | {
+                d.name for d in (PACKAGE / package).iterdir() if (d / "__init__.py").is_file()
+            }
+            found += [(path.stem, t, path.name) for t in targets if t in modules and t != path.stem]
+    return found
+
+
+PACKAGES = sorted(d.name for d in PACKAGE.iterdir() if (d / "__init__.py").is_file())
+
+
+def test_every_module_of_a_layered_package_has_a_layer():
+    for package, layers in INNER_LAYERS.items():
+        modules = {p.stem for p in (PACKAGE / package).glob("*.py")} - {"__init__"}
+        assert modules == set().union(*layers), f"{package}: give each module a layer in INNER_LAYERS"
+
+
+@pytest.mark.parametrize("package", sorted(INNER_LAYERS))
+def test_imports_go_only_downward_inside_a_package(package):
+    rank = {m: i for i, layer in enumerate(INNER_LAYERS[package]) for m in layer}
+    upward = [f"{package}/{f}: {a} imports {b}" for a, b, f in inner_imports(package) if rank[b] >= rank[a]]
+    assert upward == []
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_import_cycle_inside_a_package(package):
+    """Every package's modules import one another without a cycle: they can be read bottom up."""
+    graph: dict[str, set[str]] = {}
+    for a, b, _ in inner_imports(package):
+        graph.setdefault(a, set()).add(b)
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"{package}: import cycle {' -> '.join((*path, module))}"
+        if module in done:
+            return
+        for b in sorted(graph.get(module, ())):
+            visit(b, (*path, module))
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, ())
+
+
+def test_the_inner_checks_can_fail(monkeypatch):
+    """Putting the schedule below the chain it launches makes its import upward; a made-up cycle is found."""
+    monkeypatch.setitem(
+        INNER_LAYERS, "runs", [{"monthly_schedule"}, {"jobs", "launcher", "release_summary", "release_chain"}]
+    )
+    with pytest.raises(AssertionError, match="monthly_schedule imports release_chain"):
+        test_imports_go_only_downward_inside_a_package("runs")
+    real = inner_imports
+    monkeypatch.setitem(
+        globals(), "inner_imports", lambda package: [*real(package), ("jobs", "monthly_schedule", "jobs.py")]
+    )
+    with pytest.raises(AssertionError, match="import cycle"):
+        test_no_import_cycle_inside_a_package("runs")
 
 
 def test_no_module_but_settings_reads_or_writes_the_environment():

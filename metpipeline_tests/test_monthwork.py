@@ -1,5 +1,5 @@
-"""A back-fill's months shared with helper processes (monthwork.py): the same files and results as one
-process, the one-process loop's errors, and no helper left running when the step stops."""
+"""A back-fill's months shared with helper processes (months/shared_work.py): the same files and results
+as one process, the one-process loop's errors, and no helper left running when the step stops."""
 
 import hashlib
 import multiprocessing
@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from metpipeline import monthwork, settings
+from metpipeline import settings
 from metpipeline.datamart.seed import seed_datamart
 from metpipeline.db import make_engine
 from metpipeline.extract.month_files import extract_month, run_engine
 from metpipeline.extract.queries import source_state
 from metpipeline.harmonise.rules import DataError
-from metpipeline.months import month_range
+from metpipeline.months import shared_work as monthwork
+from metpipeline.months.arithmetic import month_range
 from metpipeline_tests.processes import gone
 
 MONTHS = month_range("2024-01", "2024-08")
@@ -176,7 +177,7 @@ def test_a_helper_ends_when_the_run_s_process_is_killed_outright(tmp_path):
     """SIGKILL (the out-of-memory killer's) gives the run's process no chance to stop its helper, which
     waits for its next month: it must end by itself, not wait for ever."""
     script = (
-        "from metpipeline import monthwork\n"
+        "from metpipeline.months import shared_work as monthwork\n"
         "from metpipeline_tests.test_monthwork import MONTHS, _this_process_busy\n"
         f"monthwork.map_months(_this_process_busy, MONTHS, ({str(tmp_path)!r},))\n"
     )

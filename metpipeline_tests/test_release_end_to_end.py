@@ -44,7 +44,7 @@ def _env(tmp: Path) -> dict[str, str]:
 
 def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "metpipeline.cli", *args],
+        [sys.executable, "-m", "metpipeline", *args],
         cwd=REPO,
         env=_env(tmp),
         capture_output=True,

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from metpipeline import month_locks
+from metpipeline.months import locks as month_locks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,7 +112,7 @@ def test_a_range_takes_every_month_and_a_killed_holder_releases_them(tmp_path):
             sys.executable,
             "-c",
             "import sys, time; from contextlib import ExitStack; from pathlib import Path;"
-            "from metpipeline import month_locks; s = ExitStack();"
+            "from metpipeline.months import locks as month_locks; s = ExitStack();"
             f"month_locks.hold(Path({str(tmp_path)!r}), ['2024-01', '2024-02'], 'run-range', s);"
             "print('held', flush=True); time.sleep(120)",
         ],

@@ -34,7 +34,7 @@ def test_every_url_form_is_redacted(form):
 def _cli(*args, **env) -> subprocess.CompletedProcess:
     full = {**os.environ, **{k: str(v) for k, v in env.items()}}
     return subprocess.run(
-        [sys.executable, "-m", "metpipeline.cli", *args],
+        [sys.executable, "-m", "metpipeline", *args],
         capture_output=True,
         text=True,
         env=full,

@@ -62,7 +62,7 @@ def test_sigterm_during_a_long_extraction_query_stops_the_run_within_seconds(tmp
     log = tmp_path / "backfill.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "metpipeline.cli", "backfill", first, "2024-02"],
+            [sys.executable, "-m", "metpipeline", "backfill", first, "2024-02"],
             cwd=REPO,
             env=env,
             stdout=out,

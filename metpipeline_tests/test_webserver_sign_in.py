@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from metpipeline.commands.webserver import SignInMiddleware
 from metpipeline.identity import SIGNED_IN_USER_TAG, current_user
-from metpipeline.webserver import SignInMiddleware
 
 LAUNCH = """mutation LaunchPipelineExecution($executionParams: ExecutionParams!) {
   launchPipelineExecution(executionParams: $executionParams) { __typename } }"""

@@ -10,8 +10,8 @@ from metpipeline.approval import candidates, release_notice, sealed
 from metpipeline.approval.decision_job import SHORT, decision_link, launchpad_link, report_link
 from metpipeline.bucket import INTERNAL_PREFIX, StoreError, open_store
 from metpipeline.governance import ledger
+from metpipeline.months.partitions import monthly_partitions
 from metpipeline.notify import send
-from metpipeline.partitions import monthly_partitions
 from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
 
 

@@ -23,7 +23,7 @@ from metpipeline.approval.candidates import DATASETS
 from metpipeline.db import make_state_engine
 from metpipeline.governance import decide, ledger
 from metpipeline.governance.registry import RegistryError, normalise_name
-from metpipeline.partitions import monthly_partitions
+from metpipeline.months.partitions import monthly_partitions
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
 

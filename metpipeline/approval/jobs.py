@@ -9,7 +9,7 @@ from metpipeline.approval import sealed
 from metpipeline.approval.candidates import DATASETS
 from metpipeline.governance import decide
 from metpipeline.governance.registry import RegistryError
-from metpipeline.partitions import monthly_partitions
+from metpipeline.months.partitions import monthly_partitions
 from metpipeline.resources import GovernanceResource, StateResource
 from metpipeline.settings import ConfigError
 

@@ -3,7 +3,8 @@
 A decision that would be refused (a candidate rebuilt since the decision was opened, a checklist item not
 answered, a dataset the owner does not own, a misspelt name, someone else's name) is answered on the
 Launchpad itself with one sentence that says what to do: no failed run, no stack trace. `metpipeline ui`
-calls `review` for every launch of the two decision jobs (webserver.py). The checks are the decision jobs'
+calls `review` for every launch of the two decision jobs (commands/webserver.py). The checks are the
+decision jobs'
 own (`decide.record_decision(dry_run=True)`), so the Launchpad and the run cannot disagree; the run checks
 again when it records, because a candidate can still be rebuilt between the two.
 """

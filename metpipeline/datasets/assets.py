@@ -28,7 +28,7 @@ from metpipeline.datasets.build import (
     window_months,
 )
 from metpipeline.harmonise.assets import harmonised_offences
-from metpipeline.partitions import FIRST_MONTH, FROM_FIRST_MONTH, ONE_RUN, monthly_partitions
+from metpipeline.months.partitions import FIRST_MONTH, FROM_FIRST_MONTH, ONE_RUN, monthly_partitions
 from metpipeline.reference import HATE_COLUMNS
 from metpipeline.resources import WorkAreaResource
 from metpipeline.workarea import WorkArea

@@ -16,7 +16,7 @@ import pandas as pd
 
 from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec, headline, spec
 from metpipeline.memory import RELEASE_EVERY_COLUMNS, release_pools
-from metpipeline.months import add_months, month_range
+from metpipeline.months.arithmetic import add_months, month_range
 from metpipeline.reference import AVIATION_BOROUGH, UNKNOWN_BOROUGH
 
 __all__ = ["WINDOWS", "add_months", "month_range"]

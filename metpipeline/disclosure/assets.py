@@ -16,7 +16,7 @@ from metpipeline.disclosure.policy import load_policy
 from metpipeline.disclosure.render import write_publishable
 from metpipeline.disclosure.suppress import apply_policy, complement_secret
 from metpipeline.memory import release_pools
-from metpipeline.partitions import EARLIER_MONTHS, monthly_partitions
+from metpipeline.months.partitions import EARLIER_MONTHS, monthly_partitions
 from metpipeline.reference import category_sensitivity
 from metpipeline.resources import GovernanceResource, WorkAreaResource
 from metpipeline.workarea import WorkAreaFull, remove_stale_temporaries
@@ -60,7 +60,7 @@ def disclosed_datasets(
 ) -> dg.MaterializeResult:
     """The month's datasets after disclosure control: suppressed, withheld, ready for the data owner."""
     month, area = context.partition_key, workarea.area
-    # The run holds the month's lock (month_locks.py): a temporary file in its folders is a killed run's.
+    # The run holds the month's lock (months/locks.py): a temporary file in its folders is a killed run's.
     for folder in (area.publishable_dir(month), area.compressed_dir(month)):
         for stale in remove_stale_temporaries(folder):
             context.log.warning(f"removed {stale}, left by an earlier run of {month} that was stopped")

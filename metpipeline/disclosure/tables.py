@@ -13,7 +13,7 @@ import pandas as pd
 from metpipeline.catalogue import CATALOGUE, WINDOWS
 from metpipeline.datasets.build import datastore_file_name
 from metpipeline.memory import RELEASE_EVERY_COLUMNS, release_pools
-from metpipeline.months import MONTH_COLUMN, month_columns, yyyymm
+from metpipeline.months.arithmetic import MONTH_COLUMN, month_columns, yyyymm
 from metpipeline.workarea import WorkArea
 
 __all__ = [

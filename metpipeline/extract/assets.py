@@ -4,8 +4,8 @@ import dagster as dg
 
 from metpipeline.extract.month_files import extract_month, run_engine
 from metpipeline.extract.queries import check_contract_columns, source_state
-from metpipeline.monthwork import map_months
-from metpipeline.partitions import ONE_RUN, monthly_partitions
+from metpipeline.months.partitions import ONE_RUN, monthly_partitions
+from metpipeline.months.shared_work import map_months
 from metpipeline.resources import DataMartResource, WorkAreaResource
 
 
@@ -19,7 +19,8 @@ def _extract(context: dg.AssetExecutionContext, datamart, workarea, system: str)
     def done(month: str, summary: dict) -> None:
         context.log.info(f"{system} {month}: {summary['rows']} rows extracted")
 
-    # A back-fill range is extracted in one run, its months shared with a helper process (monthwork.py).
+    # A back-fill range is extracted in one run, its months shared with a helper process
+    # (months/shared_work.py).
     with run_engine(datamart.url, engine):
         per_month = map_months(
             extract_month,

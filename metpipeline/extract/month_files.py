@@ -1,5 +1,6 @@
 """One system's month extracted into the work area: the unit of a back-fill's extraction that helper
-processes share (monthwork.py). Nothing of Dagster here, so a helper imports only what the work needs."""
+processes share (months/shared_work.py). Nothing of Dagster here, so a helper imports only what the work
+needs."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager

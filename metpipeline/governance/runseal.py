@@ -7,7 +7,7 @@ user, or nobody for the schedule), how (`ui`, `backfill`, `schedule`, `sensor`, 
 partition, a digest of the run config, the time and a nonce.
 
 - `metpipeline ui` seals every run it stores (launches, re-executions) and every back-fill it stores, at
-  the one place each passes, the run storage (webserver.py), replacing any seal a client typed;
+  the one place each passes, the run storage (commands/webserver.py), replacing any seal a client typed;
 - the schedule and sensors, which run in the code location, seal their run requests as themselves, and
   `metpipeline release` / `backfill` seal their runs as the command line;
 - every job that acts on identity (decisions, volume acknowledgements, staging a release) calls `verify`,

@@ -5,7 +5,7 @@ import pandas as pd
 
 from metpipeline.extract.assets import connect_extract, cris_extract
 from metpipeline.harmonise.month import harmonise_month
-from metpipeline.partitions import ONE_RUN, monthly_partitions
+from metpipeline.months.partitions import ONE_RUN, monthly_partitions
 from metpipeline.resources import WorkAreaResource
 
 

@@ -6,7 +6,7 @@ whether it reverts to an earlier version), so the Catalog shows what is live, mo
 import dagster as dg
 
 from metpipeline.catalogue import CATALOGUE
-from metpipeline.partitions import monthly_partitions
+from metpipeline.months.partitions import monthly_partitions
 
 
 def published_key(dataset: str) -> dg.AssetKey:

@@ -18,8 +18,8 @@ from metpipeline import settings
 from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec, headline
 from metpipeline.datasets.build import datastore_file_name as csv_name
 from metpipeline.datasets.render import read_header
-from metpipeline.months import yyyymm
-from metpipeline.partitions import FIRST_MONTH, monthly_partitions
+from metpipeline.months.arithmetic import yyyymm
+from metpipeline.months.partitions import FIRST_MONTH, monthly_partitions
 from metpipeline.quality import datasets, extracts, harmonised, plausibility, volume
 from metpipeline.quality.gx import check_result, validate
 from metpipeline.resources import GovernanceResource, StateResource, WorkAreaResource

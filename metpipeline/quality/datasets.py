@@ -5,7 +5,7 @@ and totals that reconcile with the reconciliation ledger, so nothing is lost bet
 import pandas as pd
 
 from metpipeline.catalogue import DatasetSpec, spec
-from metpipeline.months import month_columns, yyyymm
+from metpipeline.months.arithmetic import month_columns, yyyymm
 
 SUITE_VERSION = "datasets-1.0.0"
 COUNT_PATTERN = r"^(?:0|[1-9][0-9]*|\[c\])$"  # a non-negative integer or the suppression marker

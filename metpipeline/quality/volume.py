@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pandas as pd
 
-from metpipeline.months import month_columns, yyyymm
+from metpipeline.months.arithmetic import month_columns, yyyymm
 
 SUITE_VERSION = "volume-1.0.0"
 TOLERANCE = 0.25

@@ -7,7 +7,7 @@ from metpipeline.catalogue import headline
 from metpipeline.disclosure import checks as disclosure_checks
 from metpipeline.disclosure.files import previous_publishable
 from metpipeline.disclosure.policy import load_policy
-from metpipeline.partitions import monthly_partitions
+from metpipeline.months.partitions import monthly_partitions
 from metpipeline.quality import checks as quality
 from metpipeline.report.build import build_report, render_html
 from metpipeline.resources import GovernanceResource, WorkAreaResource

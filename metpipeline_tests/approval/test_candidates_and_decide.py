@@ -3,7 +3,7 @@ import json
 import pytest
 
 from metpipeline.approval import candidates
-from metpipeline.approval.cli import register
+from metpipeline.commands.approve import register
 from metpipeline.governance import decide, ledger
 from metpipeline_tests.approval.conftest import TEST_KEY as KEY
 from metpipeline_tests.approval.synthetic import write_release

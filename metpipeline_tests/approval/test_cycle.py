@@ -203,8 +203,8 @@ def test_rejections_and_stale_approvals_are_skipped_with_a_reason(resources, def
 
 
 def test_monthly_schedule_builds_the_previous_month(definitions):
-    from metpipeline.orchestration import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG, plan_release
-    from metpipeline.schedule import monthly_release_schedule, previous_month, release_request
+    from metpipeline.runs.monthly_schedule import monthly_release_schedule, previous_month, release_request
+    from metpipeline.runs.release_chain import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG, plan_release
 
     assert previous_month(2025, 1) == "2024-12" and previous_month(2025, 6) == "2025-05"
     everything = {f"{y}-{m:02d}" for y in range(2022, 2025) for m in range(1, 13)}

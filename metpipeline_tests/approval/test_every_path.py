@@ -206,8 +206,8 @@ def test_the_launcher_of_a_back_fill_cannot_approve_the_release_it_led_to(deploy
     """(a) A person launches the back-fill; the sensor launches the release after it."""
     from metpipeline.governance import runseal
     from metpipeline.identity import FOLLOWS_RUN_TAG, SIGNED_IN_USER_TAG
-    from metpipeline.orchestration import RELEASE_MONTH_TAG, release_after_backfill
     from metpipeline.resources import GovernanceResource
+    from metpipeline.runs.release_chain import RELEASE_MONTH_TAG, release_after_backfill
 
     with dg.instance_for_test() as instance:
         backfill = _run_as(instance, {**sealed("backfill_job", user="alice.owner"), RELEASE_MONTH_TAG: MONTH})

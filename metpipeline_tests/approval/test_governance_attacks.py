@@ -369,7 +369,7 @@ def test_a_signed_in_decision_is_refused_where_the_code_location_knows_no_proxy(
 
 
 def test_the_command_line_refuses_decisions_when_a_proxy_is_configured(deployment, monkeypatch, capsys):
-    from metpipeline.cli import main
+    from metpipeline.commands.main import main
 
     stage(deployment)
     monkeypatch.setenv("METPIPELINE_IDENTITY_HEADER", "X-Forwarded-User")

@@ -347,7 +347,7 @@ def press_launch(job: str, op: str, config: dict, tags=()) -> tuple[int, dict | 
 
     import yaml
 
-    from metpipeline.webserver import LaunchReviewMiddleware
+    from metpipeline.commands.webserver import LaunchReviewMiddleware
 
     reached = []
 

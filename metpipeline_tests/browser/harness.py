@@ -256,7 +256,7 @@ def dagster_dev(
         # group stops both.
         command = [
             "bash", "-c",
-            f'"{daemon}" run -w "{workspace}" & exec "{sys.executable}" -m metpipeline.cli ui '
+            f'"{daemon}" run -w "{workspace}" & exec "{sys.executable}" -m metpipeline ui '
             f'--host 127.0.0.1 --port {port} -w "{workspace}"',
         ]  # fmt: skip
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,8 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect, sync_playwright
 
 from metpipeline.governance import ledger
-from metpipeline.orchestration import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG, earlier_months
-from metpipeline.partitions import monthly_partitions
+from metpipeline.months.partitions import monthly_partitions
+from metpipeline.runs.release_chain import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG, earlier_months
 from metpipeline_tests.browser.harness import (
     IDENTITY_HEADER,
     REPO_ROOT,

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from metpipeline import reference
-from metpipeline.datamart import cli
+from metpipeline.commands import datamart as cli
 from metpipeline.datamart.lookups import load_lookups
 from metpipeline.datamart.month import generate_month
 from metpipeline.datamart.pii import PiiSampler, build_pools

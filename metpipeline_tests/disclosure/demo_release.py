@@ -16,7 +16,7 @@ def release(var: Path, month: str, first_month: str = "2024-01") -> Path:
         METPIPELINE_VAR_DIR=str(var), METPIPELINE_FIRST_MONTH=first_month, DAGSTER_HOME=str(var / "dagster")
     )
     run = subprocess.run(
-        [sys.executable, "-m", "metpipeline.cli", "demo", "--month", month],
+        [sys.executable, "-m", "metpipeline", "demo", "--month", month],
         cwd=REPO,
         env=env,
         capture_output=True,

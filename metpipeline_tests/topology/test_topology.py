@@ -129,7 +129,7 @@ def test_the_production_topology_releases_approves_publishes_and_survives_a_kill
     s3_server,
 ):
     from metpipeline.approval.decision_job import decision_config
-    from metpipeline.orchestration import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG
+    from metpipeline.runs.release_chain import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG
 
     base = postgres_url.rsplit("/", 1)[0]
     suffix = uuid.uuid4().hex[:8]
@@ -181,7 +181,7 @@ def test_the_production_topology_releases_approves_publishes_and_survives_a_kill
             [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)], env, logs / "daemon.log"
         )
         web = start(
-            [sys.executable, "-m", "metpipeline.cli", "ui", "--host", "127.0.0.1", "--port", str(web_port),
+            [sys.executable, "-m", "metpipeline", "ui", "--host", "127.0.0.1", "--port", str(web_port),
              "-w", str(workspace)], env, logs / "web.log")  # fmt: skip
         ui = DagsterUI(
             f"http://127.0.0.1:{web_port}", logs / "web.log", web, env, headers={IDENTITY_HEADER: OWNER}
@@ -221,7 +221,7 @@ def test_the_production_topology_releases_approves_publishes_and_survives_a_kill
             # 3. The sensor publishes, one dataset at a time. Kill the first publish run mid-way, and the
             #    daemon.
             from metpipeline.bucket import S3Store
-            from metpipeline.run_launcher import worker_pid
+            from metpipeline.runs.launcher import worker_pid
 
             store = S3Store(s3_server.bucket, prefix, endpoint_url=s3_server.endpoint_url)
             first = wait_until(

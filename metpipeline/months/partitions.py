@@ -5,7 +5,7 @@ import warnings
 import dagster as dg
 
 from metpipeline import settings
-from metpipeline.months import months_between
+from metpipeline.months.arithmetic import months_between
 
 # The embedded DataMart is seeded from 2022-01 by default; production sets METPIPELINE_FIRST_MONTH to the
 # first month its DataMart holds (CRIS history reaches back to 2010-04 for the benchmark's back-fill).
@@ -39,5 +39,6 @@ EARLIER_MONTHS = _months_back(-1)
 
 
 # A back-fill of a range of months launched from the UI is one run, as the command line's is: extraction
-# shares its work across months only within one run (monthwork.py), and one run holds every month's lock.
+# shares its work across months only within one run (months/shared_work.py), and one run holds every
+# month's lock.
 ONE_RUN = dg.BackfillPolicy.single_run()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from metpipeline import settings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # metpipeline/commands/instance.py -> the repository
 
 
 def say(message: str) -> None:

@@ -103,14 +103,14 @@ def _candidate_of(request: dg.RunRequest) -> tuple[str, str, str]:
 
 
 def _instance():
-    from metpipeline.instance import ensure_dagster_home
+    from metpipeline.commands.instance import ensure_dagster_home
 
     ensure_dagster_home()
     return dg.DagsterInstance.get()
 
 
 def run_demo(say, release_month, run_job, month: str) -> int:
-    from metpipeline.summary import print_release_summary
+    from metpipeline.runs.release_summary import print_release_summary
 
     ensure_datamart(say)
     release_month(month)

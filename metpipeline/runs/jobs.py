@@ -8,7 +8,7 @@ import dagster as dg
 
 from metpipeline.catalogue import CATALOGUE
 from metpipeline.memory import release_pools, resident_mib
-from metpipeline.partitions import monthly_partitions
+from metpipeline.months.partitions import monthly_partitions
 
 # Extraction, harmonisation and the monthly cells: what the back-fill runs over a partition range in one run.
 SOURCE_ASSETS = dg.AssetSelection.assets(

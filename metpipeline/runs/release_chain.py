@@ -14,9 +14,9 @@ import dagster as dg
 
 from metpipeline.governance import runseal
 from metpipeline.identity import FOLLOWS_RUN_TAG
-from metpipeline.jobs import backfill_job, monthly_release_job
-from metpipeline.partitions import monthly_partitions
+from metpipeline.months.partitions import monthly_partitions
 from metpipeline.resources import GovernanceResource
+from metpipeline.runs.jobs import backfill_job, monthly_release_job
 
 # Dagster's run_status_sensor passes its beta `owners` parameter internally: not ours to act on.
 warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)

@@ -13,9 +13,10 @@ from metpipeline.settings import ConfigError, redact_secrets
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from metpipeline import operate, webserver
-    from metpipeline.approval import cli as approval_cli
-    from metpipeline.datamart import cli as datamart_cli
+    from metpipeline.commands import approve as approval_cli
+    from metpipeline.commands import datamart as datamart_cli
+    from metpipeline.commands import release as operate
+    from metpipeline.commands import webserver
 
     parser = argparse.ArgumentParser(
         prog="metpipeline",

@@ -2,7 +2,7 @@
 
 The schedule launches one back-fill run, tagged with the release month, over the earlier months that are
 missing or changed at source (or over the release month alone when none is); `release_after_backfill`
-(orchestration.py) launches the release when that run succeeds. A schedule targets one job, so the chain
+(runs/release_chain.py) launches the release when that run succeeds. A schedule targets one job, so the chain
 always starts with the back-fill. Cron: METPIPELINE_RELEASE_CRON (default the 5th, 06:00 London).
 """
 
@@ -11,9 +11,9 @@ import dagster as dg
 from metpipeline.cellstore import months_ready
 from metpipeline.extract.changes import months_changed_since_extraction
 from metpipeline.governance import runseal
-from metpipeline.orchestration import ReleasePlan, backfill_run_request, plan_release
 from metpipeline.publish.catalog import release_cron
 from metpipeline.resources import DataMartResource, GovernanceResource, WorkAreaResource
+from metpipeline.runs.release_chain import ReleasePlan, backfill_run_request, plan_release
 
 
 def previous_month(year: int, month: int) -> str:

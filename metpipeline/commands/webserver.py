@@ -22,11 +22,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from metpipeline import settings
+from metpipeline.commands.instance import create_storages
 from metpipeline.governance import runseal
 from metpipeline.identity import FOLLOWS_RUN_TAG, SIGNED_IN_USER_TAG, current_user
 from metpipeline.identity import REQUEST_SIGNED_IN as _SIGNED_IN
 from metpipeline.identity import REQUEST_USER as _USER
-from metpipeline.instance import create_storages
 
 _CLIENT_TAGS = (runseal.SEAL_TAG, SIGNED_IN_USER_TAG, FOLLOWS_RUN_TAG)  # never taken from a client
 
@@ -326,7 +326,7 @@ def trusted_proxies() -> list[str]:
 def cmd_ui(args: argparse.Namespace) -> int:
     import dagster_webserver.cli as web
 
-    from metpipeline.instance import ensure_dagster_home, say
+    from metpipeline.commands.instance import ensure_dagster_home, say
 
     ensure_dagster_home()
     header = (settings.IDENTITY_HEADER.value() or "").strip()
@@ -378,7 +378,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def _start_daemon(workspace: str) -> subprocess.Popen:
     """`dagster-daemon run` beside the webserver (schedules, sensors, the run queue), as `dagster dev`
     would start it, stopped when the webserver stops."""
-    from metpipeline.operate import say
+    from metpipeline.commands.release import say
 
     daemon = Path(sys.executable).parent / "dagster-daemon"
     say(f"starting the Dagster daemon ({daemon.name} run -w {workspace})")

@@ -9,7 +9,7 @@ import logging
 import sys
 
 from metpipeline import settings
-from metpipeline.instance import REPO_ROOT, ensure_dagster_home, say
+from metpipeline.commands.instance import REPO_ROOT, ensure_dagster_home, say
 
 __all__ = ["REPO_ROOT", "ensure_dagster_home", "say"]
 
@@ -139,7 +139,7 @@ def _root_message(event, with_class: bool = False) -> str:
 
 
 def latest_complete_month() -> str:
-    from metpipeline.partitions import monthly_partitions
+    from metpipeline.months.partitions import monthly_partitions
 
     month = monthly_partitions.get_last_partition_key()
     assert month is not None, "no complete month since METPIPELINE_FIRST_MONTH"
@@ -172,7 +172,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from metpipeline.orchestration import RANGE_END_TAG, RANGE_START_TAG
+    from metpipeline.runs.release_chain import RANGE_END_TAG, RANGE_START_TAG
 
     say(f"back-filling extraction and harmonisation for {args.start} .. {args.end} in one run")
     result = _run("backfill_job", tags={RANGE_START_TAG: args.start, RANGE_END_TAG: args.end})
@@ -184,8 +184,8 @@ def refresh_plan(month: str):
     """Which earlier months need (re-)extraction before `month` can be released."""
     from metpipeline.cellstore import months_ready
     from metpipeline.extract.changes import months_changed_since_extraction
-    from metpipeline.orchestration import plan_release
     from metpipeline.resources import default_resources
+    from metpipeline.runs.release_chain import plan_release
 
     resources = default_resources()
     area = resources["workarea"].area
@@ -196,7 +196,7 @@ def refresh_plan(month: str):
 
 
 def release_month(month: str) -> None:
-    from metpipeline.orchestration import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG
+    from metpipeline.runs.release_chain import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG
 
     plan = refresh_plan(month)
     if plan.refresh:
@@ -219,7 +219,7 @@ def release_month(month: str) -> None:
 def cmd_release(args: argparse.Namespace) -> int:
     month = args.month or latest_complete_month()
     release_month(month)
-    from metpipeline.summary import print_release_summary
+    from metpipeline.runs.release_summary import print_release_summary
 
     print_release_summary(month)
     return 0
@@ -227,7 +227,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The whole monthly cycle on the embedded default: seed, release, approve as the demo owner, publish."""
-    from metpipeline.demo import run_demo
+    from metpipeline.commands.demo import run_demo
 
     month = args.month or latest_complete_month()
     if not settings.RELEASE_TIME.is_set():

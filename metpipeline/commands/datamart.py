@@ -100,7 +100,7 @@ def register(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metpipeline.datamart.cli")
+    parser = argparse.ArgumentParser(prog="python -m metpipeline.commands.datamart")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["datamart", *(argv if argv is not None else sys.argv[1:])])
     return int(args.func(args) or 0)
