@@ -42,7 +42,7 @@ defs = dg.Definitions.merge(
         resources=default_resources(),
         # Materializing assets from the UI (its implicit asset job, a back-fill of a range) runs every step
         # in the run's one process, as the jobs do: steps in processes of their own would each take the
-        # month's lock from one another, and re-import the code location each (GUIDE: ~23 s vs ~8 s).
+        # month's lock from one another, and re-import the code location each (benchmarks/RESULTS.md).
         executor=dg.in_process_executor,
     ),
 )

@@ -4,11 +4,10 @@ A release's steps run one after another in one process (runs/jobs.py). Each free
 the allocators keep freed blocks in their pools: glibc's (pandas, numpy, Python) and Arrow's own
 (mimalloc). Freed there, the memory still counts as resident and only the allocator that freed it can reuse
 it, so without this every step started on top of the garbage of the steps before it (the historical LSOA
-table, 200 MiB, was read by six steps). `release_pools` empties both pools: the jobs' hook calls it
-after a step that grew the process by 64 MiB (runs/jobs.py), and the heaviest steps between their own stages.
-It costs tens of milliseconds on a large heap, so it is not called after every step; nor is the garbage
-collector, which takes 0.2 s once Dagster and Great Expectations are loaded.
-Measured in benchmarks/RESULTS.md. No Dagster here: back-fill helper processes import this module.
+table was read by six steps). `release_pools` empties both pools: the jobs' hook calls it after a step
+that grew the process by RETURN_AFTER_GROWTH_MIB (runs/jobs.py), and the heaviest steps between their own
+stages. It is not free on a large heap, so it is not called after every step; nor is the garbage collector
+(benchmarks/RESULTS.md). No Dagster here: back-fill helper processes import this module.
 """
 
 import ctypes

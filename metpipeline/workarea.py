@@ -96,8 +96,8 @@ class WorkArea:
     @staticmethod
     def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
         """`pd.read_parquet(path, columns=columns)`, with less memory: each column becomes its own block
-        and Arrow's buffers are released as they are converted, so the file is never held twice (a
-        historical LSOA table is 200 MiB as a frame; `pd.read_parquet` peaked at twice that). Numeric
+        and Arrow's buffers are released as they are converted, so the file is never held twice
+        (benchmarks/RESULTS.md). Numeric
         columns are read-only views of Arrow's memory: writing into one raises; a new column is fine."""
         table = pq.read_table(path, columns=columns)
         return table.to_pandas(split_blocks=True, self_destruct=True)

@@ -146,8 +146,7 @@ REBUILD_MONTHS = 24
 def rebuilt(cells: MonthlyCells, name: str, dataset: DatasetSpec, months: list[str]) -> pd.DataFrame:
     """The historical table of `months` made from their cells REBUILD_MONTHS months at a time, the first
     chunk assembled and each next one added with `extend`: the same table as `assemble` of all of them
-    (`extend` says so, and a test compares them), without the cells of every month in memory at once. At
-    full scale, all 199 months' LSOA cells in one frame took the first release after a back-fill to 2.2 GiB
+    (`extend` says so, and a test compares them), without the cells of every month in memory at once
     (benchmarks/RESULTS.md)."""
     keys = dataset.key_columns
     first = months[:REBUILD_MONTHS]

@@ -154,8 +154,8 @@ def extend(
 
     Keys are unique in both tables (as `assemble` and `extend` make them; `historical_table` rebuilds a
     stored table that has a repeated key). `earlier` is consumed: its month columns are popped, each as
-    soon as it is copied, so the historical LSOA table (200 MiB) is held about once, not three times as a
-    merge, fill and sort held it."""
+    soon as it is copied, so the historical LSOA table is held about once, not three times as a merge,
+    fill and sort held it (benchmarks/RESULTS.md)."""
     keys = dataset.key_columns
     added = assemble(cells, dataset, months)
     # Where each added row's key is in `earlier`; keys not there yet become new rows (zero before).

@@ -296,9 +296,8 @@ def _bad_parquet_counts(series: pd.Series, suppressed: pd.Series | None) -> pd.S
 
 
 BATCH_ROWS = 1 << 18  # rows of a Parquet file judged at a time (a CSV: blocks of BATCH_BYTES)
-# 1 MB: Arrow's CSV reader holds several blocks at once, and its parse buffers grow with the block. Scanning
-# the 749 MB LSOA tidy file took the process from 125 to 1,033 MiB with 32 MB blocks, to 302 MiB with 4 MB
-# (Arrow's own peak 170 MiB), to 205 MiB with 1 MB (Arrow's 43 MiB), each no slower than the last.
+# 1 MB: Arrow's CSV reader holds several blocks at once, and its parse buffers grow with the block;
+# smaller blocks were no slower (benchmarks/RESULTS.md).
 BATCH_BYTES = 1 << 20
 
 
@@ -307,7 +306,8 @@ def _read(path: Path) -> tuple[list[str], Iterator[pd.DataFrame | pa.RecordBatch
     every value as text. Returns its columns and the blocks."""
     if path.suffix == ".parquet":
         schema = pq.read_schema(path)
-        # Text read as dictionaries: each distinct value decoded and judged once per block (4 x faster).
+        # Text read as dictionaries: each distinct value decoded and judged once per block, several times
+        # faster (benchmarks/RESULTS.md).
         text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
         parquet = pq.ParquetFile(path, read_dictionary=text)
         names = list(parquet.schema_arrow.names)

@@ -116,7 +116,7 @@ def disclosure_published_cells(
     context: dg.AssetCheckExecutionContext, workarea: WorkAreaResource, governance: GovernanceResource
 ):
     """The threshold and differencing checks, from one reading of the release as published (each check
-    read it whole before: about 2 s and a full-scale working set each)."""
+    read it whole before, each taking time and a full-scale working set: benchmarks/RESULTS.md)."""
     publishable, counts = _dirs(context, workarea)
     policy = load_policy(governance.policy_file)
     release = read_published(publishable, counts, policy, category_sensitivity())

@@ -130,7 +130,7 @@ _CACHES = (
 def forget(t: Table) -> None:
     """Drop the lookups cached on `t` once its suppression is settled. They are a 64-bit copy of its counts,
     its keys as Python tuples, and a reference to the earlier versions' cells (`known`). Left on the table,
-    they stayed in memory while the files were written: 57 MiB at full scale (benchmarks/RESULTS.md)."""
+    they stayed in memory while the files were written (benchmarks/RESULTS.md)."""
     for name in _CACHES:
         t.__dict__.pop(name, None)
 

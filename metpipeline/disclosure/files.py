@@ -54,8 +54,8 @@ def _counts_frame(path: Path) -> pd.DataFrame:
     """A counts file as a frame, its counts held in the narrowest integer type (8, 16 or 32 bits) that holds
     every count of the table; a column with a count beyond 32 bits keeps 64. Every use of them converts to
     64 bits (`Table.values`, the renderers; pandas sums in 64). The historical LSOA counts of the seeded
-    full-scale DataMart fit 8 bits: 135,109 rows x 176 months is 24 MB so, against 95 MB in 32 bits, in the
-    step that holds every table at once. One type for the table keeps its counts one block
+    full-scale DataMart fit 8 bits, a quarter of 32 bits, in the step that holds every table at once
+    (benchmarks/RESULTS.md). One type for the table keeps its counts one block
     (`tables.rows_kept`). Each column is narrowed in Arrow and the frame made without a copy
     (WorkArea.read_parquet)."""
     table = pq.read_table(path)
@@ -264,7 +264,7 @@ def _rows(frame: pd.DataFrame) -> zip:
     """A record file's rows as tuples, each column converted whole (not value by value). Text values are
     shared objects, one per distinct value, and a `key` column comes as the tuple of its key columns: the
     records hold a few thousand keys and months over hundreds of thousands of rows, which as separate
-    strings and tuples cost about 100 MiB more."""
+    strings and tuples cost much more (benchmarks/RESULTS.md)."""
     columns = []
     for c in frame.columns:
         values = frame[c].tolist()

@@ -34,8 +34,8 @@ from metpipeline.datasets.render import (
 from metpipeline.disclosure.tables import KEY_COLUMNS, PUBLISHED, TIDY_COLUMNS, Table, csv_name
 from metpipeline.workarea import _atomic
 
-# Rows of a wide table rendered to text at a time: the historical LSOA table (176 month columns) took
-# 125 MiB a block at 20,000 rows, 30 MiB at 5,000, in the same time (benchmarks/RESULTS.md).
+# Rows of a wide table rendered to text at a time: a quarter of the memory of 20,000 rows a block, in the
+# same time (benchmarks/RESULTS.md).
 WIDE_CHUNK_ROWS = 5_000
 ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group of the tidy file
 
@@ -114,8 +114,8 @@ class _SortedKeys:
     already joined as CSV text with a trailing comma (so a month's CSV rows are one join).
 
     The key columns are held dictionary-encoded (a code or name repeats on every row of its area) and
-    decoded a month's rows at a time (`month_columns`): the sorted keys of both full-scale LSOA tables took
-    46 MiB with the key columns as text, 31 MiB so (benchmarks/RESULTS.md)."""
+    decoded a month's rows at a time (`month_columns`), a third less memory than text
+    (benchmarks/RESULTS.md)."""
 
     order: np.ndarray
     columns: list[pa.DictionaryArray]
@@ -208,7 +208,7 @@ def write_tidy(
                 """Write whole row groups of ROW_GROUP_ROWS (and, at the end, the rest)."""
                 if not buffered:
                     return
-                # Chunked by month, not copied into one table (which cost 300 MiB at full scale). The chunks
+                # Chunked by month, not copied into one table (benchmarks/RESULTS.md). The chunks
                 # follow from the tables, so the bytes are deterministic; they equal the earlier pandas
                 # writer's at full scale (Parquet's dictionary fallback could in principle follow chunks).
                 table = pa.concat_tables(buffered)

@@ -48,8 +48,9 @@ def text_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
 
 def rows_kept(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     """`frame.loc[keep].reset_index(drop=True)`, built a column at a time with `frame`'s columns popped as
-    they are copied: withholding rows of the historical LSOA table (200 MiB) held it twice. `frame` is
-    left without those columns (a `Table`'s frame is its own object, so a caller's frame is untouched)."""
+    they are copied: withholding rows of the historical LSOA table held it twice (benchmarks/RESULTS.md).
+    `frame` is left without those columns (a `Table`'s frame is its own object, so a caller's frame is
+    untouched)."""
     counts = [c for c in frame.columns if isinstance(frame[c].dtype, np.dtype) and frame[c].dtype.kind == "i"]
     others = [c for c in frame.columns if c not in set(counts)]
     dtypes: set[np.dtype] = {cast(np.dtype, frame[c].dtype) for c in counts}

@@ -93,8 +93,8 @@ def in_month(local: pd.Series, month: str) -> pd.Series:
     """Whether each naive London-time timestamp falls in `month` (False where missing).
 
     The same test as `london_month(local) == month`, by comparison with the month's bounds instead of
-    formatting every timestamp as text (0.5 ms against 65 ms for a month's 84,000 rows, measured here; it
-    runs on every row of every extract)."""
+    formatting every timestamp as text, many times faster (benchmarks/RESULTS.md); it runs on every row of
+    every extract."""
     start, nxt = month_bounds(month)
     return (local >= pd.Timestamp(start)) & (local < pd.Timestamp(nxt))
 

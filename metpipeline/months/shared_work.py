@@ -7,8 +7,8 @@ come back keyed by month. One helper is the default (`METPIPELINE_BACKFILL_PROCE
 runs on has two cores, and the step's own process keeps one of them busy.
 
 Only extraction shares its months. Harmonisation and the cells come after the extracts' quality checks,
-when the run's process holds Great Expectations and 700-800 MiB; a helper beside it (about 220-290 MiB)
-took the back-fill over its 1 GiB of memory (benchmarks/RESULTS.md).
+when the run's process holds Great Expectations and most of the back-fill's memory; a helper beside it
+took the back-fill over its 1 GiB target (benchmarks/RESULTS.md).
 
 Why processes and not threads: the work is pandas and the driver building Python rows, which hold the
 interpreter lock. Helpers are *spawned* (a fresh interpreter that imports only the work's module), never

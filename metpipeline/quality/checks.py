@@ -73,9 +73,9 @@ def _range_result(months: list[str], results: dict[str, dg.AssetCheckResult]) ->
 
 
 # A back-fill validates up to this many rows of consecutive months as one frame. Most of a validation's cost
-# is Great Expectations' own (building and serialising the suite and its metric graph), not the rows:
-# measured on CRIS rules, one month's frame took 16-71 ms and six months' 69-226 ms, and CONNECT's months
-# before the cut-over are empty frames. Half a million rows (six CRIS months) keeps the frames' memory small.
+# is Great Expectations' own (building and serialising the suite and its metric graph), not the rows
+# (benchmarks/RESULTS.md), and CONNECT's months before the cut-over are empty frames. Half a million rows (six
+# CRIS months) keeps the frames' memory small.
 GROUP_ROWS = 500_000
 
 

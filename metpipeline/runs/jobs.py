@@ -1,7 +1,7 @@
 """The jobs an operator runs: the monthly release of one month, and the back-fill of many months' extracts.
 
 Both use the in-process executor: the default multiprocess executor re-imports the code location for every
-step (measured ~23 s vs ~8 s for one month), and the steps of a month run one after another anyway.
+step (benchmarks/RESULTS.md), and the steps of a month run one after another anyway.
 """
 
 import dagster as dg
