@@ -174,7 +174,9 @@ def test_the_layouts_in_force_follow_the_settings(monkeypatch):
     monkeypatch.setenv("METPIPELINE_PREVIOUS_LAYOUT", "datastore-2026")
     assert [x.name for x in layouts.in_force("2026-10")] == ["datastore-2024", "datastore-2026"]
     monkeypatch.setenv("METPIPELINE_LAYOUT", "datastore-2025")
-    with pytest.raises(ConfigError, match="METPIPELINE_LAYOUT: unknown layout 'datastore-2025'"):
+    with pytest.raises(
+        ConfigError, match="METPIPELINE_LAYOUT='datastore-2025': expected one of datastore-2026"
+    ):
         layouts.in_force("2026-10")
 
 
