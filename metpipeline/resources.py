@@ -8,6 +8,7 @@ show. A missing or malformed value fails with a message that names the variable.
 """
 
 from contextlib import ExitStack
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TypedDict
@@ -174,6 +175,72 @@ class GovernanceResource(dg.ConfigurableResource):
         """The sign-in proxy's user header; empty when the deployment has no proxy (embedded default)."""
         return (settings.IDENTITY_HEADER.value() or "").strip()
 
+    @property
+    def checklist_file(self) -> str:
+        return settings.CHECKLIST_FILE.value() or ""
+
+    @property
+    def min_volume_ratio(self) -> float:
+        """A month below this share of its trailing mean blocks the release (month_volume_plausible)."""
+        return settings.MIN_VOLUME_RATIO.get()
+
+    @property
+    def reminder_days(self) -> int:
+        return settings.REMINDER_DAYS.get()
+
+    @property
+    def ui_base_url(self) -> str:
+        """The Dagster UI's address as owners reach it: the links in what they are sent."""
+        return (settings.UI_BASE_URL.get() or "").rstrip("/")
+
+
+@dataclass(frozen=True)
+class Publication:
+    """How the public's files are written and when they go out, as the deployment sets it."""
+
+    layout: str  # the current layout of the Datastore files (datasets/layouts.py)
+    previous_layout: str | None  # published beside it while deprecated, or none
+    previous_layout_until: str  # the last release month that carries the previous layout
+    workbook_max_cells: int  # larger tables are CSV only
+    contact: str  # the public's contact (cover sheet, workbook)
+    public_base_url: str  # the bucket's public address ('' when links are relative)
+    release_time: str  # HH:MM London, or 'immediate'
+    release_cron: str  # the release calendar: when the next release is due (catalog.json)
+    max_attempts: int  # publish runs tried before a candidate needs attention
+    backoff_seconds: int  # wait before the first retry (doubles per attempt)
+
+
+class PublicationResource(dg.ConfigurableResource):
+    __doc__ = _doc(
+        "How the public's files are written and when they go out: layouts, spreadsheets, contact, public "
+        "address, release time and calendar, publication retries.",
+        settings.LAYOUT.name,
+        settings.PREVIOUS_LAYOUT.name,
+        settings.PREVIOUS_LAYOUT_UNTIL.name,
+        settings.WORKBOOK_MAX_CELLS.name,
+        settings.CONTACT.name,
+        settings.PUBLIC_BASE_URL.name,
+        settings.RELEASE_TIME.name,
+        settings.RELEASE_CRON.name,
+        settings.PUBLISH_MAX_ATTEMPTS.name,
+        settings.PUBLISH_BACKOFF_SECONDS.name,
+    )
+
+    def settings(self) -> Publication:
+        """The settings, read and parsed now (a malformed one is a ConfigError naming it)."""
+        return Publication(
+            layout=settings.LAYOUT.get(),
+            previous_layout=settings.PREVIOUS_LAYOUT.get(),
+            previous_layout_until=settings.PREVIOUS_LAYOUT_UNTIL.get(),
+            workbook_max_cells=settings.WORKBOOK_MAX_CELLS.get(),
+            contact=settings.CONTACT.get(),
+            public_base_url=(settings.PUBLIC_BASE_URL.get() or "").rstrip("/"),
+            release_time=settings.RELEASE_TIME.get(),
+            release_cron=settings.RELEASE_CRON.get(),
+            max_attempts=settings.PUBLISH_MAX_ATTEMPTS.get(),
+            backoff_seconds=settings.PUBLISH_BACKOFF_SECONDS.get(),
+        )
+
 
 class DefaultResources(TypedDict):
     """The resources every job gets, by the names the assets and checks ask for."""
@@ -183,6 +250,7 @@ class DefaultResources(TypedDict):
     workarea: WorkAreaResource
     bucket: BucketResource
     governance: GovernanceResource
+    publication: PublicationResource
     cells_input_manager: CellsInputManager
 
 
@@ -194,5 +262,6 @@ def default_resources() -> DefaultResources:
         "workarea": WorkAreaResource(),
         "bucket": BucketResource(),
         "governance": GovernanceResource(),
+        "publication": PublicationResource(),
         "cells_input_manager": CellsInputManager(),  # = cellstore.CELLS_INPUT_MANAGER
     }

@@ -30,8 +30,11 @@ def deployment(**values: object) -> Iterator[None]:
 
 
 def sensor_resources(resources: dict) -> dict:
-    """What the approval sensor uses: the state database and governance (a sensor writes no month)."""
-    return {k: resources[k] for k in ("state", "governance")}
+    """What the approval sensor uses: the state database, governance and the publication settings (a
+    sensor writes no month)."""
+    from metpipeline.resources import PublicationResource
+
+    return {**{k: resources[k] for k in ("state", "governance")}, "publication": PublicationResource()}
 
 
 def skip_message(result) -> str:
@@ -44,3 +47,26 @@ def skip_message(result) -> str:
 
 def run_requests(result) -> list:
     return list(getattr(result, "run_requests", None) or [])
+
+
+def checklist_items() -> dict[str, str]:
+    """The deployment's checklist items, as the decision job's config lists them."""
+    from metpipeline import settings
+    from metpipeline.approval import checklist
+
+    return checklist.load(settings.CHECKLIST_FILE.value() or "").items
+
+
+def publication():
+    """How the public files are written, as the deployment's environment says now (the resource's view)."""
+    from metpipeline.resources import PublicationResource
+
+    return PublicationResource().settings()
+
+
+def deployment_policy():
+    """The disclosure policy the deployment's environment names (the governance resource's)."""
+    from metpipeline.disclosure.policy import load_policy
+    from metpipeline.resources import GovernanceResource
+
+    return load_policy(GovernanceResource().policy_file)

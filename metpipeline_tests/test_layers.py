@@ -170,3 +170,70 @@ def test_no_module_but_settings_reads_or_writes_the_environment():
         if "os.environ" in line or "getenv(" in line
     ]
     assert offenders == []
+
+
+# Where a setting may be read directly: the registry itself, the resources (through which assets, checks,
+# ops and sensors get every setting), the processes that are not runs, and what Dagster calls with no
+# resources. Everything else takes its settings from a resource or a parameter.
+READS_SETTINGS = {
+    "settings.py": "the registry",
+    "resources.py": "the resources: the one way settings reach assets, checks, ops and sensors",
+    "commands": "the commands: a deployment's entry points",
+    "webui": "the webserver's pages, outside any run",
+    "cellstore.py": "the cells' input manager, itself a resource",
+    "db.py": "the state database's lock wait, wherever an engine is made",
+    "notify.py": "the notifiers' channels (mail server, webhook)",
+    "months/partitions.py": "the first month: the partitions are part of the definitions",
+    "months/shared_work.py": "back-fill helper processes, which have no resources",
+    "runs/monthly_schedule.py": "the release calendar: the schedule is part of the definitions",
+    "runs/release_summary.py": "the summary a command prints",
+    "approval/decision_job.py": "the Launchpad's config function, which Dagster calls with no resources",
+    "approval/launch_review.py": "the webserver's review of a launch, outside any run",
+    "governance/seal.py": "the ledger key's loader (GovernanceResource.ledger_key)",
+    "governance/runseal.py": "the identity key's loader (GovernanceResource.identity_key)",
+}
+
+
+def test_settings_reach_runs_through_resources():
+    """No asset, check, op or sensor code reads a setting directly (`settings.X.value()`, `.get()`…): it
+    gets it from a resource, so what a run uses is what its resources say."""
+    readers = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative in READS_SETTINGS or relative.split("/")[0] in READS_SETTINGS:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        # Settings imported by name (`from metpipeline.settings import FIRST_MONTH`) count as well.
+        imported = {
+            a.asname or a.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "metpipeline.settings"
+            for a in node.names
+            if a.name.isupper()
+        }
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("value", "get", "is_set", "default", "problem")
+            ):
+                continue
+            target = node.func.value
+            by_module = (
+                isinstance(target, ast.Attribute)
+                and target.attr.isupper()
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "settings"
+            )
+            by_name = isinstance(target, ast.Name) and target.id in imported
+            if by_module or by_name:
+                name = target.attr if isinstance(target, ast.Attribute) else target.id  # type: ignore[union-attr]
+                readers.add(f"{relative}:{node.lineno} {name}.{node.func.attr}()")
+    assert sorted(readers) == []
+
+
+def test_the_settings_check_can_fail(monkeypatch):
+    """Take the notifiers off the list, and their direct reads are reported."""
+    monkeypatch.delitem(READS_SETTINGS, "notify.py")
+    with pytest.raises(AssertionError, match=r"notify.py:\d+ SMTP_HOST.value\(\)"):
+        test_settings_reach_runs_through_resources()

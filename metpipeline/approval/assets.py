@@ -6,13 +6,21 @@ import json
 
 import dagster as dg
 
-from metpipeline.approval import candidates, release_notice, sealed
+from metpipeline.approval import candidates, checklist, release_notice, sealed
 from metpipeline.approval.decision_job import SHORT, decision_link, launchpad_link, report_link
 from metpipeline.bucket import INTERNAL_PREFIX, StoreError, open_store
+from metpipeline.catalogue import CATALOGUE
+from metpipeline.disclosure.policy import load_policy
 from metpipeline.governance import ledger
 from metpipeline.months.partitions import monthly_partitions
 from metpipeline.notify import send
-from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
+from metpipeline.resources import (
+    BucketResource,
+    GovernanceResource,
+    PublicationResource,
+    StateResource,
+    WorkAreaResource,
+)
 
 
 def check_plain_words() -> dict[str, str]:
@@ -41,9 +49,18 @@ def report_html_link(bucket: BucketResource, month: str, html: bytes) -> str | N
     return store.presigned_url(key, REPORT_LINK_SECONDS)
 
 
+# What staging reads, declared: the report, the publishable files disclosure control wrote, and the extra
+# tables of the datasets that have them (the airports' counts by location, for the 2026 borough layout).
+CANDIDATE_INPUTS = [
+    "release_report",
+    "disclosed_datasets",
+    *(s.asset_name for s in CATALOGUE.values() if s.airports_row),
+]
+
+
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=["release_report"],
+    deps=CANDIDATE_INPUTS,
     group_name="release",
     description="One release candidate per dataset for the month: the publishable files, the report and a "
     "manifest, frozen under their content hash. The owners are notified and decide with the Launchpad job "
@@ -55,9 +72,17 @@ def release_candidates(
     state: StateResource,
     governance: GovernanceResource,
     bucket: BucketResource,
+    publication: PublicationResource,
 ) -> dg.MaterializeResult:
     month = context.partition_key
-    staged = candidates.stage_candidates(workarea.area, month, code_version=candidates.code_version())
+    staged = candidates.stage_candidates(
+        workarea.area,
+        month,
+        code_version=candidates.code_version(),
+        policy=load_policy(governance.policy_file),
+        publication=publication.settings(),
+    )
+    base = governance.ui_base_url
     engine = state.engine()
     # Who launched this run and every run it follows or re-executes (the back-fill before it), as the
     # sign-in proxy said (none for the schedule): none of them may approve what it stages (four eyes).
@@ -82,14 +107,16 @@ def release_candidates(
         context.log.info(f"staged {c.dataset} {month} candidate {c.content_hash}")
     report = json.loads(staged[0].report_path.with_name("report.json").read_text(encoding="utf-8"))
     shown = {c.dataset: c.content_hash[:SHORT] for c in staged if c.checks_passed}
-    link = decision_link(month, shown)
+    link = decision_link(base, month)
     metadata["candidates"] = dg.MetadataValue.md("\n".join(rows))
     metadata["release_report"] = dg.MetadataValue.md(
         release_notice.report_markdown(report, check_plain_words())
     )
     metadata["decide"] = dg.MetadataValue.url(link)
     if shown:  # the engineers' way to the same decision (the owners use the page)
-        metadata["decide_in_launchpad"] = dg.MetadataValue.url(launchpad_link(month, shown))
+        metadata["decide_in_launchpad"] = dg.MetadataValue.url(
+            launchpad_link(base, month, shown, checklist.load(governance.checklist_file).items)
+        )
     try:
         html_link = report_html_link(bucket, month, staged[0].report_path.read_bytes())
     except StoreError as exc:
@@ -105,7 +132,7 @@ def release_candidates(
     elif shown:
         registry = governance.registry()
         notice = release_notice.staged_notice(
-            month, shown, report, registry.recipients(shown), link, html_link or report_link(month)
+            month, shown, report, registry.recipients(shown), link, html_link or report_link(base, month)
         )
         outcome = send(notice, context.log)
         metadata["notification"] = dg.MetadataValue.json(outcome)

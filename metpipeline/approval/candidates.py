@@ -21,7 +21,8 @@ from pathlib import Path
 from metpipeline.catalogue import CATALOGUE
 from metpipeline.datasets.public import layout_record, render_public_files
 from metpipeline.disclosure.allowlist import scan_public
-from metpipeline.disclosure.policy import Policy, load_policy
+from metpipeline.disclosure.policy import Policy
+from metpipeline.resources import Publication
 from metpipeline.workarea import WorkArea
 
 DATASETS = tuple(CATALOGUE)  # the approval choices: every table in the catalogue
@@ -111,16 +112,14 @@ def stage_candidates(
     workarea: WorkArea,
     month: str,
     code_version: dict[str, str | None],
+    *,
+    policy: Policy,
+    publication: Publication,
     datasets: tuple[str, ...] = DATASETS,
-    policy: Policy | None = None,
 ) -> list[StagedCandidate]:
     """Freeze each dataset's public files (rendered from its publishable files) and the month's report into
-    a candidate folder. `policy`: the disclosure policy the public files are scanned with (default: the
-    deployment's)."""
-    if policy is None:
-        from metpipeline import settings
-
-        policy = load_policy(settings.POLICY_FILE.value() or "")
+    a candidate folder. `policy`: the disclosure policy the public files are scanned with; `publication`:
+    how the public files are written (both the deployment's, through the resources)."""
     publishable = workarea.publishable_dir(month)
     report_dir = workarea.report_dir(month)
     disclosure_file = publishable / DISCLOSURE
@@ -158,7 +157,7 @@ def stage_candidates(
                     root.mkdir(parents=True, exist_ok=True)
                     public = Path(tempfile.mkdtemp(prefix=".public-", dir=root))
                     folders.append(public)
-                    _render_public(workarea, dataset, month, source, public)
+                    _render_public(workarea, dataset, month, source, public, publication)
                     # Every file in the folder, as rendered: one the renderer did not make is scanned (and
                     # refused) rather than left behind.
                     names = sorted(p.name for p in public.iterdir())
@@ -166,7 +165,11 @@ def stage_candidates(
                     inputs[DISCLOSURE] = (disclosure_file, "disclosure")
                     for name in REPORT_FILES:
                         inputs[name] = (report_dir / name, "report")
-                    extra = {"dataset": dataset, "source_month": month, "layout": layout_record(month)}
+                    extra = {
+                        "dataset": dataset,
+                        "source_month": month,
+                        "layout": layout_record(month, publication),
+                    }
                     tmp, chash = _prepare_stage(root, inputs, extra | common)
                     folders.append(tmp)
                     shutil.rmtree(public)
@@ -196,12 +199,20 @@ def _folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
 
 
-def _render_public(workarea: WorkArea, dataset: str, month: str, source: Path, public: Path) -> None:
+def _render_public(
+    workarea: WorkArea, dataset: str, month: str, source: Path, public: Path, publication: Publication
+) -> None:
     """The dataset's public files (datasets/public.py) in `public`; scanned by the caller like every
     publishable file."""
     try:
         render_public_files(
-            source, workarea.counts_dir(month), dataset, month, public, workarea.compressed_dir(month)
+            source,
+            workarea.counts_dir(month),
+            dataset,
+            month,
+            public,
+            publication,
+            workarea.compressed_dir(month),
         )
     except (FileNotFoundError, ValueError) as exc:
         raise CandidateError(f"{dataset} {month}: the public files could not be rendered: {exc}") from exc

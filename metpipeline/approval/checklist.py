@@ -21,8 +21,9 @@ class Checklist:
         return [key for key in answers if key not in self.items]
 
 
-def load() -> Checklist:
-    return _load(settings.CHECKLIST_FILE.value() or "")
+def load(path: str) -> Checklist:
+    """The checklist at `path` (the deployment's: GovernanceResource.checklist_file)."""
+    return _load(path)
 
 
 @cache

@@ -58,8 +58,8 @@ def current_short_hashes(engine: sa.Engine, month: str) -> dict[str, str]:
     return out
 
 
-def decision_config(month: str, candidates: dict[str, str]) -> dict:
-    items = checklist_mod.load().items
+def decision_config(month: str, candidates: dict[str, str], items: dict[str, str]) -> dict:
+    """The decision job's run config for the month's candidates, every checklist item (`items`) unanswered."""
     return {
         "ops": {
             OP: {
@@ -76,16 +76,16 @@ def decision_config(month: str, candidates: dict[str, str]) -> dict:
     }
 
 
-def decision_yaml(month: str, candidates: dict[str, str]) -> str:
+def decision_yaml(month: str, candidates: dict[str, str], items: dict[str, str]) -> str:
     """The config as the owner sees it, with the checklist's sentences as comments beside the answers."""
-    text = yaml.safe_dump(decision_config(month, candidates), sort_keys=False)
+    text = yaml.safe_dump(decision_config(month, candidates, items), sort_keys=False)
     # Quoted, so that no YAML reader takes a hex hash (e.g. 1234e567…) or the month for a number.
     for dataset, short in candidates.items():
         text = text.replace(f"        {dataset}: {short}\n", f'        {dataset}: "{short}"\n', 1)
         text = text.replace(f"        {dataset}: '{short}'\n", f'        {dataset}: "{short}"\n', 1)
     text = text.replace(f"      month: {month}\n", f'      month: "{month}"\n', 1)
     # Each checklist item's sentence on the line above its answer, so the answer ends its line.
-    for key, sentence in checklist_mod.load().items.items():
+    for key, sentence in items.items():
         text = text.replace(f"        {key}: false\n", f"        # {sentence}\n        {key}: false\n", 1)
     text = text.replace(
         "      checklist:\n", "      # Answer each item with true before approving.\n      checklist:\n", 1
@@ -98,36 +98,37 @@ def decision_yaml(month: str, candidates: dict[str, str]) -> str:
     return text
 
 
-def decision_link(month: str, candidates: dict[str, str] | None = None) -> str:
-    """The owners' decision page for the month, served by `metpipeline ui` (webui/decision_page.py)."""
-    base = (settings.UI_BASE_URL.value() or "").rstrip("/")
+def decision_link(base: str, month: str) -> str:
+    """The owners' decision page for the month, served by `metpipeline ui` (webui/decision_page.py), under
+    the UI's address as owners reach it (`base`: GovernanceResource.ui_base_url)."""
     return f"{base}/approvals/{urllib.parse.quote(month)}"
 
 
-def launchpad_link(month: str, candidates: dict[str, str]) -> str:
+def launchpad_link(base: str, month: str, candidates: dict[str, str], items: dict[str, str]) -> str:
     """The Launchpad of `decide_release` for the month with its config filled in (engineers' path)."""
     query = urllib.parse.urlencode(
         {
-            "config": decision_yaml(month, candidates),
+            "config": decision_yaml(month, candidates, items),
             "tags[0][key]": "dagster/partition",
             "tags[0][value]": month,
         }
     )
-    base = (settings.UI_BASE_URL.value() or "").rstrip("/")
     return f"{base}/locations/metpipeline/jobs/{JOB}/playground/setup?{query}"
 
 
-def report_link(month: str) -> str:
+def report_link(base: str, month: str) -> str:
     """The decision page, where the release report is shown in full."""
-    return decision_link(month)
+    return decision_link(base, month)
 
 
 def _config_for_partition(partition_key: str) -> dict:
-    # Built when the owner picks the month on the Launchpad: the candidates current at that moment.
+    # Built when the owner picks the month on the Launchpad: the candidates current at that moment. Dagster
+    # calls it with no resources, so it reads the two settings it needs itself.
     url = settings.check_sqlalchemy_url(settings.STATE_URL.name, settings.STATE_URL.value() or "")
     engine = make_state_engine(url)
     try:
-        return decision_config(partition_key, current_short_hashes(engine, partition_key))
+        items = checklist_mod.load(settings.CHECKLIST_FILE.value() or "").items
+        return decision_config(partition_key, current_short_hashes(engine, partition_key), items)
     finally:
         engine.dispose()
 
@@ -256,7 +257,7 @@ def record_decisions_op(
     try:
         registry = governance.registry()
         key = governance.ledger_key(context.log.info)
-        items = checklist_mod.load()
+        items = checklist_mod.load(governance.checklist_file)
     except (RegistryError, ConfigError) as exc:
         raise dg.Failure(description=f"Not recorded: {exc}") from None
     outcome = evaluate(state.engine(), key, registry, items, config, identity, run_id=context.run_id)

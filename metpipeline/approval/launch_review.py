@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from metpipeline import settings
 from metpipeline.approval import checklist as checklist_mod
 from metpipeline.approval import decision_job, jobs
 from metpipeline.governance import decide
@@ -70,7 +71,7 @@ def review(job: str, run_config: Any, signed_in_user: str | None) -> str | None:
     try:
         registry = governance.registry()
         key = governance.ledger_key(lambda *_: None)
-        items = checklist_mod.load()
+        items = checklist_mod.load(settings.CHECKLIST_FILE.value() or "")
         engine = state.engine()
     except (RegistryError, ConfigError) as exc:
         return f"Not recorded: {exc}"

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from metpipeline import settings
 from metpipeline.approval import release_notice
 from metpipeline.approval.candidates import DATASETS
 from metpipeline.approval.decision_job import SHORT, decision_link
@@ -70,7 +69,7 @@ def approval_reminder(
     bucket: BucketResource,
 ) -> dg.SkipReason:
     now = datetime.now(UTC)
-    days = settings.REMINDER_DAYS.get()
+    days = governance.reminder_days
     reminded: dict[str, str] = json.loads(context.cursor or "{}")
     engine = state.engine()
     registry = governance.registry()
@@ -84,7 +83,11 @@ def approval_reminder(
             continue
         shown = {d: c.content_hash[:SHORT] for d, c in open_candidates.items()}
         notice = release_notice.reminder_notice(
-            month, list(shown), (now - staged).days, registry.recipients(shown), decision_link(month, shown)
+            month,
+            list(shown),
+            (now - staged).days,
+            registry.recipients(shown),
+            decision_link(governance.ui_base_url, month),
         )
         outcome = send(notice, context.log)
         reminded[month] = now.date().isoformat()

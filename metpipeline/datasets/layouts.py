@@ -24,6 +24,7 @@ import pandas as pd
 from metpipeline.catalogue import CATALOGUE, DatasetSpec, spec
 from metpipeline.datasets.build import datastore_file_name, key_columns
 from metpipeline.reference import AVIATION_BOROUGH
+from metpipeline.resources import Publication
 
 
 @dataclass(frozen=True)
@@ -124,14 +125,12 @@ def render(wide: pd.DataFrame, slug: str, layout_: Layout, airports: pd.DataFram
     return wide.rename(columns=renamed)
 
 
-def in_force(month: str) -> tuple[Layout, Layout | None]:
+def in_force(month: str, publication: Publication) -> tuple[Layout, Layout | None]:
     """The current layout and, while its deprecation period lasts, the previous one published beside it
-    (METPIPELINE_LAYOUT, METPIPELINE_PREVIOUS_LAYOUT, METPIPELINE_PREVIOUS_LAYOUT_UNTIL)."""
-    from metpipeline import settings
-
-    current = layout(settings.LAYOUT.get())
-    previous_name = settings.PREVIOUS_LAYOUT.get()
-    if previous_name is None:
+    (METPIPELINE_LAYOUT, METPIPELINE_PREVIOUS_LAYOUT, METPIPELINE_PREVIOUS_LAYOUT_UNTIL, through the
+    publication resource)."""
+    current = layout(publication.layout)
+    if publication.previous_layout is None:
         return current, None
-    previous, until = layout(previous_name), settings.PREVIOUS_LAYOUT_UNTIL.get()
+    previous, until = layout(publication.previous_layout), publication.previous_layout_until
     return current, (previous if previous.name != current.name and month <= until else None)

@@ -20,16 +20,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from metpipeline import settings
 from metpipeline.catalogue import WINDOWS, spec
 from metpipeline.datasets import layouts, workbook
 from metpipeline.datasets.build import airports_name, datastore_file_name, key_columns
 from metpipeline.datasets.render import copy_or_gzip, read_text, render_csv
+from metpipeline.resources import Publication
 
 
-def layout_record(month: str) -> dict:
+def layout_record(month: str, publication: Publication) -> dict:
     """The layouts of a release's files, as its manifest and cover sheet state them."""
-    current, previous = layouts.in_force(month)
+    current, previous = layouts.in_force(month, publication)
     return {
         "current": current.name,
         "current_version": current.version,
@@ -37,7 +37,7 @@ def layout_record(month: str) -> dict:
         "airports": current.airports_by_location,
         "previous": previous.name if previous else None,
         "previous_text": previous.description if previous else None,
-        "previous_until": settings.PREVIOUS_LAYOUT_UNTIL.value() if previous else None,
+        "previous_until": publication.previous_layout_until if previous else None,
     }
 
 
@@ -80,7 +80,13 @@ def _with_header(source: Path, target: Path, keys: list[str], header: list[str])
 
 
 def render_public_files(
-    publishable: Path, counts: Path, slug: str, month: str, out: Path, compressed: Path | None = None
+    publishable: Path,
+    counts: Path,
+    slug: str,
+    month: str,
+    out: Path,
+    publication: Publication,
+    compressed: Path | None = None,
 ) -> list[str]:
     """Write the public files of `slug` into `out`; returns their names.
 
@@ -94,17 +100,19 @@ def render_public_files(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gzip-{slug}") as pool:
         precompressed = compressed / gz if compressed is not None else None
         zipped = pool.submit(copy_or_gzip, publishable / f"{slug}-tidy.csv", precompressed, out / gz)
-        names = _wide_files_and_workbook(publishable, counts, slug, month, out)
+        names = _wide_files_and_workbook(publishable, counts, slug, month, out, publication)
         zipped.result()  # raises here if the compression failed
     shutil.copyfile(publishable / parquet, out / parquet)
     return sorted([*names, gz, parquet])
 
 
-def _wide_files_and_workbook(publishable: Path, counts: Path, slug: str, month: str, out: Path) -> list[str]:
-    current, previous = layouts.in_force(month)
+def _wide_files_and_workbook(
+    publishable: Path, counts: Path, slug: str, month: str, out: Path, publication: Publication
+) -> list[str]:
+    current, previous = layouts.in_force(month, publication)
     names: list[str] = []
     current_tables = []
-    max_cells = settings.WORKBOOK_MAX_CELLS.get()
+    max_cells = publication.workbook_max_cells
     for window in WINDOWS:
         source = publishable / datastore_file_name(slug, window)
         if not source.is_file():
@@ -133,7 +141,7 @@ def _wide_files_and_workbook(publishable: Path, counts: Path, slug: str, month: 
     if previous is not None:
         layout_note += (
             f" The {previous.name} layout is published beside them until the release for "
-            f"{settings.PREVIOUS_LAYOUT_UNTIL.value()} (files marked [{previous.name} layout])."
+            f"{publication.previous_layout_until} (files marked [{previous.name} layout])."
         )
     workbook.write_workbook(
         out / workbook_name(slug),
@@ -142,7 +150,7 @@ def _wide_files_and_workbook(publishable: Path, counts: Path, slug: str, month: 
         current_tables,
         key_count=len(key_columns(slug)),
         max_cells=max_cells,
-        contact=settings.CONTACT.value() or "",
+        contact=publication.contact,
         layout_note=layout_note,
     )
     names.append(workbook_name(slug))

@@ -72,7 +72,7 @@ def disclosed_datasets(
 
 def _disclose(context, area, month, governance) -> dg.MaterializeResult:
     policy = load_policy(governance.policy_file)
-    release = read_counts(area.counts_dir(month))
+    release = read_counts(area.counts_dir(month), require=True)  # exactly its declared inputs
     if not release:
         raise FileNotFoundError(f"no counts files for {month} under {area.counts_dir(month)}")
     ng = not_geocoded(release)

@@ -72,15 +72,21 @@ def _counts_frame(path: Path) -> pd.DataFrame:
     return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
-def read_counts(counts_dir: Path) -> Release:
-    """Every `<slug>__<window>.parquet` present in a `releases/M/counts/` folder (counts as `_counts_frame`
-    reads them)."""
+def read_counts(counts_dir: Path, require: bool = False) -> Release:
+    """Every `<slug>__<window>.parquet` of the catalogue's tables present in a `releases/M/counts/` folder
+    (counts as `_counts_frame` reads them). `require`: every table of the catalogue must be there, as its
+    dataset asset wrote it (a FileNotFoundError names each missing one and the asset to materialise)."""
     release: Release = {}
+    missing = []
     for slug in SLUGS_WITH_FILES:
         for window in WINDOWS:
             path = counts_dir / counts_name(slug, window)
             if path.exists():
                 release[(slug, window)] = Table(slug, window, _counts_frame(path))
+            elif require:
+                missing.append(f"{path.name} (materialise {CATALOGUE[slug].asset_name})")
+    if missing:
+        raise FileNotFoundError(f"{counts_dir}: no counts file " + ", ".join(missing))
     return release
 
 

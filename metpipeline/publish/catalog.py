@@ -8,14 +8,9 @@ from metpipeline.publish.datapackage import BUCKET_SLUGS, TITLES
 
 LONDON = ZoneInfo("Europe/London")
 RELEASE_CRON_VARIABLE = settings.RELEASE_CRON.name
-DEFAULT_RELEASE_CRON = settings.RELEASE_CRON.default() or "0 6 5 * *"
 
 
-def release_cron() -> str:
-    return (settings.RELEASE_CRON.value() or DEFAULT_RELEASE_CRON).strip()
-
-
-def next_release(after: datetime, cron: str = DEFAULT_RELEASE_CRON) -> datetime:
+def next_release(after: datetime, cron: str) -> datetime:
     """The next monthly release time strictly after `after`, London time.
 
     Only the monthly form `MIN HOUR DAY * *` is understood: it is the release calendar's only shape.
@@ -39,10 +34,11 @@ def next_release(after: datetime, cron: str = DEFAULT_RELEASE_CRON) -> datetime:
     raise ValueError(f"{RELEASE_CRON_VARIABLE}={cron!r} gives no release date in the next months")
 
 
-def publication_time(approved_at: datetime) -> datetime:
+def publication_time(approved_at: datetime, release_time: str) -> datetime:
     """When an approval completed at `approved_at` (aware) is published: at the next announced release time
-    of day, London time (METPIPELINE_RELEASE_TIME, default 09:30), or at once when it is `immediate`."""
-    raw = (settings.RELEASE_TIME.value() or "").strip().lower()
+    of day, London time (`release_time`, METPIPELINE_RELEASE_TIME: default 09:30), or at once when it is
+    `immediate`."""
+    raw = release_time.strip().lower()
     if raw == "immediate":
         return approved_at
     try:

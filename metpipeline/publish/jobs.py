@@ -20,7 +20,13 @@ from metpipeline.publish.assets import published_key
 from metpipeline.publish.catalog import publication_time
 from metpipeline.publish.publisher import BUCKET_SLUGS, MANIFEST, PublishError, publish_candidate
 from metpipeline.publish.verify import verify_dataset
-from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
+from metpipeline.resources import (
+    BucketResource,
+    GovernanceResource,
+    PublicationResource,
+    StateResource,
+    WorkAreaResource,
+)
 from metpipeline.settings import ConfigError
 
 PUBLISH_OP = "publish_candidate_op"
@@ -60,7 +66,7 @@ def pre_release_access(engine, dataset: str, month: str, chash: str) -> list[dic
     return access
 
 
-def publication_metadata(store, result, approvals: list[str]) -> dict:
+def publication_metadata(store, result, approvals: list[str], base: str) -> dict:
     """What the Catalog shows of a published month: read back from the bucket (latest.json's entry for the
     version and the version's manifest)."""
     slug = BUCKET_SLUGS[result.dataset]
@@ -68,7 +74,6 @@ def publication_metadata(store, result, approvals: list[str]) -> dict:
     entry = next(v for v in latest.get("versions", []) if v.get("version") == result.version)
     manifest = store.get(result.prefix + MANIFEST).data
     files = json.loads(manifest).get("files", [])
-    base = (settings.PUBLIC_BASE_URL.value() or "").rstrip("/")
     return {
         "version": result.version,
         "public_url": dg.MetadataValue.url(f"{base}/{result.prefix}") if base else result.prefix,
@@ -91,6 +96,7 @@ def publish_candidate_op(
     bucket: BucketResource,
     workarea: WorkAreaResource,
     governance: GovernanceResource,
+    publication: PublicationResource,
 ) -> None:
     dataset, month = config.dataset.strip().lower(), config.month.strip()
     chash = config.candidate_hash.strip().lower()
@@ -110,7 +116,8 @@ def publish_candidate_op(
     # it: the sensor, a Launchpad launch with the approved hash, `dagster job execute`, a re-execution of an
     # earlier publish run (Code of Practice for Statistics, orderly release).
     try:
-        due = publication_time(approvals_completed_at(engine, dataset, month, chash))
+        public = publication.settings()
+        due = publication_time(approvals_completed_at(engine, dataset, month, chash), public.release_time)
     except ConfigError as exc:
         raise dg.Failure(description=f"Not published: {exc}") from None
     if datetime.now(UTC) < due:
@@ -127,6 +134,7 @@ def publish_candidate_op(
             dataset,
             month,
             chash,
+            publication=public,
             pre_release_access=pre_release_access(engine, dataset, month, chash),
         )
     except (CandidateError, PublishError, StoreError) as exc:
@@ -154,11 +162,11 @@ def publish_candidate_op(
     )
     if not result.already_published:
         # The owners hear that it is public, on the channels that asked them to decide.
-        base = (settings.PUBLIC_BASE_URL.value() or "").rstrip("/")
+        base = public.public_base_url
         notice = Notice(
             f"MPS crime data {month}: {dataset} published (version {result.version})",
             f"The approved {dataset} {month} release is public as version {result.version}.",
-            f"{base}/{result.prefix}" if base else decision_link(month),
+            f"{base}/{result.prefix}" if base else decision_link(governance.ui_base_url, month),
             governance.registry().recipients([dataset]),
         )
         send(notice, context.log)
@@ -167,7 +175,7 @@ def publish_candidate_op(
             asset_key=published_key(dataset),
             partition=month,
             description=f"{dataset} {month} v{result.version}, as the public sees it",
-            metadata=publication_metadata(store, result, approvals),
+            metadata=publication_metadata(store, result, approvals, public.public_base_url),
         )
     )
     context.add_output_metadata(

@@ -11,8 +11,6 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from metpipeline import settings
-
 LONDON = ZoneInfo("Europe/London")
 INDEX_KEY = "index.html"
 
@@ -58,8 +56,9 @@ def _human(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(LONDON).strftime("%-d %B %Y, %H:%M")
 
 
-def render_index(catalog: dict) -> str:
-    base = (settings.PUBLIC_BASE_URL.value() or "").rstrip("/")
+def render_index(catalog: dict, base_url: str) -> str:
+    """The landing page; links are absolute under `base_url` (the bucket's public address) when given."""
+    base = base_url.rstrip("/")
 
     def link(path: str) -> str:
         return f"{base}/{path}" if base else path

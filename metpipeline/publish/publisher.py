@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from metpipeline import settings
 from metpipeline.approval.candidates import DISCLOSURE, load_verified_candidate
 from metpipeline.bucket import INTERNAL_PREFIX, ObjectExists, PreconditionFailed
 from metpipeline.publish import catalog as catalog_mod
 from metpipeline.publish.cover import PublicFile, diff_versions, render_cover
 from metpipeline.publish.datapackage import BUCKET_SLUGS, build_datapackage
 from metpipeline.publish.landing import INDEX_KEY, render_index
+from metpipeline.resources import Publication
 from metpipeline.workarea import WorkArea
 
 LONDON = ZoneInfo("Europe/London")
@@ -71,11 +71,12 @@ def publish_candidate(
     month: str,
     candidate_hash: str,
     *,
+    publication: Publication,
     now: datetime | None = None,
-    cron: str | None = None,
     pre_release_access: list[dict] | None = None,
 ) -> PublishResult:
-    cron = cron or catalog_mod.release_cron()
+    """Publish the approved candidate as the dataset's next version; `publication`: the deployment's release
+    calendar, contact and public address (PublicationResource)."""
     slug = BUCKET_SLUGS[dataset]
     latest_key = f"datasets/{slug}/latest.json"
 
@@ -88,7 +89,7 @@ def publish_candidate(
     latest, _ = _load(store, latest_key)
     current = (latest or {}).get("latest")
     if current and current["month"] == month and current["content_hash"] == candidate_hash:
-        _update_catalog(store, dataset, latest, cron)  # a previous run may have stopped before the catalog
+        _update_catalog(store, dataset, latest, publication)  # a previous run may have stopped before it
         return PublishResult(
             dataset, month, candidate_hash, current["version"], current["path"], tuple(current["files"]), True
         )
@@ -112,7 +113,7 @@ def publish_candidate(
         latest,
         version,
         released_at,
-        settings.CONTACT.value() or "",
+        publication.contact,
     )
     datapackage = _dumps(build_datapackage(dataset, month, version, released_at, data, candidate_hash))
     public_manifest = {
@@ -133,7 +134,7 @@ def publish_candidate(
     store.put_version(prefix, payloads, last=MANIFEST)
 
     latest = _swap_latest(store, latest_key, slug, entry)
-    _update_catalog(store, dataset, latest, cron)
+    _update_catalog(store, dataset, latest, publication)
     return PublishResult(dataset, month, candidate_hash, version, prefix, tuple(files), False)
 
 
@@ -204,7 +205,7 @@ def _version_entry_and_cover(
 
 
 def cover_preview(
-    store, workarea: WorkArea, dataset: str, month: str, candidate_hash: str, contact: str
+    store, workarea: WorkArea, dataset: str, month: str, candidate_hash: str, publication: Publication
 ) -> str:
     """The cover sheet the candidate would be published with, as the next version, for the data owner's
     decision page (nothing is claimed or written)."""
@@ -212,9 +213,10 @@ def cover_preview(
     latest, _ = _load(store, f"datasets/{BUCKET_SLUGS[dataset]}/latest.json")
     version = max((v["version"] for v in (latest or {}).get("versions", [])), default=0) + 1
     # Released, if approved now, at the next release time.
-    released_at = catalog_mod.publication_time(datetime.now(LONDON)).replace(microsecond=0).isoformat()
+    due = catalog_mod.publication_time(datetime.now(LONDON), publication.release_time)
+    released_at = due.replace(microsecond=0).isoformat()
     _, cover = _version_entry_and_cover(
-        store, candidate, dataset, month, candidate_hash, latest, version, released_at, contact
+        store, candidate, dataset, month, candidate_hash, latest, version, released_at, publication.contact
     )
     return cover.decode("utf-8")
 
@@ -268,10 +270,10 @@ def _swap_latest(store, key: str, slug: str, entry: dict) -> dict:
     raise PublishError(f"{key} kept changing during publication; re-run the publish job")
 
 
-def _update_catalog(store, dataset: str, latest: dict, cron: str) -> None:
+def _update_catalog(store, dataset: str, latest: dict, publication: Publication) -> None:
     for _ in range(_CAS_ATTEMPTS):
         current, etag = _load(store, CATALOG_KEY)
-        updated = catalog_mod.update_catalog(current, dataset, latest, cron)
+        updated = catalog_mod.update_catalog(current, dataset, latest, publication.release_cron)
         if updated == current:
             break  # a previous run updated it; the landing page may still be behind
         try:
@@ -281,14 +283,14 @@ def _update_catalog(store, dataset: str, latest: dict, cron: str) -> None:
             continue
     else:
         raise PublishError(f"{CATALOG_KEY} kept changing; re-run the publish job to finish updating it")
-    _update_index(store)
+    _update_index(store, publication.public_base_url)
 
 
-def _update_index(store) -> None:
+def _update_index(store, base_url: str) -> None:
     """index.html from the catalogue as it now is (compare-and-swap, so the newest catalogue wins)."""
     for _ in range(_CAS_ATTEMPTS):
         catalog, _ = _load(store, CATALOG_KEY)
-        page = render_index(catalog or {}).encode("utf-8")
+        page = render_index(catalog or {}, base_url).encode("utf-8")
         current = store.get(INDEX_KEY)
         if current is not None and current.data == page:
             return

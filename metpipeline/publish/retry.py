@@ -37,9 +37,11 @@ def publication_key(dataset: str, month: str, chash: str, published_version: int
     return f"{dataset}:{month}:{chash}:after-v{published_version}"
 
 
-def plan(instance: dg.DagsterInstance, key: str, now: datetime | None = None) -> Plan:
-    max_attempts = settings.PUBLISH_MAX_ATTEMPTS.get()
-    backoff = settings.PUBLISH_BACKOFF_SECONDS.get()
+def plan(
+    instance: dg.DagsterInstance, key: str, max_attempts: int, backoff: int, now: datetime | None = None
+) -> Plan:
+    """What to do about one publication: `max_attempts` and `backoff` (seconds, doubling) are the
+    deployment's (PublicationResource)."""
     records = instance.get_run_records(filters=dg.RunsFilter(tags={ATTEMPT_TAG: key}))
     if any(r.dagster_run.status in _IN_FLIGHT for r in records):
         return Plan("wait", len(records), "a publish run is queued or running")

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from metpipeline import settings
 from metpipeline.approval.decision_job import decision_link
 from metpipeline.governance import ledger
 from metpipeline.governance.decide import approvals_completed_at, publication_problem
@@ -20,7 +19,7 @@ from metpipeline.publish import retry
 from metpipeline.publish.anchor import rollback_problem
 from metpipeline.publish.catalog import publication_time
 from metpipeline.publish.jobs import PUBLISH_OP, publish_job
-from metpipeline.resources import GovernanceResource, StateResource
+from metpipeline.resources import GovernanceResource, PublicationResource, StateResource
 from metpipeline.settings import ConfigError
 
 PUBLISH_RUNS = "/locations/metpipeline/jobs/publish_job/runs"  # the publish runs' page in the UI
@@ -35,11 +34,15 @@ PUBLISH_RUNS = "/locations/metpipeline/jobs/publish_job/runs"  # the publish run
     "that the candidate is still current; retries failed publish runs with backoff.",
 )
 def approval_sensor(
-    context: dg.SensorEvaluationContext, state: StateResource, governance: GovernanceResource
+    context: dg.SensorEvaluationContext,
+    state: StateResource,
+    governance: GovernanceResource,
+    publication: PublicationResource,
 ) -> dg.SensorResult | dg.SkipReason:
     engine = state.engine()
     try:
         registry, key = governance.registry(), governance.ledger_key(context.log.info)
+        public = publication.settings()
     except (RegistryError, ConfigError) as exc:
         return dg.SkipReason(f"cannot evaluate decisions: {exc}")
     requests, notes = [], []
@@ -59,15 +62,15 @@ def approval_sensor(
             elif ledger.decisions_for(engine, dataset, month, chash):
                 notes.append(problem)  # decided on, but not publishable (yet): say why
             continue
-        due = publication_time(approvals_completed_at(engine, dataset, month, chash))
+        due = publication_time(approvals_completed_at(engine, dataset, month, chash), public.release_time)
         if datetime.now(UTC) < due:
             notes.append(
                 f"{dataset} {month}: approved; published at the release time {due:%Y-%m-%d %H:%M} London"
             )
             continue
-        public = ledger.current_publication(engine, dataset, month)
-        attempt_of = retry.publication_key(dataset, month, chash, public.version if public else 0)
-        plan = retry.plan(context.instance, attempt_of)
+        published = ledger.current_publication(engine, dataset, month)
+        attempt_of = retry.publication_key(dataset, month, chash, published.version if published else 0)
+        plan = retry.plan(context.instance, attempt_of, public.max_attempts, public.backoff_seconds)
         if plan.attention:
             context.log.error(f"{dataset} {month} needs attention: {plan.reason}")
             notes.append(f"{dataset} {month} NEEDS ATTENTION: {plan.reason}")
@@ -77,8 +80,8 @@ def approval_sensor(
                     f"MPS crime data {month}: publication of {dataset} needs attention",
                     f"The approved {dataset} {month} release could not be published: {plan.reason}. It is "
                     "retried by itself; the data engineers see the runs at "
-                    f"{(settings.UI_BASE_URL.value() or '').rstrip('/')}{PUBLISH_RUNS}",
-                    decision_link(month),
+                    f"{governance.ui_base_url}{PUBLISH_RUNS}",
+                    decision_link(governance.ui_base_url, month),
                     registry.recipients([dataset]),
                 )
                 send(notice, context.log)

@@ -14,7 +14,6 @@ import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
 
-from metpipeline import settings
 from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec, headline
 from metpipeline.datasets.build import datastore_file_name as csv_name
 from metpipeline.datasets.render import read_header
@@ -365,7 +364,7 @@ def month_volume_plausible(
 
     month = partition_of(context)
     files = read_dataset_files(workarea.area, headline().slug, month)
-    found = plausibility.assess(files.get("24m", pd.DataFrame()), month, settings.MIN_VOLUME_RATIO.get())
+    found = plausibility.assess(files.get("24m", pd.DataFrame()), month, governance.min_volume_ratio)
     metadata: dict[str, dg.RawMetadataValue] = {
         "month_total": found.total,
         "trailing_mean": round(found.trailing_mean, 1) if found.trailing_mean is not None else None,

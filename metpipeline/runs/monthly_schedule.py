@@ -8,10 +8,10 @@ always starts with the back-fill. Cron: METPIPELINE_RELEASE_CRON (default the 5t
 
 import dagster as dg
 
+from metpipeline import settings
 from metpipeline.cellstore import months_ready
 from metpipeline.extract.changes import months_changed_since_extraction
 from metpipeline.governance import runseal
-from metpipeline.publish.catalog import release_cron
 from metpipeline.resources import DataMartResource, GovernanceResource, WorkAreaResource
 from metpipeline.runs.release_chain import ReleasePlan, backfill_run_request, plan_release
 
@@ -28,7 +28,8 @@ def release_request(plan: ReleasePlan) -> dg.RunRequest:
 
 
 @dg.schedule(
-    cron_schedule=release_cron(),
+    # The release calendar is part of the definitions, read when the code location loads.
+    cron_schedule=settings.RELEASE_CRON.get(),
     job_name="backfill_job",
     execution_timezone="Europe/London",
     name="monthly_release_schedule",

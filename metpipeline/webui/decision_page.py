@@ -22,7 +22,6 @@ from typing import Any
 import jinja2
 import markupsafe
 
-from metpipeline import settings
 from metpipeline.governance import ledger
 from metpipeline.identity import current_user
 from metpipeline.webui import owner_view
@@ -357,13 +356,11 @@ class DecisionPage:
             return self._plain("No such candidate.", 404)
         from metpipeline.bucket import open_store
         from metpipeline.publish.publisher import cover_preview
-        from metpipeline.resources import BucketResource
+        from metpipeline.resources import BucketResource, PublicationResource
 
         bucket = BucketResource()
         store = open_store(bucket.validated_url(), bucket.endpoint_url or None)
-        html = cover_preview(
-            store, area, dataset, month, view.content_hash, contact=settings.CONTACT.value() or ""
-        )
+        html = cover_preview(store, area, dataset, month, view.content_hash, PublicationResource().settings())
         return HTMLResponse(
             html, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
         )

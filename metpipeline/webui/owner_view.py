@@ -12,12 +12,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from metpipeline import settings
 from metpipeline.approval import checklist as checklist_mod
 from metpipeline.approval.candidates import DATASETS, candidate_path
 from metpipeline.catalogue import CATALOGUE
 from metpipeline.governance import decide, ledger
 from metpipeline.governance.registry import Registry, normalise_name
 from metpipeline.publish.catalog import LONDON, publication_time
+from metpipeline.resources import PublicationResource
 from metpipeline.workarea import WorkArea
 
 SHORT = 16  # hex digits of a candidate's hash bound into a decision (decision_job.SHORT)
@@ -100,14 +102,15 @@ def next_step(engine, registry: Registry, current: ledger.Candidate, instance=No
         if have == 0:
             return f"waiting for a decision ({status.required} approval(s) needed)"
         return f"waiting for a second approver ({have} of {status.required} approvals)"
-    due = publication_time(decide.approvals_completed_at(engine, dataset, month, chash))
+    calendar = PublicationResource().settings()  # the webserver's process: the deployment's settings
+    due = publication_time(
+        decide.approvals_completed_at(engine, dataset, month, chash), calendar.release_time
+    )
     if datetime.now(UTC) < due:
         return f"approved: it will be published at {when(due)}"
     attempt = _failed_attempts(instance, dataset, month, chash, engine)
     if attempt:
-        from metpipeline import settings
-
-        limit = settings.PUBLISH_MAX_ATTEMPTS.get()
+        limit = calendar.max_attempts
         return f"publication failed, retrying (attempt {attempt + 1} of {limit})"
     return "approved: it is being published now"
 
@@ -227,4 +230,4 @@ def staged_file(area: WorkArea, month: str, dataset: str, chash: str, name: str)
 
 
 def checklist_items() -> dict[str, str]:
-    return checklist_mod.load().items
+    return checklist_mod.load(settings.CHECKLIST_FILE.value() or "").items

@@ -7,12 +7,15 @@ from metpipeline.commands.approve import register
 from metpipeline.governance import decide, ledger
 from metpipeline_tests.approval.conftest import TEST_KEY as KEY
 from metpipeline_tests.approval.synthetic import write_release
+from metpipeline_tests.deployment import deployment_policy, publication
 
 CODE = {"package": "0.1.0", "git_commit": None}
 
 
 def _stage(area, engine, month="2024-03", run_id="run-1", **kw):
-    staged = candidates.stage_candidates(area, month, CODE, **kw)
+    staged = candidates.stage_candidates(
+        area, month, CODE, **{"policy": deployment_policy(), "publication": publication(), **kw}
+    )
     for c in staged:
         ledger.record_candidate(engine, KEY, c.dataset, month, c.content_hash, run_id, c.checks_passed)
     return {c.dataset: c for c in staged}

@@ -12,7 +12,13 @@ from metpipeline.governance import ledger
 from metpipeline.publish import defs as publish_defs
 from metpipeline.publish.jobs import publish_job
 from metpipeline.publish.sensors import approval_sensor
-from metpipeline.resources import BucketResource, GovernanceResource, StateResource, WorkAreaResource
+from metpipeline.resources import (
+    BucketResource,
+    GovernanceResource,
+    PublicationResource,
+    StateResource,
+    WorkAreaResource,
+)
 from metpipeline_tests.approval.synthetic import write_release
 from metpipeline_tests.deployment import run_requests, sensor_resources, skip_message
 from metpipeline_tests.sealing import sealed
@@ -39,6 +45,7 @@ def resources(tmp_path, owners_file, monkeypatch):
         "workarea": WorkAreaResource(),
         "bucket": BucketResource(),
         "governance": GovernanceResource(),
+        "publication": PublicationResource(),
     }
 
 

@@ -16,7 +16,13 @@ from metpipeline.publish.jobs import publish_job
 from metpipeline.publish.sensors import approval_sensor
 from metpipeline.resources import default_resources
 from metpipeline_tests.approval.synthetic import write_release
-from metpipeline_tests.deployment import run_requests, sensor_resources, skip_message
+from metpipeline_tests.deployment import (
+    checklist_items,
+    publication,
+    run_requests,
+    sensor_resources,
+    skip_message,
+)
 from metpipeline_tests.fixtures.mail import Mailbox
 from metpipeline_tests.fixtures.webhook import Hook
 from metpipeline_tests.sealing import sealed
@@ -70,7 +76,9 @@ def stage(resources, revise=False):
 
 
 def decide(resources, config_override=None, instance=None):
-    config = decision_config(MONTH, _shown(resources))["ops"]["record_decisions_op"]["config"]
+    config = decision_config(MONTH, _shown(resources), checklist_items())["ops"]["record_decisions_op"][
+        "config"
+    ]
     config.update(config_override or {})
     return decide_release.execute_in_process(
         tags=sealed("decide_release", partition=MONTH),
@@ -213,8 +221,10 @@ def test_the_release_time_holds_publication_until_it_comes(deployment, monkeypat
 
     approved = datetime(2024, 4, 6, 10, 0, tzinfo=UTC)  # 11:00 London (BST)
     monkeypatch.setenv("METPIPELINE_RELEASE_TIME", "09:30")
-    assert publication_time(approved).isoformat() == "2024-04-07T09:30:00+01:00"
-    assert publication_time(datetime(2024, 4, 6, 7, 0, tzinfo=UTC)).isoformat() == "2024-04-06T09:30:00+01:00"
+    release_time = publication().release_time  # as the sensor and the publish job read it
+    assert publication_time(approved, release_time).isoformat() == "2024-04-07T09:30:00+01:00"
+    at_seven = datetime(2024, 4, 6, 7, 0, tzinfo=UTC)
+    assert publication_time(at_seven, release_time).isoformat() == "2024-04-06T09:30:00+01:00"
 
     stage(deployment)
     assert decide(deployment, {"checklist": CHECKLIST, "approver": "alice.owner"}).success
@@ -388,7 +398,9 @@ def press_launch(job: str, op: str, config: dict, tags=()) -> tuple[int, dict | 
 
 
 def opened(resources, **override):
-    config = decision_config(MONTH, _shown(resources))["ops"]["record_decisions_op"]["config"]
+    config = decision_config(MONTH, _shown(resources), checklist_items())["ops"]["record_decisions_op"][
+        "config"
+    ]
     return {**config, **override}
 
 

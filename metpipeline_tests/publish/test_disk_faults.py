@@ -19,6 +19,7 @@ import pytest
 
 from metpipeline.bucket import LocalStore, S3Store, StoreError
 from metpipeline.publish.publisher import publish_candidate
+from metpipeline_tests.deployment import publication
 
 pytestmark = pytest.mark.integration
 MONTH = "2024-03"
@@ -72,7 +73,12 @@ def _complete(root: Path, version: int) -> None:
 def test_a_bucket_directory_that_is_a_mount_point_is_published_to(staging, open_dir, tmpfs):
     root = tmpfs(open_dir / "bucket", "64m")
     chash = staging.stage(MONTH)["borough"]
-    assert publish_candidate(LocalStore(root), staging.area, "borough", MONTH, chash).version == 1
+    assert (
+        publish_candidate(
+            LocalStore(root), staging.area, "borough", MONTH, chash, publication=publication()
+        ).version
+        == 1
+    )
     _complete(root, 1)
     internal = root / LocalStore.INSIDE_MOUNT  # on the mount: one rename makes a version appear
     assert stat.S_IMODE(internal.stat().st_mode) == 0o700
@@ -85,7 +91,7 @@ def test_public_files_are_readable_by_another_user_whatever_the_publishers_umask
     chash = staging.stage(MONTH)["borough"]
     old = os.umask(0o077)
     try:
-        publish_candidate(LocalStore(root), staging.area, "borough", MONTH, chash)
+        publish_candidate(LocalStore(root), staging.area, "borough", MONTH, chash, publication=publication())
     finally:
         os.umask(old)
     public = [p for p in [root, *root.rglob("*")]]
@@ -104,12 +110,17 @@ def test_a_full_bucket_is_one_line_nothing_partial_and_the_retry_completes(stagi
     LocalStore(root)  # the internal folder goes inside the mount, so it fills up too
     chash = staging.stage(MONTH)["borough"]
     with pytest.raises(StoreError) as full:
-        publish_candidate(LocalStore(root), staging.area, "borough", MONTH, chash)
+        publish_candidate(LocalStore(root), staging.area, "borough", MONTH, chash, publication=publication())
     message = str(full.value)
     assert "No space left on device" in message and str(root) in message and "\n" not in message
     assert not (root / SLUG / "latest.json").exists() and not list(root.glob(f"{SLUG}/{MONTH}/v*"))
     subprocess.run(["mount", "-o", "remount,size=64m", str(root)], check=True)
-    assert publish_candidate(LocalStore(root), staging.area, "borough", MONTH, chash).version == 1
+    assert (
+        publish_candidate(
+            LocalStore(root), staging.area, "borough", MONTH, chash, publication=publication()
+        ).version
+        == 1
+    )
     _complete(root, 1)
     assert not list((root / LocalStore.INSIDE_MOUNT / "staging").iterdir())
 
@@ -202,13 +213,13 @@ def test_an_s3_connection_dropped_mid_publish_is_one_line_and_the_retry_complete
         client.meta.events.register("before-send.s3.PutObject", after_three_puts)
         chash = staging.stage(MONTH)["borough"]
         with pytest.raises(StoreError) as dropped:
-            publish_candidate(store, staging.area, "borough", MONTH, chash)
+            publish_candidate(store, staging.area, "borough", MONTH, chash, publication=publication())
         message = str(dropped.value)
         assert message.startswith("cannot write s3://") and "\n" not in message
         proxy.drop = False  # the network is back
         assert store.get(f"{SLUG}/latest.json") is None  # no pointer names the unfinished version
         # The retry completes the same version.
-        result = publish_candidate(store, staging.area, "borough", MONTH, chash)
+        result = publish_candidate(store, staging.area, "borough", MONTH, chash, publication=publication())
         assert result.version == 1
         latest = store.get(f"{SLUG}/latest.json")
         assert latest is not None and b'"version": 1' in latest.data
@@ -265,10 +276,20 @@ def test_a_killed_publishers_staging_folder_is_removed_by_a_later_publish(stagin
     left = list((tmp_path / ".bucket.internal" / "staging").iterdir())
     assert len(left) == 1 and left[0].name.startswith("version-")
     # A publish in the same minute leaves it (it might be one being written); a later one removes it.
-    assert publish_candidate(LocalStore(root), staging.area, "borough", MONTH, chash).version == 1
+    assert (
+        publish_candidate(
+            LocalStore(root), staging.area, "borough", MONTH, chash, publication=publication()
+        ).version
+        == 1
+    )
     assert left[0].exists()
     old = left[0].stat().st_mtime - 2 * LocalStore.MIN_ABANDONED_AGE_S
     os.utime(left[0], (old, old))
     revised = staging.stage(MONTH, revise=True)["borough"]
-    assert publish_candidate(LocalStore(root), staging.area, "borough", MONTH, revised).version == 2
+    assert (
+        publish_candidate(
+            LocalStore(root), staging.area, "borough", MONTH, revised, publication=publication()
+        ).version
+        == 2
+    )
     assert not left[0].exists()

@@ -24,6 +24,7 @@ from metpipeline.disclosure.allowlist import scan_public
 from metpipeline.disclosure.policy import load_policy
 from metpipeline.publish.publisher import publish_candidate
 from metpipeline.settings import ConfigError
+from metpipeline_tests.deployment import publication
 
 LONDON = ZoneInfo("Europe/London")
 DATASETS = ("borough", "ward", "lsoa", "flagged")
@@ -59,7 +60,10 @@ def validate_datapackage(path: Path) -> None:
 def publish_all(staging, store, month="2024-03", now=None, **kw):
     hashes = staging.stage(month, **kw)
     now = now or datetime(2024, 4, 6, 9, 30, tzinfo=LONDON)
-    return {d: publish_candidate(store, staging.area, d, month, hashes[d], now=now) for d in DATASETS}
+    return {
+        d: publish_candidate(store, staging.area, d, month, hashes[d], now=now, publication=publication())
+        for d in DATASETS
+    }
 
 
 @pytest.fixture
@@ -165,19 +169,22 @@ def test_latest_json_lists_each_month_once(staging, bucket):
 def test_the_layouts_in_force_follow_the_settings(monkeypatch):
     for name in ("METPIPELINE_LAYOUT", "METPIPELINE_PREVIOUS_LAYOUT", "METPIPELINE_PREVIOUS_LAYOUT_UNTIL"):
         monkeypatch.delenv(name, raising=False)
-    current, previous = layouts.in_force("2026-10")
+    current, previous = layouts.in_force("2026-10", publication())
     assert (current.name, previous.name) == ("datastore-2026", "datastore-2024")
-    assert layouts.in_force("2027-07")[1] is None  # the deprecation period is over
+    assert layouts.in_force("2027-07", publication())[1] is None  # the deprecation period is over
     monkeypatch.setenv("METPIPELINE_PREVIOUS_LAYOUT", "none")
-    assert layouts.in_force("2026-10")[1] is None
+    assert layouts.in_force("2026-10", publication())[1] is None
     monkeypatch.setenv("METPIPELINE_LAYOUT", "datastore-2024")
     monkeypatch.setenv("METPIPELINE_PREVIOUS_LAYOUT", "datastore-2026")
-    assert [x.name for x in layouts.in_force("2026-10")] == ["datastore-2024", "datastore-2026"]
+    assert [x.name for x in layouts.in_force("2026-10", publication())] == [
+        "datastore-2024",
+        "datastore-2026",
+    ]
     monkeypatch.setenv("METPIPELINE_LAYOUT", "datastore-2025")
     with pytest.raises(
         ConfigError, match="METPIPELINE_LAYOUT='datastore-2025': expected one of datastore-2026"
     ):
-        layouts.in_force("2026-10")
+        layouts.in_force("2026-10", publication())
 
 
 def test_only_the_current_layout_after_the_deprecation_period(staging, bucket, monkeypatch):
@@ -233,7 +240,7 @@ def test_a_public_file_nobody_checked_stops_staging(staging, tmp_path):
     area = staging.area
     names = render_public_files(
         area.release_dir("2024-03", "publishable", "ward"), area.release_dir("2024-03", "counts"), "ward",
-        "2024-03", folder,
+        "2024-03", folder, publication(),
     )  # fmt: skip
     assert scan_public(folder, "ward", policy) == [], names
     (folder / "notes.txt").write_text("victim: J. Smith")

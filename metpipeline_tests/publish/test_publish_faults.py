@@ -18,7 +18,7 @@ import pytest
 
 from metpipeline.bucket import LocalStore, S3Store
 from metpipeline.publish.publisher import publish_candidate
-from metpipeline_tests.deployment import run_requests, sensor_resources
+from metpipeline_tests.deployment import publication, run_requests, sensor_resources
 from metpipeline_tests.fixtures.webhook import Hook
 from metpipeline_tests.sealing import sealed
 
@@ -35,6 +35,7 @@ import os, signal, sys
 from metpipeline import bucket as store_mod
 from metpipeline.publish.publisher import publish_candidate
 from metpipeline.workarea import WorkArea
+from metpipeline_tests.deployment import publication
 
 kind, where, work, chash, step, after = sys.argv[1:7]
 after = int(after)
@@ -79,7 +80,7 @@ elif step == "latest":    # the version is complete; latest.json is about to mov
     wrap(type(store), "put_if_match", lambda a: a[0].endswith("latest.json"))
 elif step == "catalog":   # latest.json moved; catalog.json is about to
     wrap(type(store), "put_if_match", lambda a: a[0] == "catalog.json")
-publish_candidate(store, WorkArea(work), "borough", "2024-03", chash)
+publish_candidate(store, WorkArea(work), "borough", "2024-03", chash, publication=publication())
 print("finished without being killed")
 """
 
@@ -144,7 +145,9 @@ def test_local_store_killed_at_each_step_shows_nothing_partial_and_the_retry_com
     assert not seen_errors, seen_errors[:3]
     _public_versions_complete(root)
 
-    result = publish_candidate(LocalStore(root), staging.area, "borough", MONTH, chash)
+    result = publish_candidate(
+        LocalStore(root), staging.area, "borough", MONTH, chash, publication=publication()
+    )
     assert result.version == 1
     _public_versions_complete(root)
     for name, data in _approved_bytes(staging, chash).items():
@@ -168,7 +171,7 @@ def test_s3_killed_at_each_step_names_no_partial_version_and_the_retry_completes
     if not complete:
         assert store.get("catalog.json") is None
 
-    result = publish_candidate(store, staging.area, "borough", MONTH, chash)
+    result = publish_candidate(store, staging.area, "borough", MONTH, chash, publication=publication())
     assert result.version == 1
     for name, data in _approved_bytes(staging, chash).items():
         assert store.get(f"{SLUG}/{MONTH}/v1/{name}").data == data
@@ -198,7 +201,9 @@ def test_a_lock_held_by_a_killed_process_does_not_block_the_next_publish(staging
     )
     assert held.returncode == -signal.SIGKILL and "held" in held.stdout
     started = time.monotonic()
-    result = publish_candidate(LocalStore(root), staging.area, "borough", MONTH, chash)
+    result = publish_candidate(
+        LocalStore(root), staging.area, "borough", MONTH, chash, publication=publication()
+    )
     assert result.version == 1 and time.monotonic() - started < 10
     assert not list(root.rglob("*.lock")), "a lock file inside the public tree"
 

@@ -12,6 +12,7 @@ from metpipeline.bucket import INTERNAL_PREFIX, S3Store
 from metpipeline.publish.catalog import next_release
 from metpipeline.publish.cover import WHY_NEW, WHY_REVISED
 from metpipeline.publish.publisher import publish_candidate
+from metpipeline_tests.deployment import publication
 
 pytestmark = pytest.mark.integration
 LONDON = ZoneInfo("Europe/London")
@@ -62,7 +63,9 @@ class FailAfter:
 
 def test_layout_and_public_documents(store, staging, s3_server):
     chash = staging.stage("2024-03")["borough"]
-    result = publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6)
+    result = publish_candidate(
+        store, staging.area, "borough", "2024-03", chash, now=APRIL_6, publication=publication()
+    )
     assert (result.version, result.already_published) == (1, False)
     base = f"{SLUG}/2024-03/v1/"
     assert _keys(store, s3_server) == sorted(
@@ -119,9 +122,19 @@ def test_layout_and_public_documents(store, staging, s3_server):
 
 def test_a_revision_is_a_new_version_with_revision_notes(store, staging):
     march = staging.stage("2024-03")["borough"]
-    publish_candidate(store, staging.area, "borough", "2024-03", march, now=APRIL_6)
+    publish_candidate(
+        store, staging.area, "borough", "2024-03", march, now=APRIL_6, publication=publication()
+    )
     april = staging.stage("2024-04", revise=True)["borough"]
-    result = publish_candidate(store, staging.area, "borough", "2024-04", april, now=APRIL_6.replace(month=5))
+    result = publish_candidate(
+        store,
+        staging.area,
+        "borough",
+        "2024-04",
+        april,
+        now=APRIL_6.replace(month=5),
+        publication=publication(),
+    )
     assert result.version == 2
     latest = _json(store, f"{SLUG}/latest.json")
     assert [v["version"] for v in latest["versions"]] == [2, 1]
@@ -136,9 +149,11 @@ def test_a_revision_is_a_new_version_with_revision_notes(store, staging):
 
 def test_two_publish_runs_of_one_approval_give_one_version(store, staging, s3_server):
     chash = staging.stage("2024-03")["borough"]
-    first = publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6)
+    first = publish_candidate(
+        store, staging.area, "borough", "2024-03", chash, now=APRIL_6, publication=publication()
+    )
     keys = _keys(store, s3_server)
-    second = publish_candidate(store, staging.area, "borough", "2024-03", chash)
+    second = publish_candidate(store, staging.area, "borough", "2024-03", chash, publication=publication())
     assert (second.version, second.already_published) == (first.version, True)
     assert _keys(store, s3_server) == keys
 
@@ -146,14 +161,30 @@ def test_two_publish_runs_of_one_approval_give_one_version(store, staging, s3_se
 def test_a_failed_publish_shows_nothing_and_the_retry_completes(store, staging, s3_server):
     chash = staging.stage("2024-03")["borough"]
     with pytest.raises(ConnectionError):
-        publish_candidate(FailAfter(store, 3), staging.area, "borough", "2024-03", chash, now=APRIL_6)
+        publish_candidate(
+            FailAfter(store, 3),
+            staging.area,
+            "borough",
+            "2024-03",
+            chash,
+            now=APRIL_6,
+            publication=publication(),
+        )
     assert store.get(f"{SLUG}/latest.json") is None and store.get("catalog.json") is None
     # The claim and two files were written: no manifest, no pointer, so no version exists for readers.
     unfinished = [k for k in _keys(store, s3_server) if "/v1/" in k]
     assert len(unfinished) == 2 and not any(k.endswith("manifest.json") for k in unfinished)
 
     # The retry happens later: the version keeps the time of its first claim, so its bytes are identical.
-    result = publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6.replace(day=7))
+    result = publish_candidate(
+        store,
+        staging.area,
+        "borough",
+        "2024-03",
+        chash,
+        now=APRIL_6.replace(day=7),
+        publication=publication(),
+    )
     assert (result.version, result.already_published) == (1, False)
     assert _json(store, f"{SLUG}/latest.json")["latest"]["released_at"] == APRIL_6.isoformat()
     assert _json(store, "catalog.json")["datasets"][0]["latest_version"] == 1
@@ -171,23 +202,37 @@ def test_pointer_is_swapped_only_after_every_file(store, staging):
                     assert self.inner.get(f"{SLUG}/2024-03/v1/{name}") is not None, name
             return self.inner.put_if_match(key, data, etag)
 
-    publish_candidate(Watch(store, 100), staging.area, "borough", "2024-03", chash, now=APRIL_6)
+    publish_candidate(
+        Watch(store, 100), staging.area, "borough", "2024-03", chash, now=APRIL_6, publication=publication()
+    )
     assert len(seen_when_swapped) == 10  # 7 data files, cover sheet, datapackage.json, manifest.json
 
 
 def test_an_abandoned_attempt_of_another_candidate_does_not_block_the_next(store, staging):
     old = staging.stage("2024-03")["borough"]
     with pytest.raises(ConnectionError):
-        publish_candidate(FailAfter(store, 2), staging.area, "borough", "2024-03", old, now=APRIL_6)
+        publish_candidate(
+            FailAfter(store, 2),
+            staging.area,
+            "borough",
+            "2024-03",
+            old,
+            now=APRIL_6,
+            publication=publication(),
+        )
     new = staging.stage("2024-03", revise=True)["borough"]
-    result = publish_candidate(store, staging.area, "borough", "2024-03", new, now=APRIL_6)
+    result = publish_candidate(
+        store, staging.area, "borough", "2024-03", new, now=APRIL_6, publication=publication()
+    )
     assert result.version == 2  # v1 was claimed by the abandoned attempt and is never referenced
     assert _json(store, f"{SLUG}/latest.json")["latest"]["content_hash"] == new
 
 
 def test_create_only_refuses_to_overwrite_a_published_file(store, staging):
     chash = staging.stage("2024-03")["borough"]
-    publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6)
+    publish_candidate(
+        store, staging.area, "borough", "2024-03", chash, now=APRIL_6, publication=publication()
+    )
     from metpipeline.bucket import ObjectExists
 
     with pytest.raises(ObjectExists):
@@ -195,8 +240,14 @@ def test_create_only_refuses_to_overwrite_a_published_file(store, staging):
 
 
 def test_next_release_follows_the_calendar():
-    assert next_release(datetime(2024, 4, 5, 5, 59, tzinfo=LONDON)).isoformat() == "2024-04-05T06:00:00+01:00"
-    assert next_release(datetime(2024, 12, 6, tzinfo=LONDON)).isoformat() == "2025-01-05T06:00:00+00:00"
+    assert (
+        next_release(datetime(2024, 4, 5, 5, 59, tzinfo=LONDON), "0 6 5 * *").isoformat()
+        == "2024-04-05T06:00:00+01:00"
+    )
+    assert (
+        next_release(datetime(2024, 12, 6, tzinfo=LONDON), "0 6 5 * *").isoformat()
+        == "2025-01-05T06:00:00+00:00"
+    )
     assert (
         next_release(datetime(2024, 1, 31, tzinfo=LONDON), "30 7 30 * *").isoformat().startswith("2024-03-30")
     )
@@ -224,13 +275,31 @@ def test_cover_sheet_groups_consecutive_months_of_the_same_change():
 
 def test_a_reverted_source_publishes_a_new_version_that_says_so(store, staging):
     first = staging.stage("2024-03")["borough"]
-    publish_candidate(store, staging.area, "borough", "2024-03", first, now=APRIL_6)
+    publish_candidate(
+        store, staging.area, "borough", "2024-03", first, now=APRIL_6, publication=publication()
+    )
     revised = staging.stage("2024-03", revise=True)["borough"]
-    publish_candidate(store, staging.area, "borough", "2024-03", revised, now=APRIL_6.replace(day=7))
+    publish_candidate(
+        store,
+        staging.area,
+        "borough",
+        "2024-03",
+        revised,
+        now=APRIL_6.replace(day=7),
+        publication=publication(),
+    )
     # The source goes back: the first candidate's bytes are current again. The pointer must follow.
     again = staging.stage("2024-03")["borough"]
     assert again == first
-    result = publish_candidate(store, staging.area, "borough", "2024-03", again, now=APRIL_6.replace(day=8))
+    result = publish_candidate(
+        store,
+        staging.area,
+        "borough",
+        "2024-03",
+        again,
+        now=APRIL_6.replace(day=8),
+        publication=publication(),
+    )
     assert (result.version, result.already_published) == (3, False)
     latest = _json(store, f"{SLUG}/latest.json")
     assert latest["latest"]["content_hash"] == first and latest["latest"]["reverts_to_version"] == 1
@@ -273,7 +342,9 @@ def test_a_landing_page_at_the_root_links_every_dataset_to_published_files(
 
     monkeypatch.delenv("METPIPELINE_PUBLIC_BASE_URL", raising=False)
     chash = staging.stage("2024-03")["borough"]
-    publish_candidate(store, staging.area, "borough", "2024-03", chash, now=APRIL_6)
+    publish_candidate(
+        store, staging.area, "borough", "2024-03", chash, now=APRIL_6, publication=publication()
+    )
     page = store.get("index.html").data.decode()
     assert "MPS Borough Level Crime" in page and "2024-03 (version 1), published 6 April 2024, 09:30" in page
     assert "5 May 2024, 06:00" in page  # the next scheduled release, London time
@@ -287,4 +358,5 @@ def test_a_landing_page_at_the_root_links_every_dataset_to_published_files(
     from metpipeline.publish.landing import render_index
 
     catalog = json.loads(store.get("catalog.json").data)
-    assert 'href="https://data.example.test/mps/catalog.json"' in render_index(catalog)
+    page = render_index(catalog, publication().public_base_url)  # the setting, through the resource
+    assert 'href="https://data.example.test/mps/catalog.json"' in page

@@ -14,7 +14,7 @@ from metpipeline.bucket import LocalStore, S3Store
 from metpipeline.governance import ledger
 from metpipeline.publish.publisher import publish_candidate
 from metpipeline.publish.verify import verify_all
-from metpipeline_tests.deployment import deployment
+from metpipeline_tests.deployment import deployment, publication
 from metpipeline_tests.fixtures.webhook import Hook
 
 DATASETS = ("borough", "ward", "lsoa", "flagged")
@@ -23,7 +23,10 @@ NOW = datetime(2024, 4, 6, 9, 30, tzinfo=ZoneInfo("Europe/London"))
 
 def _publish(staging, store, month="2024-03"):
     hashes = staging.stage(month)
-    results = {d: publish_candidate(store, staging.area, d, month, hashes[d], now=NOW) for d in DATASETS}
+    results = {
+        d: publish_candidate(store, staging.area, d, month, hashes[d], now=NOW, publication=publication())
+        for d in DATASETS
+    }
     for d, r in results.items():
         ledger.record_publication(staging.engine, d, month, hashes[d], r.version)
     return results

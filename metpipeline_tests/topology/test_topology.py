@@ -38,6 +38,7 @@ from metpipeline_tests.browser.harness import (
     wait_until,
 )
 from metpipeline_tests.browser.ui import LAUNCH_RUN_MUTATION, wait_for_run
+from metpipeline_tests.deployment import checklist_items
 
 pytestmark = [pytest.mark.topology, pytest.mark.integration, pytest.mark.timeout(1200)]
 MONTH = "2024-03"
@@ -210,7 +211,7 @@ def test_the_production_topology_releases_approves_publishes_and_survives_a_kill
 
             state = sa.create_engine(env["METPIPELINE_STATE_URL"])
             shown = current_short_hashes(state, MONTH)
-            config = decision_config(MONTH, shown)
+            config = decision_config(MONTH, shown, checklist_items())
             config["ops"]["record_decisions_op"]["config"]["checklist"] = {
                 k: True for k in config["ops"]["record_decisions_op"]["config"]["checklist"]
             }
