@@ -418,6 +418,16 @@ def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: 
                     wait_for_run_page_status(page, "Success")
                     page.screenshot(path=str(shots / "publish-run-success.png"))
 
+                    # 5b. What is live, in the Catalog: the published dataset's month, its version, its
+                    #     address and who approved it, as the publish run recorded them.
+                    prefix = f"datasets/{BUCKET_SLUG}/{month}/v1/"
+                    page.goto(f"{ui.url}/assets/published_{DATASET}?view=partitions&partition={month}")
+                    expect(page.get_by_text("manifest_sha256").first).to_be_visible(timeout=60_000)
+                    expect(page.get_by_text(prefix).first).to_be_visible(timeout=30_000)
+                    expect(page.get_by_text("approved_by").first).to_be_visible()
+                    expect(page.get_by_text(APPROVER).first).to_be_visible()
+                    page.screenshot(path=str(shots / "catalog-published-partition.png"), full_page=True)
+
                     # 6. What the public opens: the landing page at the bucket root, and its links.
                     page.goto((bucket / "index.html").as_uri())
                     expect(page.get_by_text("MPS Borough Level Crime").first).to_be_visible(timeout=30_000)
