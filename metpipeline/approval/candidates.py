@@ -208,7 +208,7 @@ def _render_public(
         render_public_files(
             source,
             workarea.counts_dir(month),
-            dataset,
+            CATALOGUE[dataset],
             month,
             public,
             publication,

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from metpipeline.catalogue import CATALOGUE, DatasetSpec, spec
-from metpipeline.datasets.build import datastore_file_name, key_columns
+from metpipeline.catalogue import CATALOGUE, DatasetSpec
+from metpipeline.datasets.build import key_columns
 from metpipeline.reference import AVIATION_BOROUGH
 from metpipeline.resources import Publication
 
@@ -35,13 +35,13 @@ class Layout:
     headers: dict[str, list[str]]  # slug -> the key columns' public names, in the canonical order
     airports_by_location: bool  # borough: no airports row; SO18 crimes counted where they happened
 
-    def header(self, slug: str) -> list[str]:
-        return self.headers.get(slug, key_columns(slug))
+    def header(self, dataset: DatasetSpec) -> list[str]:
+        return self.headers.get(dataset.slug, dataset.key_columns)
 
-    def differs(self, other: "Layout", slug: str) -> bool:
-        """Whether the two layouts write different files for `slug`."""
-        rows_differ = spec(slug).airports_row and self.airports_by_location != other.airports_by_location
-        return self.header(slug) != other.header(slug) or rows_differ
+    def differs(self, other: "Layout", dataset: DatasetSpec) -> bool:
+        """Whether the two layouts write different files for `dataset`."""
+        rows_differ = dataset.airports_row and self.airports_by_location != other.airports_by_location
+        return self.header(dataset) != other.header(dataset) or rows_differ
 
 
 DATASTORE_2026 = Layout(
@@ -75,10 +75,10 @@ def layout(name: str) -> Layout:
         raise ValueError(f"unknown layout {name!r}: expected one of {', '.join(LAYOUTS)}") from None
 
 
-def file_name(slug: str, window: str, layout_: Layout, current: bool) -> str:
+def file_name(dataset: DatasetSpec, window: str, layout_: Layout, current: bool) -> str:
     """The Datastore's file name for the current layout; the other one published beside it says which
     layout it is, e.g. `MPS Borough Level Crime (most recent 24 months) [datastore-2024 layout].csv`."""
-    name = datastore_file_name(slug, window)
+    name = dataset.file_name(window)
     return name if current else name.removesuffix(".csv") + f" [{layout_.name} layout].csv"
 
 
@@ -115,13 +115,15 @@ def airports_by_location(
     return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def render(wide: pd.DataFrame, slug: str, layout_: Layout, airports: pd.DataFrame | None, where: str):
+def render(
+    wide: pd.DataFrame, dataset: DatasetSpec, layout_: Layout, airports: pd.DataFrame | None, where: str
+):
     """The canonical table (text cells) in `layout_`: rows moved where the layout says, headers renamed."""
-    if spec(slug).airports_row and layout_.airports_by_location:
+    if dataset.airports_row and layout_.airports_by_location:
         if airports is None:
             raise ValueError(f"{where}: the airports-by-location counts are missing")
-        wide = airports_by_location(wide, airports, spec(slug), where)
-    renamed = dict(zip(key_columns(slug), layout_.header(slug), strict=True))
+        wide = airports_by_location(wide, airports, dataset, where)
+    renamed = dict(zip(dataset.key_columns, layout_.header(dataset), strict=True))
     return wide.rename(columns=renamed)
 
 

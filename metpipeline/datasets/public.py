@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from metpipeline.catalogue import WINDOWS, spec
+from metpipeline.catalogue import WINDOWS, DatasetSpec, spec
 from metpipeline.datasets import layouts, workbook
-from metpipeline.datasets.build import airports_name, datastore_file_name, key_columns
+from metpipeline.datasets.build import airports_name
 from metpipeline.datasets.render import copy_or_gzip, read_text, render_csv
 from metpipeline.resources import Publication
 
@@ -49,12 +49,12 @@ def tidy_names(slug: str) -> tuple[str, str]:
     return f"{slug}-tidy.csv.gz", f"{slug}-tidy.parquet"
 
 
-def _airports(counts: Path, slug: str, window: str, month: str) -> pd.DataFrame:
-    path = counts / airports_name(slug, window)
+def _airports(counts: Path, dataset: DatasetSpec, window: str, month: str) -> pd.DataFrame:
+    path = counts / airports_name(dataset.slug, window)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: materialise {spec(slug).asset_name} for {month} again")
+        raise FileNotFoundError(f"{path} is missing: materialise {dataset.asset_name} for {month} again")
     airports = pd.read_parquet(path)
-    keys = key_columns(slug)
+    keys = dataset.key_columns
     airports[keys] = airports[keys].astype(str)
     months = [c for c in airports.columns if c not in keys]
     airports[months] = airports[months].astype("int64")
@@ -82,13 +82,13 @@ def _with_header(source: Path, target: Path, keys: list[str], header: list[str])
 def render_public_files(
     publishable: Path,
     counts: Path,
-    slug: str,
+    dataset: DatasetSpec,
     month: str,
     out: Path,
     publication: Publication,
     compressed: Path | None = None,
 ) -> list[str]:
-    """Write the public files of `slug` into `out`; returns their names.
+    """Write the public files of `dataset` into `out`; returns their names.
 
     `publishable`: the dataset's protected folder (`releases/M/publishable/<slug>/`); `counts`: the month's
     counts folder (the borough file's airports-by-location table); `compressed`: where the disclosure stage
@@ -96,40 +96,42 @@ def render_public_files(
     publishable CSV, else the CSV is compressed on a second thread while the wide files and the workbook
     are written (zlib releases the interpreter's lock)."""
     out.mkdir(parents=True, exist_ok=True)
+    slug = dataset.slug
     gz, parquet = tidy_names(slug)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gzip-{slug}") as pool:
         precompressed = compressed / gz if compressed is not None else None
         zipped = pool.submit(copy_or_gzip, publishable / f"{slug}-tidy.csv", precompressed, out / gz)
-        names = _wide_files_and_workbook(publishable, counts, slug, month, out, publication)
+        names = _wide_files_and_workbook(publishable, counts, dataset, month, out, publication)
         zipped.result()  # raises here if the compression failed
     shutil.copyfile(publishable / parquet, out / parquet)
     return sorted([*names, gz, parquet])
 
 
 def _wide_files_and_workbook(
-    publishable: Path, counts: Path, slug: str, month: str, out: Path, publication: Publication
+    publishable: Path, counts: Path, dataset: DatasetSpec, month: str, out: Path, publication: Publication
 ) -> list[str]:
+    slug = dataset.slug
     current, previous = layouts.in_force(month, publication)
     names: list[str] = []
     current_tables = []
     max_cells = publication.workbook_max_cells
     for window in WINDOWS:
-        source = publishable / datastore_file_name(slug, window)
+        source = publishable / dataset.file_name(window)
         if not source.is_file():
             raise FileNotFoundError(f"{source} is missing: materialise disclosed_datasets for {month} first")
         for lay, is_current in ((current, True), (previous, False)):
-            if lay is None or (not is_current and not lay.differs(current, slug)):
+            if lay is None or (not is_current and not lay.differs(current, dataset)):
                 continue
             where = f"{slug} {window} {month} ({lay.name})"
-            name = layouts.file_name(slug, window, lay, is_current)
-            if spec(slug).airports_row and lay.airports_by_location:
-                airports = _airports(counts, slug, window, month)
-                frame = layouts.render(read_text(source), slug, lay, airports, where)
+            name = layouts.file_name(dataset, window, lay, is_current)
+            if dataset.airports_row and lay.airports_by_location:
+                airports = _airports(counts, dataset, window, month)
+                frame = layouts.render(read_text(source), dataset, lay, airports, where)
                 (out / name).write_bytes(render_csv(frame.astype(str)))
                 table = workbook.WorkbookTable(window, frame.astype(str), name)
             else:
                 # The layout renames the header only: the rows are the canonical file's bytes, streamed.
-                rows, columns = _with_header(source, out / name, key_columns(slug), lay.header(slug))
+                rows, columns = _with_header(source, out / name, dataset.key_columns, lay.header(dataset))
                 small = rows * columns <= max_cells
                 table = workbook.WorkbookTable(
                     window, read_text(out / name) if small else None, name, shape=(rows, columns)
@@ -148,7 +150,7 @@ def _wide_files_and_workbook(
         slug,
         month,
         current_tables,
-        key_count=len(key_columns(slug)),
+        key_count=len(dataset.key_columns),
         max_cells=max_cells,
         contact=publication.contact,
         layout_note=layout_note,

@@ -80,7 +80,7 @@ def kinds(slug: str) -> dict[str, str]:
     dataset = spec(slug)
     out = dict(dataset.vocabularies)
     for lay in layouts.LAYOUTS.values():
-        out.update(zip(lay.header(slug), (k.vocabulary for k in dataset.keys), strict=True))
+        out.update(zip(lay.header(dataset), (k.vocabulary for k in dataset.keys), strict=True))
     return out
 
 
@@ -370,14 +370,14 @@ def public_files(slug: str) -> dict[str, list[str] | None]:
     for window in WINDOWS:
         files[csv_name(slug, window)] = None
         for lay in layouts.LAYOUTS.values():
-            files[layouts.file_name(slug, window, lay, current=False)] = None
+            files[layouts.file_name(spec(slug), window, lay, current=False)] = None
     return files
 
 
 def _wide_keys(slug: str, columns: list[str]) -> list[str] | None:
     """The layout whose key columns the file starts with, or None."""
     for lay in layouts.LAYOUTS.values():
-        keys = lay.header(slug)
+        keys = lay.header(spec(slug))
         if columns[: len(keys)] == keys:
             return keys
     return None

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from metpipeline.catalogue import headline
+from metpipeline.catalogue import headline, spec
 from metpipeline.cellstore import CELLS_INPUT_MANAGER, CellsInputManager
 from metpipeline.datasets.assets import DATASET_ASSETS, monthly_cells
 from metpipeline.datasets.build import SLUGS, WINDOWS
@@ -200,6 +200,6 @@ def test_both_layouts_match_their_golden_files(golden, name):
         counts = area.release_dir(RELEASE_MONTH, "counts")
         canonical = pd.read_parquet(counts / f"{slug}__{window}.parquet").astype(str)
         airports = pd.read_parquet(counts / airports_name(slug, window)) if slug == "borough" else None
-        rendered = render_csv(layouts.render(canonical, slug, lay, airports, f"{slug} {window}"))
+        rendered = render_csv(layouts.render(canonical, spec(slug), lay, airports, f"{slug} {window}"))
         suffix = "" if name == "datastore-2024" else f"__{name}"
         assert rendered == (EXPECTED_DIR / f"{slug}__{window}{suffix}.csv").read_bytes(), (slug, window)

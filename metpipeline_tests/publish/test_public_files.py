@@ -18,6 +18,7 @@ import pytest
 
 from metpipeline.approval import candidates
 from metpipeline.bucket import LocalStore
+from metpipeline.catalogue import spec
 from metpipeline.datasets import layouts
 from metpipeline.datasets.build import build_airports_by_location
 from metpipeline.disclosure.allowlist import scan_public
@@ -221,14 +222,14 @@ def test_airport_crimes_are_counted_where_they_happened_in_the_2026_layout():
             "202405": ["1", "5", "3"],
         }
     )
-    moved = layouts.render(wide, "borough", layouts.DATASTORE_2026, airports, "test")
+    moved = layouts.render(wide, spec("borough"), layouts.DATASTORE_2026, airports, "test")
     assert moved.to_dict("records") == [
         {"Group": "THEFT", "SubGroup": "SHOPLIFTING", "BOCU": b, "202405": n}
         for b, n in (("Camden", 1), ("Hillingdon", 6), ("Newham", 1), ("Unknown", 1))
     ]
     short = airports.iloc[:2]  # a crime lost on the way is refused, not published
     with pytest.raises(ValueError, match="airports row"):
-        layouts.render(wide, "borough", layouts.DATASTORE_2026, short, "borough 24m 2024-05")
+        layouts.render(wide, spec("borough"), layouts.DATASTORE_2026, short, "borough 24m 2024-05")
 
 
 def test_a_public_file_nobody_checked_stops_staging(staging, tmp_path):
@@ -238,10 +239,11 @@ def test_a_public_file_nobody_checked_stops_staging(staging, tmp_path):
     from metpipeline.datasets.public import render_public_files
 
     area = staging.area
-    names = render_public_files(
-        area.release_dir("2024-03", "publishable", "ward"), area.release_dir("2024-03", "counts"), "ward",
-        "2024-03", folder, publication(),
-    )  # fmt: skip
+    publishable, counts = (
+        area.release_dir("2024-03", "publishable", "ward"),
+        area.release_dir("2024-03", "counts"),
+    )
+    names = render_public_files(publishable, counts, spec("ward"), "2024-03", folder, publication())
     assert scan_public(folder, "ward", policy) == [], names
     (folder / "notes.txt").write_text("victim: J. Smith")
     book = folder / "MPS Ward Level Crime.xlsx"
