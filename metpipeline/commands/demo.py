@@ -77,9 +77,8 @@ def publish_approved(say, run_job) -> None:
     with _instance() as instance:
         resources = default_resources()
         state = resources["state"]
-        context = dg.build_sensor_context(
-            instance=instance, resources={"state": state, "governance": resources["governance"]}
-        )
+        wanted = ("state", "governance", "publication")  # what the approval sensor asks for
+        context = dg.build_sensor_context(instance=instance, resources={k: resources[k] for k in wanted})
         result = approval_sensor(context)
     # Evaluated from the start of the ledger, the sensor asks again for candidates published by an earlier
     # `make run`; publishing them again would change nothing, so those runs are not launched at all.
