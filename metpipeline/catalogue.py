@@ -94,6 +94,8 @@ class DatasetSpec:
     airports_row: bool = False
     # Terms the cover sheet defines beside the categories: (term, definition).
     definitions: tuple[tuple[str, str], ...] = ()
+    # What the table is, in plain words for the public (the landing page, the cover sheet).
+    about: str = ""
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -217,6 +219,8 @@ register(
         airports_row=True,
         description="crimes by borough and offence category",
         label="Crime by borough",
+        about="Crimes recorded in each London borough, by offence category, each month. A crime whose place "
+        "is not known is counted in the row Unknown. Every figure is published as counted.",
     )
 )
 register(
@@ -246,6 +250,11 @@ register(
         part_of="borough",
         description="crimes by ward and offence category",
         label="Crime by ward",
+        about="Crimes by electoral ward (the areas a borough is divided into for local elections; about 680 "
+        "in the Metropolitan Police area), by offence category, each month. Crimes whose place is not known "
+        "are left out. "
+        "Small counts in sensitive categories, and some other figures chosen so that those cannot be "
+        "worked out, are hidden.",
     )
 )
 register(
@@ -276,6 +285,10 @@ register(
         part_of="borough",
         description="crimes by LSOA and offence category",
         label="Crime by LSOA (small area)",
+        about="Crimes by Lower Layer Super Output Area (LSOA: small areas of about 1,500 residents defined "
+        "by the Office for National Statistics; London has about 5,000), by offence category, each month. "
+        "Crimes whose place is not known are left out, and the most sensitive categories (such as sexual "
+        "offences) are not published at this level.",
     )
 )
 register(
@@ -297,6 +310,9 @@ register(
         rows=flag_rows,
         description="hate crime strands and domestic abuse by borough",
         label="Flagged crime (hate crime, domestic abuse) by borough",
+        about="Hate crimes, by strand (race, religion, sexual orientation, disability, transgender "
+        "identity), and domestic abuse, by borough, each month. One crime can carry several flags. Small "
+        "counts, and some other figures chosen so that those cannot be worked out, are hidden.",
         definitions=(FLAGS_DEFINITION,),
     )
 )

@@ -77,8 +77,13 @@ def publish_approved(say, run_job) -> None:
     with _instance() as instance:
         resources = default_resources()
         state = resources["state"]
-        wanted = ("state", "governance", "publication")  # what the approval sensor asks for
-        context = dg.build_sensor_context(instance=instance, resources={k: resources[k] for k in wanted})
+        # What the approval sensor asks for.
+        wanted = {
+            "state": state,
+            "governance": resources["governance"],
+            "publication": resources["publication"],
+        }
+        context = dg.build_sensor_context(instance=instance, resources=wanted)
         result = approval_sensor(context)
     # Evaluated from the start of the ledger, the sensor asks again for candidates published by an earlier
     # `make run`; publishing them again would change nothing, so those runs are not launched at all.

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from metpipeline import settings
+from metpipeline.catalogue import CATALOGUE
 from metpipeline.publish.datapackage import BUCKET_SLUGS, TITLES
 
 LONDON = ZoneInfo("Europe/London")
@@ -52,7 +53,33 @@ def publication_time(approved_at: datetime, release_time: str) -> datetime:
     return due if due >= local else due + timedelta(days=1)
 
 
-def catalog_entry(dataset: str, latest: dict, cron: str) -> dict:
+def next_public_release(after: datetime, cron: str, release_time: str) -> datetime:
+    """When the public gets the next release: the release calendar's day (`cron`: when the build starts),
+    at the release time of day (`release_time`), or when the build starts if that is later or `immediate`."""
+    build = next_release(after, cron)
+    if release_time.strip().lower() == "immediate":
+        return build
+    hour, minute = (int(p) for p in release_time.split(":"))
+    public = build.replace(hour=hour, minute=minute)
+    return public if public >= build else build
+
+
+def reading_order(name: str) -> tuple[int, str]:
+    """The order a reader wants a version's files in: the current layout's CSV files first, then the
+    spreadsheet and the tidy files, and files in a deprecated layout last."""
+    if name.endswith(" layout].csv"):
+        return (3, name)
+    return (0 if name.endswith(".csv") else 1 if name.endswith(".xlsx") else 2, name)
+
+
+def data_files(files: list[str]) -> list[str]:
+    """A version's data files (no metadata), in reading order."""
+    return sorted(
+        (n for n in files if n.endswith((".csv", ".csv.gz", ".parquet", ".xlsx"))), key=reading_order
+    )
+
+
+def catalog_entry(dataset: str, latest: dict, cron: str, release_time: str) -> dict:
     slug = BUCKET_SLUGS[dataset]
     current = latest["latest"]
     released = datetime.fromisoformat(current["released_at"])
@@ -60,12 +87,19 @@ def catalog_entry(dataset: str, latest: dict, cron: str) -> dict:
     entry = {
         "dataset": slug,
         "title": TITLES[dataset],
+        "about": CATALOGUE[dataset].about,
+        "frequency": "Monthly",
         "latest_version": current["version"],
         "latest_month": current["month"],
         "release_date": current["released_at"],
-        "next_scheduled_release": next_release(released + timedelta(seconds=1), cron).isoformat(),
+        "next_scheduled_release": next_public_release(
+            released + timedelta(seconds=1), cron, release_time
+        ).isoformat(),
+        "downloads": data_files(current.get("files", [])),
+        "sizes": current.get("sizes", {}),
         "links": {
             "latest": f"datasets/{slug}/latest.json",
+            "history": f"datasets/{slug}/history.html",
             "version": base,
             "datapackage": base + "datapackage.json",
             "cover_sheet": base + "cover-sheet.html",
@@ -77,10 +111,10 @@ def catalog_entry(dataset: str, latest: dict, cron: str) -> dict:
     return entry
 
 
-def update_catalog(catalog: dict | None, dataset: str, latest: dict, cron: str) -> dict:
+def update_catalog(catalog: dict | None, dataset: str, latest: dict, cron: str, release_time: str) -> dict:
     """The catalog with `dataset`'s entry replaced; other datasets are left as they are."""
     entries = {e["dataset"]: e for e in (catalog or {}).get("datasets", [])}
-    entry = catalog_entry(dataset, latest, cron)
+    entry = catalog_entry(dataset, latest, cron, release_time)
     entries[entry["dataset"]] = entry
     return {
         "publisher": "Metropolitan Police Service",

@@ -2,18 +2,22 @@
 and what changed since the previous version and why. Rendered to HTML from plain data."""
 
 import csv
+import html
 import io
 import posixpath
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
+import markupsafe
 
 from metpipeline.catalogue import CATALOGUE, headline, spec
+from metpipeline.publish.catalog import reading_order
 from metpipeline.publish.datapackage import LICENCE, SUPPRESSED, TITLES
+from metpipeline.publish.history import describe_changes
+from metpipeline.publish.words import month_in_words, size_in_words, time_in_words
 from metpipeline.reference import offence_classification
 
 _MONTH_COLUMN = re.compile(r"^\d{6}$")
@@ -103,6 +107,96 @@ def _flatten(value, path: tuple[str, ...] = ()) -> list[str]:
     return [f"{' / '.join(path)}: {text}" if path else text]
 
 
+def monthly_totals(files: dict[str, bytes], dataset: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Month (YYYY-MM) -> the total of the figures the current layout's 24-month file shows, and -> how
+    many of its cells are hidden (the suppression marker), from the file's bytes as published."""
+    data = files.get(spec(dataset).file_name("24m"))
+    if data is None:
+        return {}, {}
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+    if not rows:
+        return {}, {}
+    columns = [(i, f"{c[:4]}-{c[4:]}") for i, c in enumerate(rows[0]) if _MONTH_COLUMN.match(c)]
+    totals, hidden = {m: 0 for _, m in columns}, {m: 0 for _, m in columns}
+    for row in rows[1:]:
+        for i, month in columns:
+            if row[i].isdigit():
+                totals[month] += int(row[i])
+            else:
+                hidden[month] += 1
+    return totals, hidden
+
+
+def chart_svg(totals: dict[str, int], width: int = 640, height: int = 180) -> markupsafe.Markup:
+    """The monthly totals as a bar chart (inline SVG), the last month dark, with a text alternative."""
+    items = sorted(totals.items())
+    top = max((v for _, v in items), default=0) or 1
+    bar = width / max(len(items), 1)
+    first, last = month_in_words(items[0][0]), month_in_words(items[-1][0])
+    low = min(items, key=lambda kv: kv[1])
+    high = max(items, key=lambda kv: kv[1])
+    desc = (
+        f"Bar chart of the monthly totals from {first} to {last}: lowest {low[1]:,} in "
+        f"{month_in_words(low[0])}, highest {high[1]:,} in {month_in_words(high[0])}, "
+        f"{items[-1][1]:,} in {last}."
+    )
+    bars = []
+    for i, (month, value) in enumerate(items):
+        h = round(value / top * (height - 20), 1)
+        colour = "#1d70b8" if i == len(items) - 1 else "#b1b4b6"
+        bars.append(
+            f'<rect x="{i * bar + 1:.1f}" y="{height - h:.1f}" width="{max(bar - 2, 1):.1f}" height="{h}" '
+            f'fill="{colour}"><title>{html.escape(month_in_words(month))}: {value:,}</title></rect>'
+        )
+    return markupsafe.Markup(
+        f'<svg role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 {width} {height}" '
+        f'width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="chart-title">Monthly totals</title><desc id="chart-desc">{html.escape(desc)}</desc>'
+        + "".join(bars)
+        + "</svg>"
+    )
+
+
+def in_brief(dataset: str, files: dict[str, bytes], month: str) -> dict | None:
+    """The cover sheet's headline: the release month's total, its change on the month before, and a chart
+    of the months of the 24-month file, with the figures as a table. None when the file is absent."""
+    totals, hidden = monthly_totals(files, dataset)
+    if month not in totals:
+        return None
+    noun = "crimes" if spec(dataset).rows is None else "records"
+    previous = _previous_month(month)
+    change_text = ""
+    if previous in totals and totals[previous]:
+        diff = totals[month] - totals[previous]
+        more = "more" if diff >= 0 else "fewer"
+        change_text = (
+            f"{abs(diff):,} {more} than in {month_in_words(previous)} ({diff / totals[previous]:+.1%})"
+        )
+    n_hidden = hidden.get(month, 0)
+    return {
+        "month": month_in_words(month),
+        "first": month_in_words(min(totals)),
+        "total_text": f"{totals[month]:,} {noun}",
+        "change_text": change_text,
+        "hidden": n_hidden,
+        "hidden_text": f"{n_hidden:,} hidden figure{'s' if n_hidden != 1 else ''}",
+        "svg": chart_svg(totals),
+        "rows": [(month_in_words(m), f"{v:,}") for m, v in sorted(totals.items())],
+    }
+
+
+def _previous_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
+
+
+# What disclosure.json's counts of hidden cells mean, for the public.
+HIDDEN = {
+    "primary": "small counts in protected categories",
+    "secondary": "further figures, hidden so that the small counts cannot be worked out from the totals",
+}
+
+
 def disclosure_lines(disclosure: dict, dataset: str) -> tuple[list[str], list[str]]:
     """Suppressed-cell counts and withheld categories of `dataset` from disclosure.json
     (`suppressed_cells` / `withheld_categories` per dataset; `suppressed` / `withheld` are also read)."""
@@ -115,14 +209,18 @@ def disclosure_lines(disclosure: dict, dataset: str) -> tuple[list[str], list[st
     withheld_lines = [
         f"{w.get('major', '')} / {w.get('minor', '')}" if isinstance(w, dict) else str(w) for w in withheld
     ]
-    return (_flatten(suppressed) if suppressed else []) or ["none"], withheld_lines
+    if isinstance(suppressed, dict) and suppressed and all(isinstance(v, int) for v in suppressed.values()):
+        lines = [f"{n:,} {HIDDEN.get(k, k)}" for k, n in suppressed.items()]
+    else:
+        lines = _flatten(suppressed) if suppressed else []
+    return lines or ["none"], withheld_lines
 
 
 _TEMPLATE = jinja2.Environment(autoescape=True).from_string(
     """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}: release for {{ month }}, version {{ version }}</title>
+<title>{{ title }}: release for {{ month_words }}, version {{ version }}</title>
 <style>
 body { font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; padding: 0 1rem;
        color: #1b1b1b; background: #fff; line-height: 1.5; }
@@ -140,21 +238,35 @@ a { color: #1d70b8; } a:visited { color: #4c2c92; } a:focus { outline: 3px solid
 <header><p><a href="{{ home }}">All datasets</a></p></header>
 <main>
 <h1>{{ title }}</h1>
-<p>Release for <strong>{{ month }}</strong>, version {{ version }}, published {{ released }} (London time).
+<p>Release for <strong>{{ month_words }}</strong>, version {{ version }}, published {{ released }}.
 Licence: <a href="{{ licence.path }}">{{ licence.title }}</a>.</p>
-<h2 id="summary">Summary</h2>
-<p>Recorded crime in London reported by the Metropolitan Police Service, counted by the month (London
-time) in which each crime was recorded, {{ first_month }} to {{ last_month }} ({{ n_months }} months). Two
-tables: the most recent 24 months, and the historical months before them. The same counts are in a tidy
-long form (compressed CSV and Parquet, leaving out cells whose count is 0) and in an accessible
-spreadsheet.</p>
+{% if about %}<p>{{ about }}</p>{% endif %}
+{% if brief %}<h2 id="in-brief">In brief</h2>
+<p class="note"><strong>{{ brief.total_text }}</strong> in {{ brief.month }}{% if brief.change_text %},
+{{ brief.change_text }}{% endif %}.{% if brief.hidden %} Not counting {{ brief.hidden_text }} shown as
+<code>{{ suppressed_marker }}</code>.{% endif %}</p>
+<figure>
+{{ brief.svg }}
+<figcaption>Monthly totals, {{ brief.first }} to {{ brief.month }}.</figcaption>
+</figure>
+<details><summary>The monthly totals as a table</summary>
+<table><caption>Monthly totals of this dataset</caption>
+<thead><tr><th scope="col">Month</th><th scope="col">Total</th></tr></thead><tbody>
+{% for m, t in brief.rows %}<tr><td>{{ m }}</td><td class="num">{{ t }}</td></tr>
+{% endfor %}</tbody></table></details>{% endif %}
+<h2 id="summary">What the files hold</h2>
+<p>Crimes recorded by the Metropolitan Police Service in London, counted in the month (London time) in
+which each was recorded, {{ first_month_words }} to {{ last_month_words }} ({{ n_months }} months). The
+figures come as two tables, the most recent 24 months and the months before them, in the London Datastore's
+layout; as one row per area, category and month (a "tidy" file, as compressed CSV and as Parquet; a count
+of 0 is left out); and as a spreadsheet.</p>
 {% if layout %}<p class="note">Layout: {{ layout.current_text }}{% if layout.previous %} Files in the
 earlier layout ({{ layout.previous_text }}) are published beside them, marked
 <code>[{{ layout.previous }} layout]</code>, until the release for {{ layout.previous_until }}.{% endif %}
 {% if layout.airports %} The borough file has no separate row for Heathrow and London City airports:
-crimes recorded by Aviation Security (SO18) are counted in the borough where they happened (Heathrow in
-Hillingdon, London City Airport in Newham), and in <code>Unknown</code> when their location is not
-known.{% endif %}
+crimes recorded by the police's Aviation Security command are counted in the borough where they happened
+(Heathrow in Hillingdon, London City Airport in Newham), and in <code>Unknown</code> when their location is
+not known.{% endif %}
 The tidy files name the borough that recorded each crime.</p>{% endif %}
 <h2 id="files">Files</h2>
 <table>
@@ -175,7 +287,7 @@ counted once, in their original month; where the systems disagree CONNECT, the l
 <h2 id="disclosure">Disclosure control</h2>
 <p>Disclosure policy version {{ policy_version }}. A cell shown as <code>{{ suppressed_marker }}</code> is
 suppressed to protect the people involved; withheld categories are not published at this level.</p>
-<ul>{% for line in suppressed %}<li>Suppressed: {{ line }}</li>{% endfor %}
+<ul>{% for line in suppressed %}<li>Hidden: {{ line }}</li>{% endfor %}
 {% for line in withheld %}<li>Withheld: {{ line }}</li>{% else %}<li>Withheld: none</li>{% endfor %}</ul>
 <h2 id="quality">Quality notes</h2>
 <ul>{% for line in not_geocoded %}
@@ -189,11 +301,12 @@ suppressed to protect the people involved; withheld categories are not published
 <th scope="col">Changes</th></tr></thead>
 <tbody>
 {% for v in history %}<tr><th scope="row">{% if v.href %}<a href="{{ v.href }}">Version {{ v.version }}</a>
-{% else %}Version {{ v.version }} (this page){% endif %}</th><td>{{ v.month }}</td><td>{{ v.released }}</td>
+{% else %}Version {{ v.version }} (this page){% endif %}</th><td>{{ v.month_words }}</td>
+<td>{{ v.released }}</td>
 <td>{% if v.reverts_to_version %}the source was reverted: the figures of version
 {{ v.reverts_to_version }} are current again. {% endif %}{% for c in v.changes -%}
-{{ c.months }}: {{ c.cells_changed }} cells ({{ c.why }}){% if not loop.last %}; {% endif %}
-{%- else %}no cell changed{% endfor %}</td></tr>
+{{ c }}{% if not loop.last %}; {% endif %}
+{%- else %}no figure changed{% endfor %}</td></tr>
 {% endfor %}</tbody></table>
 <h2 id="definitions">Definitions</h2>
 <table>
@@ -211,18 +324,6 @@ suppressed to protect the people involved; withheld categories are not published
 </main></body></html>
 """
 )
-
-
-def human_time(iso: str) -> str:
-    """An ISO timestamp as people read it, in London time: "6 April 2024, 09:30"."""
-    return datetime.fromisoformat(iso).astimezone(LONDON).strftime("%-d %B %Y, %H:%M")
-
-
-def human_size(n: int) -> str:
-    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} bytes"
 
 
 def contact_link(contact: str) -> str | None:
@@ -262,21 +363,24 @@ def render_cover(
         title=TITLES[dataset],
         version=version,
         month=month,
-        released=human_time(released_at),
+        month_words=month_in_words(month),
+        about=spec(dataset).about,
+        brief=in_brief(dataset, files, month),
+        released=time_in_words(released_at),
         licence=LICENCE,
         home=posixpath.relpath("index.html", here) if here else "../../../../index.html",
-        first_month=first,
-        last_month=last,
+        first_month_words=month_in_words(first) if first else "",
+        last_month_words=month_in_words(last) if last else "",
         n_months=n,
         layout=layout,
         files=[
             {
                 "name": f.name,
                 "href": quote(f.name),
-                "size": human_size(f.size),
+                "size": size_in_words(f.size),
                 "sha256": f.sha256,
             }
-            for f in public_files or []
+            for f in sorted(public_files or [], key=lambda f: reading_order(f.name))
         ],
         categories=category_definitions(),
         definitions=spec(dataset).definitions,
@@ -290,45 +394,17 @@ def render_cover(
         history=[
             {
                 **v,
-                "released": human_time(v["released_at"]),
+                "month_words": month_in_words(v["month"]),
+                "released": time_in_words(v["released_at"]),
                 "href": (
                     posixpath.relpath(v["path"] + "cover-sheet.html", here)
                     if here and i and v.get("path")
                     else None
                 ),
-                "changes": group_changes(v.get("changes", [])),
+                "changes": describe_changes(v.get("changes", [])),
             }
             for i, v in enumerate(history)
         ],
         contact=contact,
         contact_href=contact_link(contact),
     )
-
-
-def group_changes(changes: list[dict]) -> list[dict]:
-    """For reading: consecutive months with the same reason become one line ("2022-01 to 2026-10", cells
-    summed), so a first version lists its coverage once instead of one line per month. latest.json keeps
-    the per-month detail for machines."""
-    out: list[dict] = []
-    for c in changes:
-        last = out[-1] if out else None
-        if last and last["why"] == c["why"] and _next_month(last["last"]) == c["month"]:
-            last["last"] = c["month"]
-            last["cells_changed"] += c["cells_changed"]
-        else:
-            out.append(
-                {
-                    "first": c["month"],
-                    "last": c["month"],
-                    "cells_changed": c["cells_changed"],
-                    "why": c["why"],
-                }
-            )
-    for g in out:
-        g["months"] = g["first"] if g["first"] == g["last"] else f"{g['first']} to {g['last']}"
-    return out
-
-
-def _next_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[5:7])
-    return f"{year + mon // 12}-{mon % 12 + 1:02d}"

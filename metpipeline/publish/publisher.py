@@ -23,7 +23,8 @@ from metpipeline.approval.candidates import DISCLOSURE, load_verified_candidate
 from metpipeline.bucket import INTERNAL_PREFIX, ObjectExists, PreconditionFailed
 from metpipeline.publish import catalog as catalog_mod
 from metpipeline.publish.cover import PublicFile, diff_versions, render_cover
-from metpipeline.publish.datapackage import BUCKET_SLUGS, build_datapackage
+from metpipeline.publish.datapackage import BUCKET_SLUGS, SUPPRESSED, TITLES, build_datapackage
+from metpipeline.publish.history import HISTORY, render_history
 from metpipeline.publish.landing import INDEX_KEY, render_index
 from metpipeline.resources import Publication
 from metpipeline.workarea import WorkArea
@@ -89,7 +90,8 @@ def publish_candidate(
     latest, _ = _load(store, latest_key)
     current = (latest or {}).get("latest")
     if current and current["month"] == month and current["content_hash"] == candidate_hash:
-        _update_catalog(store, dataset, latest, publication)  # a previous run may have stopped before it
+        _update_history(store, dataset, latest)  # a previous run may have stopped before these
+        _update_catalog(store, dataset, latest, publication)
         return PublishResult(
             dataset, month, candidate_hash, current["version"], current["path"], tuple(current["files"]), True
         )
@@ -134,6 +136,7 @@ def publish_candidate(
     store.put_version(prefix, payloads, last=MANIFEST)
 
     latest = _swap_latest(store, latest_key, slug, entry)
+    _update_history(store, dataset, latest)
     _update_catalog(store, dataset, latest, publication)
     return PublishResult(dataset, month, candidate_hash, version, prefix, tuple(files), False)
 
@@ -180,6 +183,7 @@ def _version_entry_and_cover(
         "released_at": released_at,
         "path": prefix,
         "files": sorted([*data, COVER, DATAPACKAGE, MANIFEST]),
+        "sizes": {name: len(payload) for name, (payload, _) in sorted(data.items())},  # download links
         "changes": changes,
     }
     # The source went back to figures published before: a new version says so, and the pointer follows
@@ -273,7 +277,9 @@ def _swap_latest(store, key: str, slug: str, entry: dict) -> dict:
 def _update_catalog(store, dataset: str, latest: dict, publication: Publication) -> None:
     for _ in range(_CAS_ATTEMPTS):
         current, etag = _load(store, CATALOG_KEY)
-        updated = catalog_mod.update_catalog(current, dataset, latest, publication.release_cron)
+        updated = catalog_mod.update_catalog(
+            current, dataset, latest, publication.release_cron, publication.release_time
+        )
         if updated == current:
             break  # a previous run updated it; the landing page may still be behind
         try:
@@ -286,11 +292,28 @@ def _update_catalog(store, dataset: str, latest: dict, publication: Publication)
     _update_index(store, publication.public_base_url)
 
 
+def _update_history(store, dataset: str, latest: dict) -> None:
+    """datasets/<slug>/history.html from latest.json as it now is (compare-and-swap: the newest wins)."""
+    key = f"datasets/{BUCKET_SLUGS[dataset]}/{HISTORY}"
+    for _ in range(_CAS_ATTEMPTS):
+        current_latest, _ = _load(store, f"datasets/{BUCKET_SLUGS[dataset]}/latest.json")
+        page = render_history(TITLES[dataset], current_latest or latest).encode("utf-8")
+        current = store.get(key)
+        if current is not None and current.data == page:
+            return
+        try:
+            store.put_if_match(key, page, current.etag if current else None)
+            return
+        except PreconditionFailed:
+            continue
+    raise PublishError(f"{key} kept changing; re-run the publish job to finish updating it")
+
+
 def _update_index(store, base_url: str) -> None:
     """index.html from the catalogue as it now is (compare-and-swap, so the newest catalogue wins)."""
     for _ in range(_CAS_ATTEMPTS):
         catalog, _ = _load(store, CATALOG_KEY)
-        page = render_index(catalog or {}, base_url).encode("utf-8")
+        page = render_index(catalog or {}, base_url, SUPPRESSED).encode("utf-8")
         current = store.get(INDEX_KEY)
         if current is not None and current.data == page:
             return

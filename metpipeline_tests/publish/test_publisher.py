@@ -1,6 +1,8 @@
 """Publication against the S3-compatible server on loopback (moto, versioning on)."""
 
 import json
+import posixpath
+import re
 import uuid
 from datetime import datetime
 from urllib.parse import unquote
@@ -69,7 +71,7 @@ def test_layout_and_public_documents(store, staging, s3_server):
     assert (result.version, result.already_published) == (1, False)
     base = f"{SLUG}/2024-03/v1/"
     assert _keys(store, s3_server) == sorted(
-        ["catalog.json", "index.html", f"{SLUG}/latest.json"]
+        ["catalog.json", "index.html", f"{SLUG}/latest.json", f"{SLUG}/history.html"]
         + [
             base + n
             for n in [
@@ -105,9 +107,25 @@ def test_layout_and_public_documents(store, staging, s3_server):
     manifest = _json(store, base + "manifest.json")
     assert manifest["candidate_hash"] == chash and "run_id" not in manifest
     cover = store.get(base + "cover-sheet.html").data.decode()
-    for expected in ["27 February 2024", "28 February 2024", "2024.1", "lsoa: 9", "primary: 0",
-                     "SHOPLIFTING", "2023-10 to 2024-03", WHY_NEW]:  # fmt: skip
+    for expected in ["27 February 2024", "28 February 2024", "2024.1", "lsoa: 9",
+                     "0 small counts in protected categories", "SHOPLIFTING",
+                     "October 2023 to March 2024", WHY_NEW]:  # fmt: skip
         assert expected in cover
+    # Plain words: months in words, the release time with its zone, no jargon in the opening.
+    assert "Release for <strong>March 2024</strong>" in cover and "6 April 2024, 09:30 BST" in cover
+    opening = cover[: cover.index('id="files"')]
+    assert not [w for w in ("SO18", "tidy long form", "primary:") if w in opening]
+    # The headline: the month's total, its change on the month before, a chart with a text alternative
+    # and the figures as a table, all from the published 24-month file.
+    wide = store.get(base + "MPS Borough Level Crime (most recent 24 months).csv").data.decode().splitlines()
+    header = wide[0].split(",")
+    march = sum(int(r.split(",")[header.index("202403")]) for r in wide[1:])
+    assert f"<strong>{march:,} crimes</strong> in March 2024" in cover
+    assert '<svg role="img" aria-labelledby="chart-title chart-desc"' in cover and "<desc id=" in cover
+    assert f'<td>March 2024</td><td class="num">{march:,}</td>' in cover
+    # Files in reading order: the current layout first, the deprecated layout last.
+    listed = re.findall(r'<td><a href="[^"]+">([^<]+)</a></td><td class="num">', cover)
+    assert listed[0] == "MPS Borough Level Crime (Historical).csv" and listed[-1].endswith("layout].csv")
 
     catalog = _json(store, "catalog.json")
     entry = catalog["datasets"][0]
@@ -116,7 +134,8 @@ def test_layout_and_public_documents(store, staging, s3_server):
         1,
         "2024-03",
     )
-    assert entry["next_scheduled_release"] == "2024-05-05T06:00:00+01:00"
+    # When the public gets the next release: the calendar's day (build at 06:00) at the release time, 09:30.
+    assert entry["next_scheduled_release"] == "2024-05-05T09:30:00+01:00"
     assert entry["links"]["cover_sheet"] == base + "cover-sheet.html"
 
 
@@ -144,7 +163,7 @@ def test_a_revision_is_a_new_version_with_revision_notes(store, staging):
     assert changes["2023-10"] == {"month": "2023-10", "cells_changed": 2, "why": WHY_REVISED}
     assert "2024-02" not in changes  # unchanged months are not listed
     cover = store.get(f"{SLUG}/2024-04/v2/cover-sheet.html").data.decode()
-    assert "2023-10: 2 cells (revised source records" in cover
+    assert "October 2023: 2 figures (revised source records" in cover
 
 
 def test_two_publish_runs_of_one_approval_give_one_version(store, staging, s3_server):
@@ -256,7 +275,7 @@ def test_next_release_follows_the_calendar():
 
 
 def test_cover_sheet_groups_consecutive_months_of_the_same_change():
-    from metpipeline.publish.cover import group_changes
+    from metpipeline.publish.history import group_changes
 
     changes = [
         {"month": "2024-11", "cells_changed": 3, "why": "new month"},
@@ -346,13 +365,28 @@ def test_a_landing_page_at_the_root_links_every_dataset_to_published_files(
         store, staging.area, "borough", "2024-03", chash, now=APRIL_6, publication=publication()
     )
     page = store.get("index.html").data.decode()
-    assert "MPS Borough Level Crime" in page and "2024-03 (version 1), published 6 April 2024, 09:30" in page
-    assert "5 May 2024, 06:00" in page  # the next scheduled release, London time
+    assert "MPS Borough Level Crime" in page and "March 2024 (version 1)" in page
+    assert "6 April 2024, 09:30 BST" in page  # last updated, in London time with its zone
+    # The next release as the public gets it: the calendar's day (the 5th) at the release time.
+    assert "5 May 2024, 09:30 BST" in page and "06:00" not in page
+    assert "Update frequency</dt><dd>Monthly" in page and "Open Government Licence v3.0" in page
+    assert "Crimes recorded in each London borough" in page  # what it is, in plain words
     links = re.findall(r'href="([^"]+)"', page)
     local = [link for link in links if not link.startswith("https://www.nationalarchives")]
-    assert len(local) == 5  # cover sheet, data package, spreadsheet, version history, catalog
+    # Every data file (7) with its format and size, cover sheet, version history, data package, catalog.
+    assert len(local) == 11
     for link in local:
         assert store.get(unquote(link)) is not None, link  # every link resolves to a published file
+    assert 'MPS Borough Level Crime (most recent 24 months).csv</a>\n<span class="meta">CSV, ' in page
+    # Link texts are distinct to a screen reader: each names its dataset.
+    texts = re.findall(r'<a href="[^"]+"[^>]*>(.*?)</a>', page, re.S)
+    assert len(texts) == len(set(texts)), texts
+    history = store.get(f"{SLUG}/history.html").data.decode()
+    assert "Version 1" in history and "March 2024" in history and "6 April 2024, 09:30 BST" in history
+    assert "October 2023 to March 2024" in history
+    for link in re.findall(r'href="([^"]+)"', history):
+        target = posixpath.normpath(posixpath.join(SLUG, unquote(link)))
+        assert store.get(target) is not None, link
 
     monkeypatch.setenv("METPIPELINE_PUBLIC_BASE_URL", "https://data.example.test/mps/")
     from metpipeline.publish.landing import render_index
