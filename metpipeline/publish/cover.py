@@ -171,6 +171,8 @@ def in_brief(dataset: str, files: dict[str, bytes], month: str) -> dict | None:
         more = "more" if diff >= 0 else "fewer"
         change_text = (
             f"{abs(diff):,} {more} than in {month_in_words(previous)} ({diff / totals[previous]:+.1%})"
+            if diff
+            else f"the same as in {month_in_words(previous)}"
         )
     n_hidden = hidden.get(month, 0)
     return {
@@ -262,7 +264,7 @@ layout; as one row per area, category and month (a "tidy" file, as compressed CS
 of 0 is left out); and as a spreadsheet.</p>
 {% if layout %}<p class="note">Layout: {{ layout.current_text }}{% if layout.previous %} Files in the
 earlier layout ({{ layout.previous_text }}) are published beside them, marked
-<code>[{{ layout.previous }} layout]</code>, until the release for {{ layout.previous_until }}.{% endif %}
+<code>[{{ layout.previous }} layout]</code>, until the release for {{ previous_until }}.{% endif %}
 {% if layout.airports %} The borough file has no separate row for Heathrow and London City airports:
 crimes recorded by the police's Aviation Security command are counted in the borough where they happened
 (Heathrow in Hillingdon, London City Airport in Newham), and in <code>Unknown</code> when their location is
@@ -364,6 +366,9 @@ def render_cover(
         version=version,
         month=month,
         month_words=month_in_words(month),
+        previous_until=month_in_words(layout["previous_until"])
+        if (layout or {}).get("previous_until")
+        else "",
         about=spec(dataset).about,
         brief=in_brief(dataset, files, month),
         released=time_in_words(released_at),

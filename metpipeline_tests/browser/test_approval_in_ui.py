@@ -435,7 +435,8 @@ def test_owner_decides_from_the_notification_and_the_sensor_publishes(tmp_path: 
                     assert_links_resolve(page, "landing page")
                     # ... and the cover sheet it links to: every file of the version, with size and sha256.
                     page.get_by_role("link", name="Cover sheet").first.click()
-                    expect(page.get_by_role("heading", name="Files")).to_be_visible(timeout=30_000)
+                    files_heading = page.get_by_role("heading", name="Files", exact=True)
+                    expect(files_heading).to_be_visible(timeout=30_000)
                     assert page.url.endswith("/v1/cover-sheet.html"), page.url
                     page.screenshot(path=str(shots / "cover-sheet.png"), full_page=False)
                     assert_links_resolve(page, "cover sheet")
