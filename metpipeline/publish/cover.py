@@ -366,9 +366,7 @@ def render_cover(
         version=version,
         month=month,
         month_words=month_in_words(month),
-        previous_until=month_in_words(layout["previous_until"])
-        if (layout or {}).get("previous_until")
-        else "",
+        previous_until=month_in_words(until) if (until := (layout or {}).get("previous_until")) else "",
         about=spec(dataset).about,
         brief=in_brief(dataset, files, month),
         released=time_in_words(released_at),
