@@ -175,7 +175,11 @@ def test_withheld_categories_appear_only_on_their_own_dataset_cover():
         "suppressed_cells": {"lsoa": {"primary": 3, "secondary": 2}},
         "withheld_categories": {"lsoa": [{"major": "SEXUAL OFFENCES", "minor": "RAPE"}]},
     }
-    assert disclosure_lines(record, "lsoa") == (["primary: 3", "secondary: 2"], ["SEXUAL OFFENCES / RAPE"])
+    hidden = [
+        "3 small counts in protected categories",
+        "2 further figures, hidden so that the small counts cannot be worked out from the totals",
+    ]
+    assert disclosure_lines(record, "lsoa") == (hidden, ["SEXUAL OFFENCES / RAPE"])
     assert disclosure_lines(record, "borough") == (["none"], [])
 
 
