@@ -16,11 +16,13 @@ import re
 import sqlite3
 import subprocess
 import sys
+import urllib.parse
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from metpipeline.datamart.seed import seed_datamart
 from metpipeline_tests.publish.test_public_files import validate_datapackage
@@ -211,6 +213,13 @@ def test_a_month_without_crime_blocks_until_an_owner_acknowledges_it(tmp_path):
     assert run.returncode != 0
     assert "check month_volume_plausible on borough_dataset" in output
     assert "2024-03 has no counted crime at all" in output and "acknowledge_volume" in output
+    # The check links the owner to the acknowledgement's Launchpad with the blocked month and its total
+    # filled in (not the latest month, which the job's own default would be).
+    link = re.search(r"(http://[^\s)]+/jobs/acknowledge_volume/playground/setup\?[^\s)]+)", output)
+    assert link, output[-3000:]
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(link.group(1)).query)
+    config = yaml.safe_load(query["config"][0])["ops"]["acknowledge_volume_op"]["config"]
+    assert (config["month"], config["total"]) == ("2024-03", 0) and query["tags[0][value]"] == ["2024-03"]
     assert not (tmp_path / "var" / "work" / "candidates").exists(), "nothing may be staged"
 
     # A row typed into the state database does not count; an owner's sealed acknowledgement does.

@@ -23,7 +23,9 @@ class AcknowledgeConfig(dg.Config):
         return decide.valid_month(value)
 
 
-@dg.op(description="Record the acknowledgement, sealed, or fail saying why it was refused.")
+@dg.op(
+    name=acknowledge.OP, description="Record the acknowledgement, sealed, or fail saying why it was refused."
+)
 def acknowledge_volume_op(
     context: dg.OpExecutionContext,
     config: AcknowledgeConfig,
@@ -49,7 +51,7 @@ def acknowledge_volume_op(
 
 
 @dg.job(
-    name="acknowledge_volume",
+    name=acknowledge.JOB,
     description="Data owner: confirm that a month blocked by month_volume_plausible really has that total.",
     tags={"metpipeline/kind": "approval"},
     executor_def=dg.in_process_executor,

@@ -7,11 +7,13 @@ with the ledger's key like every decision, so a row typed into the database does
 total needs a new acknowledgement.
 """
 
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+import yaml
 
 from metpipeline.catalogue import headline
 from metpipeline.governance import decide, ledger, seal
@@ -20,6 +22,20 @@ from metpipeline.governance.registry import Registry, normalise_name
 # The owners of the table that counts every crime (the headline table, borough) acknowledge a month's
 # total: every other table's figures derive from the same crimes.
 DATASET = headline().slug
+# The Launchpad job an owner records an acknowledgement with (approval/acknowledge_job.py).
+JOB, OP = "acknowledge_volume", "acknowledge_volume_op"
+
+
+def launchpad_link(base: str, month: str, total: int) -> str:
+    """The Launchpad of the acknowledgement job with the blocked month and its total filled in (the check
+    that blocked it links here): the owner types their name and the reason, nothing else."""
+    config = {"ops": {OP: {"config": {"month": month, "total": total, "approver": "", "reason": ""}}}}
+    query = urllib.parse.urlencode(
+        {"config": yaml.safe_dump(config, sort_keys=False), "tags[0][key]": "dagster/partition"}
+        | {"tags[0][value]": month}
+    )
+    return f"{base}/locations/metpipeline/jobs/{JOB}/playground/setup?{query}"
+
 
 volume_acknowledgements = sa.Table(
     "volume_acknowledgements",

@@ -380,11 +380,13 @@ def month_volume_plausible(
         return dg.AssetCheckResult(
             passed=True, description=f"{found.describe()}; {ack.describe()}", metadata=metadata
         )
+    link = acknowledge.launchpad_link(governance.ui_base_url, month, found.total)
+    metadata["acknowledge_in_launchpad"] = dg.MetadataValue.url(link)
     return dg.AssetCheckResult(
         passed=False,
         description=f"{found.describe()}. Check the DataMart feed for {month}; if the figure is real, a "
-        f"data owner records it with the `acknowledge_volume` job (total {found.total}) and the month is "
-        "released again"
+        f"data owner records it with the `acknowledge_volume` job (total {found.total}; its Launchpad with "
+        f"{month} and the total filled in: {link}) and the month is released again"
         + (
             f" (an acknowledgement of this total by {', '.join(a.approver for a in earlier)} was made under "
             "an earlier owners registry or by someone it no longer lists, and no longer counts)"
