@@ -38,7 +38,7 @@ defs = dg.Definitions.merge(
     release_chain.defs,
     dg.Definitions(
         jobs=[jobs.monthly_release_job, jobs.backfill_job],
-        schedules=[monthly_schedule.monthly_release_schedule],
+        schedules=[monthly_schedule.monthly_backfill_then_release],
         resources=default_resources(),
         # Materializing assets from the UI (its implicit asset job, a back-fill of a range) runs every step
         # in the run's one process, as the jobs do: steps in processes of their own would each take the

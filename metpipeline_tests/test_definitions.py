@@ -10,7 +10,7 @@ def test_code_location_loads_the_whole_flow():
 
     repo = defs.get_repository_def()
     assert {"monthly_release_job", "backfill_job", "record_approval", "publish_job"} <= set(repo.job_names)
-    assert repo.get_schedule_def("monthly_release_schedule").job_name == "backfill_job"
+    assert repo.get_schedule_def("monthly_backfill_then_release").job_name == "backfill_job"
     assert repo.get_sensor_def("approval_sensor").job_name == "publish_job"
     assert repo.get_sensor_def("release_after_backfill") is not None
 
@@ -60,7 +60,8 @@ def test_ready_by_default_every_check_described_schedule_and_sensors_running():
     undescribed = [k.name for k in graph.asset_check_keys if not (graph.get_check_spec(k).description or "")]
     assert undescribed == []
     assert (
-        repo.get_schedule_def("monthly_release_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+        repo.get_schedule_def("monthly_backfill_then_release").default_status
+        == dg.DefaultScheduleStatus.RUNNING
     )
     for name in ("approval_sensor", "approval_reminder", "release_after_backfill"):
         assert repo.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING, name

@@ -32,13 +32,17 @@ def release_request(plan: ReleasePlan) -> dg.RunRequest:
     cron_schedule=settings.RELEASE_CRON.get(),
     job_name="backfill_job",
     execution_timezone="Europe/London",
-    name="monthly_release_schedule",
+    name="monthly_backfill_then_release",
     # Runs as soon as the daemon runs: a monthly release must not wait for someone to find the toggle.
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Builds last month's release candidate (back-filling changed or missing months first); "
-    "publication waits for the data owner's approval.",
+    # Named for what it launches: the back-fill run (this job), whose success starts the release run
+    # (monthly_release_job, by the release_after_backfill sensor); a schedule targets one job.
+    description="Starts last month's release on the release calendar: first this back-fill run (the months "
+    "that changed at source or were never extracted, or the month alone), then, when it succeeds, the "
+    "release run monthly_release_job (sensor release_after_backfill). Publication waits for the data "
+    "owners' approval.",
 )
-def monthly_release_schedule(
+def monthly_backfill_then_release(
     context: dg.ScheduleEvaluationContext,
     datamart: DataMartResource,
     workarea: WorkAreaResource,

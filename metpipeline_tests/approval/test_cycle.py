@@ -210,7 +210,11 @@ def test_rejections_and_stale_approvals_are_skipped_with_a_reason(resources, def
 
 
 def test_monthly_schedule_builds_the_previous_month(definitions):
-    from metpipeline.runs.monthly_schedule import monthly_release_schedule, previous_month, release_request
+    from metpipeline.runs.monthly_schedule import (
+        monthly_backfill_then_release,
+        previous_month,
+        release_request,
+    )
     from metpipeline.runs.release_chain import RANGE_END_TAG, RANGE_START_TAG, RELEASE_MONTH_TAG, plan_release
 
     assert previous_month(2025, 1) == "2024-12" and previous_month(2025, 6) == "2025-05"
@@ -224,5 +228,5 @@ def test_monthly_schedule_builds_the_previous_month(definitions):
     assert request.job_name == "backfill_job"
     assert request.tags[RANGE_START_TAG] == "2023-02" and request.tags[RANGE_END_TAG] == "2024-07"
     assert request.tags[RELEASE_MONTH_TAG] == "2024-12"
-    assert monthly_release_schedule.cron_schedule == "0 6 5 * *"
-    assert monthly_release_schedule.execution_timezone == "Europe/London"
+    assert monthly_backfill_then_release.cron_schedule == "0 6 5 * *"
+    assert monthly_backfill_then_release.execution_timezone == "Europe/London"
