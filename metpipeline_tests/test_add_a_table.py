@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from metpipeline.datamart.seed import seed_datamart
+from metpipeline_tests.disclosure.demo_release import demo_run
 from metpipeline_tests.publish.test_public_files import validate_datapackage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -99,34 +100,17 @@ def released(tmp_path_factory):
     var = root / "var"
     var.mkdir()
     seed_datamart(f"sqlite:///{var / 'datamart.sqlite'}", "2024-01", MONTH, scale=0.05, progress=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("METPIPELINE_", "DAGSTER_"))}
-    env.update(
-        PYTHONPATH=str(code),
-        METPIPELINE_VAR_DIR=str(var),
-        METPIPELINE_FIRST_MONTH="2024-01",
-        DAGSTER_HOME=str(var / "dagster"),
-    )
-    run = subprocess.run(
-        [sys.executable, "-m", "metpipeline", "demo", "--month", MONTH],
-        cwd=root,
-        env=env,
+    _, run = demo_run(var, MONTH, "2024-01", code)
+    # The run used the copy, not the installed package.
+    where = subprocess.run(
+        [sys.executable, "-c", "import metpipeline; print(metpipeline.__file__)"],
+        cwd=var,
+        env={**os.environ, "PYTHONPATH": str(code)},
         capture_output=True,
         text=True,
-        timeout=1500,
+        check=True,
     )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    # The run used the copy, not the installed package.
-    assert (
-        str(code / "metpipeline")
-        in subprocess.run(
-            [sys.executable, "-c", "import metpipeline; print(metpipeline.__file__)"],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    assert str(code / "metpipeline") in where.stdout
     return var, run
 
 

@@ -293,11 +293,28 @@ def _update_catalog(store, dataset: str, latest: dict, publication: Publication)
 
 
 def _update_history(store, dataset: str, latest: dict) -> None:
-    """datasets/<slug>/history.html from latest.json as it now is (compare-and-swap: the newest wins)."""
-    key = f"datasets/{BUCKET_SLUGS[dataset]}/{HISTORY}"
+    """datasets/<slug>/history.html from latest.json as it now is."""
+    slug = BUCKET_SLUGS[dataset]
+
+    def render() -> str:
+        current, _ = _load(store, f"datasets/{slug}/latest.json")
+        return render_history(TITLES[dataset], current or latest)
+
+    _swap_page(store, f"datasets/{slug}/{HISTORY}", render)
+
+
+def _update_index(store, base_url: str) -> None:
+    """index.html from the catalogue as it now is."""
+    _swap_page(
+        store, INDEX_KEY, lambda: render_index(_load(store, CATALOG_KEY)[0] or {}, base_url, SUPPRESSED)
+    )
+
+
+def _swap_page(store, key: str, render) -> None:
+    """A page rendered from a document the bucket holds, written by compare-and-swap: rendered again from
+    the newest document until it is written or already there, so the newest document's page wins."""
     for _ in range(_CAS_ATTEMPTS):
-        current_latest, _ = _load(store, f"datasets/{BUCKET_SLUGS[dataset]}/latest.json")
-        page = render_history(TITLES[dataset], current_latest or latest).encode("utf-8")
+        page = render().encode("utf-8")
         current = store.get(key)
         if current is not None and current.data == page:
             return
@@ -307,19 +324,3 @@ def _update_history(store, dataset: str, latest: dict) -> None:
         except PreconditionFailed:
             continue
     raise PublishError(f"{key} kept changing; re-run the publish job to finish updating it")
-
-
-def _update_index(store, base_url: str) -> None:
-    """index.html from the catalogue as it now is (compare-and-swap, so the newest catalogue wins)."""
-    for _ in range(_CAS_ATTEMPTS):
-        catalog, _ = _load(store, CATALOG_KEY)
-        page = render_index(catalog or {}, base_url, SUPPRESSED).encode("utf-8")
-        current = store.get(INDEX_KEY)
-        if current is not None and current.data == page:
-            return
-        try:
-            store.put_if_match(INDEX_KEY, page, current.etag if current else None)
-            return
-        except PreconditionFailed:
-            continue
-    raise PublishError(f"{INDEX_KEY} kept changing; re-run the publish job to finish updating it")
