@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec, headline
 from metpipeline.datasets.build import datastore_file_name as csv_name
 from metpipeline.datasets.render import read_header
-from metpipeline.months.arithmetic import yyyymm
+from metpipeline.months.arithmetic import add_months, yyyymm
 from metpipeline.months.partitions import FIRST_MONTH, monthly_partitions
 from metpipeline.quality import datasets, extracts, harmonised, plausibility, volume
 from metpipeline.quality.gx import check_result, validate
@@ -54,8 +54,13 @@ def _range_result(months: list[str], results: dict[str, dg.AssetCheckResult]) ->
     failed = {m: results[m] for m in months if not results[m].passed}
     first = results[months[0]]
     rule = cast(str, first.metadata["rule"].value) if "rule" in first.metadata else ""  # text metadata
+    # A defect that reads the same in several months (a table-wide one, such as undated rows, which belong
+    # to no month) is said once, with the months it was found in.
+    said: dict[str, list[str]] = {}
+    for m, r in failed.items():
+        said.setdefault(r.description or "failed", []).append(m)
     description = (
-        "; ".join(f"{m}: {r.description}" for m, r in failed.items())[:1000]
+        "; ".join(f"{_months_said(ms, months)}: {text}" for text, ms in said.items())[:1000]
         if failed
         else f"passed for all {len(months)} months"
     )
@@ -69,6 +74,22 @@ def _range_result(months: list[str], results: dict[str, dg.AssetCheckResult]) ->
             "months_failed": dg.MetadataValue.json(sorted(failed)),
         },
     )
+
+
+def _months_said(failed: list[str], checked: list[str]) -> str:
+    """`2024-03`, `all 26 months`, or `3 months (2022-01..2022-02, 2024-03)`: consecutive months as spans."""
+    if len(failed) == 1:
+        return failed[0]
+    if len(failed) == len(checked):
+        return f"all {len(checked)} months"
+    spans: list[list[str]] = []
+    for m in failed:
+        if spans and add_months(spans[-1][-1], 1) == m:
+            spans[-1].append(m)
+        else:
+            spans.append([m])
+    text = ", ".join(s[0] if len(s) == 1 else f"{s[0]}..{s[-1]}" for s in spans)
+    return f"{len(failed)} months ({text})"
 
 
 # A back-fill validates up to this many rows of consecutive months as one frame. Most of a validation's cost

@@ -420,3 +420,32 @@ def test_publishable_totals_read_the_release_month_of_the_24_month_file(tmp_path
     assert not result(changed).passed
     assert not result(f["lsoa"].drop(columns=[COL])).passed
     assert publishable_files(tmp_path, "borough", MONTH) == {}
+
+
+def test_a_defect_found_in_many_months_of_a_back_fill_is_said_once():
+    """Undated source rows belong to no month, so every month of a back-fill reports them: the check's
+    result says so once, with the months, and still says each different defect."""
+    import dagster as dg
+
+    from metpipeline.quality.checks import per_month
+
+    months = ["2022-01", "2022-02", "2022-03", "2022-04", "2022-05"]
+    undated = "2 rows of connect_offence (in no month) have no recorded_at_utc"
+
+    def result(month: str) -> dg.AssetCheckResult:
+        if month == "2022-03":
+            return dg.AssetCheckResult(
+                passed=False, description="unknown offence code 99/99", metadata={"rule": "r"}
+            )
+        if month == "2022-05":
+            return dg.AssetCheckResult(passed=True, description="ok", metadata={"rule": "r"})
+        return dg.AssetCheckResult(passed=False, description=undated, metadata={"rule": "r"})
+
+    found = per_month(months, result)
+    assert not found.passed
+    assert found.description == (
+        f"3 months (2022-01..2022-02, 2022-04): {undated}; 2022-03: unknown offence code 99/99"
+    )
+    assert found.description.count("connect_offence") == 1
+    everywhere = per_month(months[:2], lambda m: dg.AssetCheckResult(passed=False, description=undated))
+    assert everywhere.description == f"all 2 months: {undated}"
