@@ -125,7 +125,7 @@ def test_its_checks_ran_in_the_release_and_passed(released):
         (var / "work" / "releases" / MONTH / "publishable" / "disclosure.json").read_text()
     )
     assert disclosure["actions"][SLUG] == "suppress"
-    assert SLUG in disclosure["suppressed_cells"]
+    assert disclosure["suppressed_cells"][SLUG]["primary"] > 0  # small counts of it were hidden
 
 
 def test_its_public_files_cover_sheet_and_landing_page(released):
