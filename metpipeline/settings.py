@@ -463,11 +463,6 @@ STATE_LOCK_TIMEOUT = declare(
 ALL_SETTINGS = tuple(_REGISTRY.values())
 
 
-def first_month() -> str:
-    """METPIPELINE_FIRST_MONTH, checked: a malformed value is a one-line ConfigError, not a traceback."""
-    return FIRST_MONTH.get()
-
-
 def check_sqlalchemy_url(variable: str, url: str) -> str:
     """Return the URL if SQLAlchemy can parse it; otherwise a ConfigError naming the variable."""
     if not url:

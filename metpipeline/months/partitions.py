@@ -9,7 +9,7 @@ from metpipeline.months.arithmetic import months_between
 
 # The embedded DataMart is seeded from 2022-01 by default; production sets METPIPELINE_FIRST_MONTH to the
 # first month its DataMart holds (CRIS history reaches back to 2010-04 for the benchmark's back-fill).
-FIRST_MONTH = settings.first_month()
+FIRST_MONTH = settings.FIRST_MONTH.get()
 
 monthly_partitions = dg.MonthlyPartitionsDefinition(
     start_date=FIRST_MONTH,

@@ -1,13 +1,12 @@
 """`catalog.json` at the bucket root: every dataset, its latest version, and when the next release is due."""
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from metpipeline import settings
 from metpipeline.catalogue import CATALOGUE
 from metpipeline.publish.datapackage import BUCKET_SLUGS, TITLES
+from metpipeline.publish.words import LONDON
 
-LONDON = ZoneInfo("Europe/London")
 RELEASE_CRON_VARIABLE = settings.RELEASE_CRON.name
 
 

@@ -8,12 +8,12 @@ import posixpath
 import re
 from dataclasses import dataclass
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import jinja2
 import markupsafe
 
 from metpipeline.catalogue import CATALOGUE, headline, spec
+from metpipeline.months.arithmetic import add_months
 from metpipeline.publish.catalog import reading_order
 from metpipeline.publish.datapackage import LICENCE, SUPPRESSED, TITLES
 from metpipeline.publish.history import describe_changes
@@ -21,7 +21,6 @@ from metpipeline.publish.words import month_in_words, size_in_words, time_in_wor
 from metpipeline.reference import offence_classification
 
 _MONTH_COLUMN = re.compile(r"^\d{6}$")
-LONDON = ZoneInfo("Europe/London")
 WHY_NEW = "new month"
 WHY_REVISED = "revised source records (e.g. crimes cancelled or reclassified in CONNECT)"
 
@@ -70,8 +69,9 @@ def diff_versions(previous: dict[str, bytes] | None, new: dict[str, bytes]) -> l
     return changes
 
 
-def coverage(files: dict[str, bytes]) -> tuple[str | None, str | None, int]:
-    months = sorted(_wide_cells(files))
+def coverage(cells: dict[str, dict[tuple, str]]) -> tuple[str | None, str | None, int]:
+    """First and last month and how many, of the version's wide cells (`_wide_cells`)."""
+    months = sorted(cells)
     return (months[0], months[-1], len(months)) if months else (None, None, 0)
 
 
@@ -107,23 +107,13 @@ def _flatten(value, path: tuple[str, ...] = ()) -> list[str]:
     return [f"{' / '.join(path)}: {text}" if path else text]
 
 
-def monthly_totals(files: dict[str, bytes], dataset: str) -> tuple[dict[str, int], dict[str, int]]:
-    """Month (YYYY-MM) -> the total of the figures the current layout's 24-month file shows, and -> how
-    many of its cells are hidden (the suppression marker), from the file's bytes as published."""
-    data = files.get(spec(dataset).file_name("24m"))
-    if data is None:
-        return {}, {}
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
-    if not rows:
-        return {}, {}
-    columns = [(i, f"{c[:4]}-{c[4:]}") for i, c in enumerate(rows[0]) if _MONTH_COLUMN.match(c)]
-    totals, hidden = {m: 0 for _, m in columns}, {m: 0 for _, m in columns}
-    for row in rows[1:]:
-        for i, month in columns:
-            if row[i].isdigit():
-                totals[month] += int(row[i])
-            else:
-                hidden[month] += 1
+def monthly_totals(cells: dict[str, dict[tuple, str]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Month (YYYY-MM) -> the total of the figures the 24-month file shows, and -> how many of its cells
+    are hidden (the suppression marker), from the version's wide cells as published (`_wide_cells`, read
+    once for the whole cover sheet): the 24-month file holds the last 24 of them."""
+    recent = sorted(cells)[-24:]
+    totals = {m: sum(int(v) for v in cells[m].values() if v.isdigit()) for m in recent}
+    hidden = {m: sum(1 for v in cells[m].values() if not v.isdigit()) for m in recent}
     return totals, hidden
 
 
@@ -157,14 +147,14 @@ def chart_svg(totals: dict[str, int], width: int = 640, height: int = 180) -> ma
     )
 
 
-def in_brief(dataset: str, files: dict[str, bytes], month: str) -> dict | None:
+def in_brief(dataset: str, cells: dict[str, dict[tuple, str]], month: str) -> dict | None:
     """The cover sheet's headline: the release month's total, its change on the month before, and a chart
     of the months of the 24-month file, with the figures as a table. None when the file is absent."""
-    totals, hidden = monthly_totals(files, dataset)
+    totals, hidden = monthly_totals(cells)
     if month not in totals:
         return None
     noun = "crimes" if spec(dataset).rows is None else "records"
-    previous = _previous_month(month)
+    previous = add_months(month, -1)
     change_text = ""
     if previous in totals and totals[previous]:
         diff = totals[month] - totals[previous]
@@ -185,11 +175,6 @@ def in_brief(dataset: str, files: dict[str, bytes], month: str) -> dict | None:
         "svg": chart_svg(totals),
         "rows": [(month_in_words(m), f"{v:,}") for m, v in sorted(totals.items())],
     }
-
-
-def _previous_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[5:7])
-    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
 
 
 # What disclosure.json's counts of hidden cells mean, for the public.
@@ -357,7 +342,8 @@ def render_cover(
     """`history`: newest first, each {version, month, released_at, path, changes: [...]}; the first is
     this version. `public_files`: every data file of the version (linked, with size and sha256);
     `layout`: the candidate manifest's layout record (datasets/public.py)."""
-    first, last, n = coverage(files)
+    cells = _wide_cells(files)  # every wide file parsed once, for the coverage and the headline
+    first, last, n = coverage(cells)
     suppressed, withheld = disclosure_lines(disclosure, dataset)
     not_geocoded = find_key(report, "not_geocoded")
     here = history[0].get("path", "") if history else ""
@@ -368,7 +354,7 @@ def render_cover(
         month_words=month_in_words(month),
         previous_until=month_in_words(until) if (until := (layout or {}).get("previous_until")) else "",
         about=spec(dataset).about,
-        brief=in_brief(dataset, files, month),
+        brief=in_brief(dataset, cells, month),
         released=time_in_words(released_at),
         licence=LICENCE,
         home=posixpath.relpath("index.html", here) if here else "../../../../index.html",

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from metpipeline.months.arithmetic import add_months
 from metpipeline.publish.words import month_in_words, time_in_words
 
 HISTORY = "history.html"
@@ -56,7 +57,7 @@ def group_changes(changes: list[dict]) -> list[dict]:
     out: list[dict] = []
     for c in changes:
         last = out[-1] if out else None
-        if last and last["why"] == c["why"] and _next_month(last["last"]) == c["month"]:
+        if last and last["why"] == c["why"] and add_months(last["last"], 1) == c["month"]:
             last["last"] = c["month"]
             last["cells_changed"] += c["cells_changed"]
         else:
@@ -71,11 +72,6 @@ def group_changes(changes: list[dict]) -> list[dict]:
     for g in out:
         g["months"] = g["first"] if g["first"] == g["last"] else f"{g['first']} to {g['last']}"
     return out
-
-
-def _next_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[5:7])
-    return f"{year + mon // 12}-{mon % 12 + 1:02d}"
 
 
 def describe_changes(changes: list[dict]) -> list[str]:

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from metpipeline.catalogue import CATALOGUE, WINDOWS, DatasetSpec, headline
 from metpipeline.datasets.build import datastore_file_name as csv_name
 from metpipeline.datasets.render import read_header
-from metpipeline.months.arithmetic import add_months, yyyymm
+from metpipeline.months.arithmetic import ranges, yyyymm
 from metpipeline.months.partitions import FIRST_MONTH, monthly_partitions
 from metpipeline.quality import datasets, extracts, harmonised, plausibility, volume
 from metpipeline.quality.gx import check_result, validate
@@ -82,14 +82,7 @@ def _months_said(failed: list[str], checked: list[str]) -> str:
         return failed[0]
     if len(failed) == len(checked):
         return f"all {len(checked)} months"
-    spans: list[list[str]] = []
-    for m in failed:
-        if spans and add_months(spans[-1][-1], 1) == m:
-            spans[-1].append(m)
-        else:
-            spans.append([m])
-    text = ", ".join(s[0] if len(s) == 1 else f"{s[0]}..{s[-1]}" for s in spans)
-    return f"{len(failed)} months ({text})"
+    return f"{len(failed)} months ({ranges(failed)})"
 
 
 # A back-fill validates up to this many rows of consecutive months as one frame. Most of a validation's cost
